@@ -1,0 +1,24 @@
+# Makefile for penelope_sandbox (PGXS)
+
+MODULE_big = penelope_sandbox
+OBJS = $(WIN32RES) penelope_sandbox.o $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+EXTENSION = penelope_sandbox
+DATA_built = penelope_sandbox--1.0.sql
+PGFILEDESC = "penelope_sandbox - sanitize restored copies of production"
+
+# The extension script is assembled from topical pieces, in name order.
+SCRIPT_PARTS = $(sort $(wildcard src/sql/*.sql))
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
+
+PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+EXTRA_CLEAN = penelope_sandbox--1.0.sql
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+penelope_sandbox--1.0.sql: $(SCRIPT_PARTS)
+	cat $^ > $@

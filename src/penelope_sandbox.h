@@ -1,0 +1,130 @@
+/*-------------------------------------------------------------------------
+ *
+ * penelope_sandbox.h
+ *		Declarations shared by the C files of penelope_sandbox.
+ *
+ * The extension is split by topic:
+ *
+ *	penelope_sandbox.c		module load, GUCs, the production guard
+ *	src/catalog.c			reading and validating the rule catalog
+ *	src/engine.c			plan, sanitize, verify and the run ledger
+ *	src/mask_core.c			pure-C masking core (no server headers)
+ *	src/masking.c			SQL-callable masking functions and the key
+ *
+ * Copyright (c) 2026, penelope_sandbox developers
+ *
+ * IDENTIFICATION
+ *	  src/penelope_sandbox.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PENELOPE_SANDBOX_H
+#define PENELOPE_SANDBOX_H
+
+#include "nodes/pg_list.h"
+
+/* Schema holding the catalog tables and masking functions. */
+#define SANDBOX_SCHEMA "sandbox"
+
+/*
+ * search_path under which rule expressions and filters are parsed, both
+ * when a rule is written and when it runs, so a rule means the same thing
+ * at both times and no object from a user-writable schema is picked up by
+ * an unqualified name.
+ */
+#define SANDBOX_RULE_SEARCH_PATH "pg_catalog, pg_temp"
+
+/* GUC values (penelope_sandbox.c) */
+typedef enum SandboxServerRole
+{
+	SERVER_ROLE_UNSET,
+	SERVER_ROLE_PRODUCTION,
+	SERVER_ROLE_SANDBOX
+} SandboxServerRole;
+
+typedef enum SandboxUpdateStrategy
+{
+	STRATEGY_AUTO,
+	STRATEGY_UPDATE,
+	STRATEGY_REWRITE
+} SandboxUpdateStrategy;
+
+extern int	sandbox_server_role;
+extern int	sandbox_update_strategy;
+
+/* penelope_sandbox.c */
+extern void sandbox_check_not_production(const char *environment);
+
+/*
+ * One rule of the catalog, as read by catalog.c and used by engine.c.
+ * Strings are palloc'd in the caller's memory context.
+ */
+typedef enum RuleAction
+{
+	ACTION_MASK,
+	ACTION_SET,
+	ACTION_DELETE,
+	ACTION_TRUNCATE
+} RuleAction;
+
+typedef struct SandboxRule
+{
+	int64		id;
+	char	   *environment;	/* environment the rule belongs to */
+	int			depth;			/* 0 = the environment asked for, 1 = its
+								 * parent, ... */
+	char	   *feature;		/* may be NULL */
+	char	   *table_schema;
+	char	   *table_name;
+	char	   *column_name;	/* may be NULL for delete/truncate */
+	RuleAction	action;
+	char	   *expression;		/* may be NULL */
+	char	   *filter;			/* may be NULL */
+
+	/* Filled in by sandbox_validate_rule() */
+	Oid			relid;
+	Oid			relowner;
+	bool		has_sublink;	/* expression or filter has a subquery */
+	Oid			recogniser;		/* mask: recogniser function, or InvalidOid */
+	bool		expr_uses_column;	/* expression reads the column it writes */
+} SandboxRule;
+
+/* catalog.c */
+extern List *sandbox_load_rules(const char *environment);
+extern void sandbox_validate_rule(SandboxRule *rule);
+extern const char *sandbox_action_name(RuleAction action);
+
+/*
+ * engine.c
+ *
+ * sandbox_sanitize_environment() applies every rule of an environment in
+ * the current transaction, verifies the result and returns a one-line
+ * summary; any failure raises an error, which leaves the database as it
+ * was once the transaction rolls back.  With run_id > 0 it records into
+ * that existing sandbox.run row (created and committed beforehand by the
+ * background worker) instead of inserting one.  With
+ * sandbox_report_progress set, each step is shown in pg_stat_activity.
+ */
+extern char *sandbox_sanitize_environment(const char *environment, int64 run_id);
+extern bool sandbox_report_progress;
+
+/*
+ * masking.c
+ *
+ * sandbox_masking_init() defines the masking settings (called from
+ * _PG_init).  sandbox_masking_prepare_key() loads the masking key into
+ * this transaction, creating it on first use; the engine calls it as the
+ * invoking (privileged) user before running rules as the table owners.
+ */
+extern void sandbox_masking_init(void);
+extern void sandbox_masking_prepare_key(void);
+
+/*
+ * worker.c
+ *
+ * sandbox_worker_init() registers the launcher and the authentication
+ * hook when the library is preloaded (called from _PG_init).
+ */
+extern void sandbox_worker_init(void);
+
+#endif							/* PENELOPE_SANDBOX_H */

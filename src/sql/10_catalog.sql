@@ -1,0 +1,98 @@
+/*
+ * The rule catalog.
+ *
+ * Only the extension owner (a superuser) and the roles it grants write
+ * privileges to may change it; every row of sandbox.rule is validated when
+ * written and again when it runs.
+ */
+
+CREATE TABLE sandbox.environment (
+	name text PRIMARY KEY
+		CHECK (name ~ '^[a-z][a-z0-9_]*$'),
+	inherits text REFERENCES sandbox.environment (name)
+		ON UPDATE CASCADE,
+	description text,
+	CHECK (inherits IS DISTINCT FROM name)
+);
+COMMENT ON TABLE sandbox.environment IS
+	'Environment types; an environment applies its own rules and those of the one it inherits from';
+
+INSERT INTO sandbox.environment (name, inherits, description) VALUES
+	('production', NULL, 'The live database: never sanitized'),
+	('migration', NULL, 'Duplicate of Production to test migration scripts'),
+	('mirrored', NULL, 'Duplicate of Production for project work'),
+	('training_a', NULL, 'De-identified duplicate, upgraded before Production'),
+	('training_b', 'training_a', 'De-identified duplicate, upgraded with Production'),
+	('preview', 'training_a', 'Treated like training: de-identified');
+
+CREATE TABLE sandbox.rule (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	environment text NOT NULL REFERENCES sandbox.environment (name)
+		ON UPDATE CASCADE,
+	feature text,
+	table_schema name NOT NULL DEFAULT 'public',
+	table_name name NOT NULL,
+	column_name name,
+	action text NOT NULL CHECK (action IN ('mask', 'set', 'delete', 'truncate')),
+	expression text,
+	filter text,
+	enabled boolean NOT NULL DEFAULT true,
+	description text
+);
+CREATE INDEX ON sandbox.rule (environment);
+COMMENT ON TABLE sandbox.rule IS
+	'What sanitization does, per environment: mask or set a column, delete rows, truncate a table';
+
+/*
+ * Masking functions and the recogniser that proves a value came out of
+ * them; sandbox_verify uses it for "mask" rules.
+ */
+CREATE TABLE sandbox.masking_function (
+	masker regprocedure PRIMARY KEY,
+	recogniser regprocedure NOT NULL
+);
+COMMENT ON TABLE sandbox.masking_function IS
+	'Masking functions and their recognisers, used by sandbox_verify';
+
+/* The run ledger. */
+CREATE TABLE sandbox.run (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	environment text NOT NULL,
+	database_name name NOT NULL DEFAULT current_database(),
+	database_oid oid NOT NULL,
+	system_identifier bigint NOT NULL,
+	who name NOT NULL DEFAULT session_user,
+	started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	finished_at timestamptz,
+	status text NOT NULL DEFAULT 'running'
+		CHECK (status IN ('running', 'succeeded', 'failed')),
+	summary text
+);
+COMMENT ON TABLE sandbox.run IS 'One row per sanitization run';
+
+CREATE TABLE sandbox.run_step (
+	run_id bigint NOT NULL REFERENCES sandbox.run (id) ON DELETE CASCADE,
+	step integer NOT NULL,
+	table_schema name NOT NULL,
+	table_name name NOT NULL,
+	method text NOT NULL,
+	rule_ids bigint[] NOT NULL,
+	statement text NOT NULL,
+	rows bigint,
+	duration interval NOT NULL,
+	PRIMARY KEY (run_id, step)
+);
+COMMENT ON TABLE sandbox.run_step IS 'One row per statement of a sanitization run';
+
+/* Nobody but the extension owner and roles it grants may read or write. */
+REVOKE ALL ON sandbox.environment, sandbox.rule, sandbox.masking_function,
+	sandbox.run, sandbox.run_step FROM PUBLIC;
+
+/* User-written rules and environments, and the ledger, survive pg_dump. */
+SELECT pg_catalog.pg_extension_config_dump('sandbox.environment',
+	$$WHERE name NOT IN ('production', 'migration', 'mirrored', 'training_a', 'training_b', 'preview')$$);
+SELECT pg_catalog.pg_extension_config_dump('sandbox.rule', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.rule_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.run', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.run_step', '');

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# tools/test.sh: the whole test suite, from a fresh Debian machine.
+#
+# Installs what is missing, builds with -Werror, starts a throwaway cluster,
+# runs pg_regress (sql/ + expected/) and every pgTAP file in test/pgtap/
+# with pg_prove, then the script-driven suites in test/*.sh, and exits
+# non-zero on any failure.  Usage: tools/test.sh
+source "$(dirname "$0")/lib.sh"
+
+install_dependencies
+build_and_install
+
+# The suites start their own clusters where they need other settings.
+cluster_start "shared_preload_libraries = 'penelope_sandbox'"
+
+failed=0
+log "pg_regress"
+if ! make -C "$TOP" -s PG_CONFIG=$PG_BIN/pg_config installcheck; then
+	failed=1
+	cat "$TOP/regression.diffs" >&2 || true
+fi
+
+log "pgTAP"
+createdb pgtap
+psql -X -q -d pgtap -c 'CREATE EXTENSION pgtap' >/dev/null
+if ! pg_prove -d pgtap --ext .sql "$TOP"/test/pgtap/; then
+	failed=1
+fi
+cluster_stop
+
+for suite in "$TOP"/test/*.sh; do
+	[ -e "$suite" ] || continue
+	log "$(basename "$suite")"
+	bash "$suite" || failed=1
+done
+
+if [ $failed -ne 0 ]; then
+	die "some tests failed"
+fi
+log "all tests passed"
