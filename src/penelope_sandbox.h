@@ -93,6 +93,7 @@ typedef struct SandboxRule
 extern List *sandbox_load_rules(const char *environment);
 extern void sandbox_validate_rule(SandboxRule *rule);
 extern const char *sandbox_action_name(RuleAction action);
+extern char *sandbox_wrap_sql(const char *sql);
 
 /*
  * engine.c

@@ -1,4 +1,4 @@
-/* penelope_sandbox--1.0.sql (assembled from src/sql/*.sql by the Makefile) */
+-- penelope_sandbox--1.0.sql: assembled from the files in src/sql/ by the Makefile
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION penelope_sandbox" to load this file. \quit

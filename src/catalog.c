@@ -1,0 +1,645 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *		Reading and validating the rule catalog.
+ *
+ * A rule is SQL text written by a DBA: an expression assigned to a column
+ * and a filter choosing rows.  Before any of it runs it is parsed here,
+ * exactly once per use, against the table it targets and under a fixed
+ * search_path, and checked structurally:
+ *
+ *	- the text is one scalar expression, nothing else (no second
+ *	  statement, no FROM, no trailing clause smuggled past a parenthesis);
+ *	- it is assignable to the column's type, or boolean for a filter;
+ *	- it calls only trusted functions: owned by a superuser or by the
+ *	  table's owner.  Rules run with the rights of the table owner (see
+ *	  engine.c), so a function owned by anybody else could be used to act
+ *	  as that owner: that is how PostgreSQL Anonymizer's masking rules
+ *	  were turned into privilege escalations.
+ *
+ * The same validation runs in the trigger on sandbox.rule (when a rule is
+ * written) and in the engine (when it runs, since tables change).  Errors
+ * name the rule id and what is wrong; they never contain row values.
+ *
+ * Copyright (c) 2026, penelope_sandbox developers
+ *
+ * IDENTIFICATION
+ *	  src/catalog.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_collate.h"
+#include "parser/parse_expr.h"
+#include "parser/parse_relation.h"
+#include "parser/parser.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "penelope_sandbox.h"
+
+PG_FUNCTION_INFO_V1(sandbox_validate_rule_trigger);
+
+static const char *const action_names[] = {
+	[ACTION_MASK] = "mask",
+	[ACTION_SET] = "set",
+	[ACTION_DELETE] = "delete",
+	[ACTION_TRUNCATE] = "truncate",
+};
+
+/* ---- Small helpers ---- */
+
+/*
+ * sandbox_action_name
+ *		The catalog spelling of an action.
+ */
+const char *
+sandbox_action_name(RuleAction action)
+{
+	return action_names[action];
+}
+
+/*
+ * parse_action
+ *		Map the catalog spelling of an action to the enum.
+ */
+static RuleAction
+parse_action(int64 rule_id, const char *action)
+{
+	for (int i = 0; i < (int) lengthof(action_names); i++)
+	{
+		if (strcmp(action, action_names[i]) == 0)
+			return (RuleAction) i;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("rule %lld has an unknown action \"%s\"",
+					(long long) rule_id, action),
+			 errhint("The action is one of mask, set, delete and truncate.")));
+	pg_unreachable();
+}
+
+/*
+ * rule_relation_name
+ *		The rule's target as a quoted, schema-qualified name for messages.
+ */
+static char *
+rule_relation_name(const SandboxRule *rule)
+{
+	return quote_qualified_identifier(rule->table_schema, rule->table_name);
+}
+
+/* ---- Loading the rules of an environment ---- */
+
+/*
+ * sandbox_load_rules
+ *		Every enabled rule of an environment and of the environments it
+ *		inherits from, nearest first, then by id.
+ *
+ * The caller must be connected to SPI.  The rules are not validated here;
+ * see sandbox_validate_rule().
+ */
+List *
+sandbox_load_rules(const char *environment)
+{
+	static const char *chain_sql =
+		"WITH RECURSIVE chain(name, inherits, depth, path) AS ("
+		"  SELECT name, inherits, 0, ARRAY[name]"
+		"  FROM sandbox.environment WHERE name = $1"
+		"  UNION ALL"
+		"  SELECT e.name, e.inherits, c.depth + 1, c.path || e.name"
+		"  FROM sandbox.environment e JOIN chain c ON e.name = c.inherits"
+		"  WHERE e.name <> ALL (c.path))"
+		"SELECT count(*), bool_or(inherits = ANY (path)) FROM chain";
+	static const char *rules_sql =
+		"WITH RECURSIVE chain(name, inherits, depth, path) AS ("
+		"  SELECT name, inherits, 0, ARRAY[name]"
+		"  FROM sandbox.environment WHERE name = $1"
+		"  UNION ALL"
+		"  SELECT e.name, e.inherits, c.depth + 1, c.path || e.name"
+		"  FROM sandbox.environment e JOIN chain c ON e.name = c.inherits"
+		"  WHERE e.name <> ALL (c.path))"
+		"SELECT r.id, r.environment, c.depth, r.feature, r.table_schema,"
+		"       r.table_name, r.column_name, r.action, r.expression, r.filter"
+		"  FROM sandbox.rule r JOIN chain c ON c.name = r.environment"
+		" WHERE r.enabled"
+		" ORDER BY c.depth, r.id";
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		isnull;
+	List	   *rules = NIL;
+	MemoryContext callercxt = CurrentMemoryContext;
+
+	args[0] = CStringGetTextDatum(environment);
+
+	if (SPI_execute_with_args(chain_sql, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read sandbox.environment");
+	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("environment \"%s\" does not exist", environment),
+				 errhint("The environments are listed in table sandbox.environment.")));
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) && !isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_RECURSION),
+				 errmsg("environment \"%s\" inherits from itself", environment),
+				 errdetail("The chain of sandbox.environment.inherits forms a cycle.")));
+
+	if (SPI_execute_with_args(rules_sql, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read sandbox.rule");
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		MemoryContext oldcxt = MemoryContextSwitchTo(callercxt);
+		SandboxRule *rule = palloc0(sizeof(SandboxRule));
+
+		rule->id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+		rule->environment = SPI_getvalue(tuple, tupdesc, 2);
+		rule->depth = DatumGetInt32(SPI_getbinval(tuple, tupdesc, 3, &isnull));
+		rule->feature = SPI_getvalue(tuple, tupdesc, 4);
+		rule->table_schema = SPI_getvalue(tuple, tupdesc, 5);
+		rule->table_name = SPI_getvalue(tuple, tupdesc, 6);
+		rule->column_name = SPI_getvalue(tuple, tupdesc, 7);
+		rule->action = parse_action(rule->id, SPI_getvalue(tuple, tupdesc, 8));
+		rule->expression = SPI_getvalue(tuple, tupdesc, 9);
+		rule->filter = SPI_getvalue(tuple, tupdesc, 10);
+		rules = lappend(rules, rule);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	return rules;
+}
+
+/* ---- Parsing rule SQL ---- */
+
+typedef struct TrustContext
+{
+	const SandboxRule *rule;
+	Oid			table_owner;
+} TrustContext;
+
+/*
+ * check_function_trusted
+ *		check_functions_in_node() callback: raise an error unless the
+ *		function is owned by a superuser or by the table's owner.
+ */
+static bool
+check_function_trusted(Oid funcid, void *context)
+{
+	TrustContext *trust = (TrustContext *) context;
+	HeapTuple	proctup;
+	Oid			owner;
+
+	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", funcid);
+	owner = ((Form_pg_proc) GETSTRUCT(proctup))->proowner;
+	ReleaseSysCache(proctup);
+
+	if (!superuser_arg(owner) && owner != trust->table_owner)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("rule %lld calls function %s, which is not trusted",
+						(long long) trust->rule->id,
+						format_procedure_qualified(funcid)),
+				 errdetail("Rules run with the rights of the owner of the table they change; a function owned by another role could act with those rights."),
+				 errhint("Use functions owned by a superuser or by the owner of table %s.",
+						 rule_relation_name(trust->rule))));
+	return false;
+}
+
+/*
+ * trusted_functions_walker
+ *		Apply check_function_trusted to every function an expression
+ *		calls, subqueries included.
+ */
+static bool
+trusted_functions_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	check_functions_in_node(node, check_function_trusted, context);
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, trusted_functions_walker,
+								 context, 0);
+	return expression_tree_walker(node, trusted_functions_walker, context);
+}
+
+/*
+ * raw_rule_expression
+ *		Parse rule SQL as exactly one scalar expression.
+ *
+ * The text is wrapped as "SELECT (<text>)"; anything but a single target
+ * with no other clause means the text tried to be more than an
+ * expression, and is rejected.  The engine embeds the text wrapped the
+ * same way, see sandbox_wrap_sql().
+ */
+static Node *
+raw_rule_expression(const SandboxRule *rule, const char *what, const char *sql)
+{
+	List	   *parsetree;
+	SelectStmt *select;
+	ResTarget  *target;
+
+	parsetree = raw_parser(psprintf("SELECT %s", sandbox_wrap_sql(sql)), RAW_PARSE_DEFAULT);
+
+	if (list_length(parsetree) == 1 &&
+		IsA(((RawStmt *) linitial(parsetree))->stmt, SelectStmt))
+	{
+		select = (SelectStmt *) ((RawStmt *) linitial(parsetree))->stmt;
+		if (select->op == SETOP_NONE &&
+			list_length(select->targetList) == 1 &&
+			select->distinctClause == NIL &&
+			select->intoClause == NULL &&
+			select->fromClause == NIL &&
+			select->whereClause == NULL &&
+			select->groupClause == NIL &&
+			select->havingClause == NULL &&
+			select->windowClause == NIL &&
+			select->valuesLists == NIL &&
+			select->sortClause == NIL &&
+			select->limitOffset == NULL &&
+			select->limitCount == NULL &&
+			select->lockingClause == NIL &&
+			select->withClause == NULL)
+		{
+			target = (ResTarget *) linitial(select->targetList);
+			if (target->name == NULL && target->indirection == NIL)
+				return target->val;
+		}
+	}
+
+	ereport(ERROR,
+			(errcode(ERRCODE_SYNTAX_ERROR),
+			 errmsg("rule %lld: %s is not a single expression",
+					(long long) rule->id, what),
+			 errdetail("A rule's %s must be one SQL expression, with no other clause or statement.",
+					   what)));
+	pg_unreachable();
+}
+
+/*
+ * sandbox_wrap_sql
+ *		Parenthesise rule SQL the way it was validated.
+ */
+char *
+sandbox_wrap_sql(const char *sql)
+{
+	return psprintf("(%s)", sql);
+}
+
+/*
+ * transform_rule_sql
+ *		Parse and analyse an expression (is_filter = false) or a filter
+ *		(is_filter = true) of a rule against its table.
+ *
+ * An expression is coerced to the column's type by assignment rules, a
+ * filter to boolean.  Sets rule->has_sublink when a subquery appears.
+ */
+static Node *
+transform_rule_sql(SandboxRule *rule, Relation rel, bool is_filter,
+				   Oid coltype, int32 coltypmod)
+{
+	const char *what = is_filter ? "filter" : "expression";
+	const char *sql = is_filter ? rule->filter : rule->expression;
+	ParseState *pstate;
+	ParseNamespaceItem *nsitem;
+	Node	   *raw;
+	Node	   *expr;
+	TrustContext trust;
+
+	raw = raw_rule_expression(rule, what, sql);
+
+	pstate = make_parsestate(NULL);
+	pstate->p_sourcetext = sql;
+	nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock,
+										   NULL, false, true);
+	addNSItemToQuery(pstate, nsitem, false, true, true);
+
+	expr = transformExpr(pstate, raw,
+						 is_filter ? EXPR_KIND_WHERE : EXPR_KIND_UPDATE_SOURCE);
+	if (is_filter)
+		expr = coerce_to_boolean(pstate, expr, "the filter of a rule");
+	else
+	{
+		Oid			exprtype = exprType(expr);
+		Node	   *coerced;
+
+		coerced = coerce_to_target_type(pstate, expr, exprtype,
+										coltype, coltypmod,
+										COERCION_ASSIGNMENT,
+										COERCE_IMPLICIT_CAST, -1);
+		if (coerced == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("rule %lld: expression is of type %s, but column \"%s\" is of type %s",
+							(long long) rule->id,
+							format_type_be(exprtype), rule->column_name,
+							format_type_be(coltype)),
+					 errhint("Rewrite or cast the expression.")));
+		expr = coerced;
+	}
+	assign_expr_collations(pstate, expr);
+
+	if (expression_returns_set(expr))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("rule %lld: %s returns a set", (long long) rule->id, what),
+				 errdetail("A rule's %s must give one value per row.", what)));
+
+	if (pstate->p_hasSubLinks)
+		rule->has_sublink = true;
+
+	trust.rule = rule;
+	trust.table_owner = rule->relowner;
+	trusted_functions_walker(expr, &trust);
+
+	free_parsestate(pstate);
+	return expr;
+}
+
+/*
+ * lookup_recogniser
+ *		For a mask expression that is a call of a registered masking
+ *		function, the function recognising its output; else InvalidOid.
+ */
+static Oid
+lookup_recogniser(Node *expr)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	bool		isnull;
+	Oid			result = InvalidOid;
+
+	expr = strip_implicit_coercions(expr);
+	if (!IsA(expr, FuncExpr))
+		return InvalidOid;
+
+	args[0] = ObjectIdGetDatum(((FuncExpr *) expr)->funcid);
+	if (SPI_execute_with_args("SELECT recogniser::pg_catalog.oid FROM sandbox.masking_function"
+							  " WHERE masker = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read sandbox.masking_function");
+	if (SPI_processed == 1)
+		result = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/* ---- Validation ---- */
+
+/*
+ * require_field
+ *		Complain when a field an action needs is missing, or one it does
+ *		not take is present.
+ */
+static void
+require_field(const SandboxRule *rule, const char *field, const char *value,
+			  bool wanted)
+{
+	if (wanted && value == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("rule %lld: a %s rule needs a %s",
+						(long long) rule->id,
+						sandbox_action_name(rule->action), field)));
+	if (!wanted && value != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rule %lld: a %s rule takes no %s",
+						(long long) rule->id,
+						sandbox_action_name(rule->action), field)));
+}
+
+/*
+ * validate_rule_body
+ *		The checks of sandbox_validate_rule, run with the rule search_path.
+ */
+static void
+validate_rule_body(SandboxRule *rule)
+{
+	Oid			nspid;
+	Relation	rel;
+	AttrNumber	attnum = InvalidAttrNumber;
+	Oid			coltype = InvalidOid;
+	int32		coltypmod = -1;
+
+	/* Which fields each action takes */
+	switch (rule->action)
+	{
+		case ACTION_MASK:
+		case ACTION_SET:
+			require_field(rule, "column_name", rule->column_name, true);
+			require_field(rule, "expression", rule->expression, true);
+			break;
+		case ACTION_DELETE:
+			require_field(rule, "expression", rule->expression, false);
+			break;
+		case ACTION_TRUNCATE:
+			require_field(rule, "expression", rule->expression, false);
+			require_field(rule, "filter", rule->filter, false);
+			break;
+	}
+
+	/* The table: an ordinary or partitioned table outside system schemas */
+	nspid = get_namespace_oid(rule->table_schema, true);
+	if (OidIsValid(nspid) &&
+		(IsCatalogNamespace(nspid) || IsToastNamespace(nspid) ||
+		 strcmp(rule->table_schema, "information_schema") == 0 ||
+		 strcmp(rule->table_schema, SANDBOX_SCHEMA) == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("rule %lld: tables in schema \"%s\" cannot be sanitized",
+						(long long) rule->id, rule->table_schema)));
+	rule->relid = OidIsValid(nspid) ? get_relname_relid(rule->table_name, nspid) : InvalidOid;
+	if (!OidIsValid(rule->relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("rule %lld: table %s does not exist",
+						(long long) rule->id, rule_relation_name(rule))));
+
+	rel = relation_open(rule->relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("rule %lld: %s is not a table",
+						(long long) rule->id, rule_relation_name(rule))));
+	rule->relowner = rel->rd_rel->relowner;
+
+	/* The column */
+	if (rule->column_name != NULL)
+	{
+		Form_pg_attribute attr;
+
+		attnum = get_attnum(rule->relid, rule->column_name);
+		if (attnum <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("rule %lld: column \"%s\" of table %s does not exist",
+							(long long) rule->id, rule->column_name,
+							rule_relation_name(rule))));
+		attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+		coltype = attr->atttypid;
+		coltypmod = attr->atttypmod;
+		if (attr->attgenerated || attr->attidentity == ATTRIBUTE_IDENTITY_ALWAYS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+					 errmsg("rule %lld: column \"%s\" of table %s cannot be written",
+							(long long) rule->id, rule->column_name,
+							rule_relation_name(rule)),
+					 errdetail("It is a generated or an identity column.")));
+		if ((rule->action == ACTION_DELETE || rule->action == ACTION_TRUNCATE) &&
+			getBaseType(coltype) != OIDOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("rule %lld: column \"%s\" of a %s rule must hold large object ids",
+							(long long) rule->id, rule->column_name,
+							sandbox_action_name(rule->action)),
+					 errdetail("For delete and truncate rules, column_name names an oid column whose large objects are removed with the rows.")));
+	}
+
+	/* The expression and the filter */
+	if (rule->filter != NULL)
+		transform_rule_sql(rule, rel, true, InvalidOid, -1);
+	if (rule->expression != NULL)
+	{
+		Node	   *expr = transform_rule_sql(rule, rel, false, coltype, coltypmod);
+		Bitmapset  *attnos = NULL;
+
+		pull_varattnos(expr, 1, &attnos);
+		rule->expr_uses_column =
+			bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, attnos);
+
+		if (rule->action == ACTION_MASK)
+			rule->recogniser = lookup_recogniser(expr);
+
+		/*
+		 * sandbox_verify must be able to prove every rule's effect: a value
+		 * computed from the old value can only be recognised by the
+		 * recogniser of a registered masking function.
+		 */
+		if (rule->expr_uses_column && !OidIsValid(rule->recogniser))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rule %lld: the effect of this %s rule cannot be verified",
+							(long long) rule->id, sandbox_action_name(rule->action)),
+					 errdetail("The expression reads the column it writes and is not a call of a registered masking function."),
+					 errhint("Call a function listed in sandbox.masking_function, such as sandbox.mask_email(%s), or register your function with its recogniser there.",
+							 quote_identifier(rule->column_name))));
+	}
+
+	relation_close(rel, NoLock);
+}
+
+/*
+ * sandbox_validate_rule
+ *		Check that a rule can run, filling in what the engine needs.
+ *
+ * Raises an error naming the rule and what is wrong.  The rule SQL is
+ * parsed under SANDBOX_RULE_SEARCH_PATH, as it is when it runs.  The
+ * caller must be connected to SPI.
+ */
+void
+sandbox_validate_rule(SandboxRule *rule)
+{
+	int			save_nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", SANDBOX_RULE_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	validate_rule_body(rule);
+	AtEOXact_GUC(true, save_nestlevel);
+}
+
+/* ---- The trigger on sandbox.rule ---- */
+
+/*
+ * text_field
+ *		A text column of the trigger's new row, or NULL.
+ */
+static char *
+text_field(HeapTuple tuple, TupleDesc tupdesc, const char *name)
+{
+	int			attnum = SPI_fnumber(tupdesc, name);
+
+	if (attnum <= 0)
+		elog(ERROR, "sandbox.rule has no column \"%s\"", name);
+	return SPI_getvalue(tuple, tupdesc, attnum);
+}
+
+/*
+ * sandbox_validate_rule_trigger
+ *		BEFORE INSERT OR UPDATE trigger on sandbox.rule: reject a rule
+ *		that could not run, and a rule on a table its author could not
+ *		change himself.
+ */
+Datum
+sandbox_validate_rule_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+	SandboxRule rule = {0};
+	bool		isnull;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		elog(ERROR, "sandbox_validate_rule_trigger: not fired as a BEFORE INSERT OR UPDATE row trigger");
+
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	tupdesc = trigdata->tg_relation->rd_att;
+
+	rule.id = DatumGetInt64(SPI_getbinval(tuple, tupdesc,
+										  SPI_fnumber(tupdesc, "id"), &isnull));
+	rule.environment = text_field(tuple, tupdesc, "environment");
+	rule.feature = text_field(tuple, tupdesc, "feature");
+	rule.table_schema = text_field(tuple, tupdesc, "table_schema");
+	rule.table_name = text_field(tuple, tupdesc, "table_name");
+	rule.column_name = text_field(tuple, tupdesc, "column_name");
+	rule.action = parse_action(rule.id, text_field(tuple, tupdesc, "action"));
+	rule.expression = text_field(tuple, tupdesc, "expression");
+	rule.filter = text_field(tuple, tupdesc, "filter");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	sandbox_validate_rule(&rule);
+	SPI_finish();
+
+	if (!has_privs_of_role(GetUserId(), rule.relowner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("rule %lld: permission denied to write rules for table %s",
+						(long long) rule.id, rule_relation_name(&rule)),
+				 errdetail("Only a superuser or a member of the table's owner role may write rules for it.")));
+
+	return PointerGetDatum(tuple);
+}

@@ -1,0 +1,1456 @@
+/*-------------------------------------------------------------------------
+ *
+ * engine.c
+ *		Plan, sanitize, verify, and the run ledger.
+ *
+ * The rules of an environment become a short list of set-based
+ * statements, in this order:
+ *
+ *	1. large objects of truncated tables are unlinked, then one TRUNCATE
+ *	   empties every truncated table at once;
+ *	2. one DELETE per table, referencing tables before referenced ones,
+ *	   unlinking the large objects of the removed rows in the same
+ *	   statement;
+ *	3. one UPDATE per table applying all its mask and set rules in a
+ *	   single pass (rules with filters become CASE branches), or, where
+ *	   a rule covers every row and the table allows it, one ALTER TABLE
+ *	   ... ALTER COLUMN ... TYPE ... USING that rewrites the table: about
+ *	   four times faster, and it leaves no dead row versions holding the
+ *	   old values.
+ *
+ * Rows about to be removed are never updated first.  Each statement runs
+ * as the owner of its table, inside a security-restricted operation and
+ * with a fixed search_path, as VACUUM and REINDEX do: triggers, index
+ * expressions and rule functions act with the owner's rights, never with
+ * those of the superuser running the sanitization.
+ *
+ * Everything happens in the caller's transaction, so an error leaves the
+ * database as it was.  A failing statement's error is replaced with one
+ * that names the rule and keeps only what cannot hold a row value (the
+ * SQLSTATE and the names of the constraint, column and type).
+ *
+ * Copyright (c) 2026, penelope_sandbox developers
+ *
+ * IDENTIFICATION
+ *	  src/engine.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "portability/instr_time.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/ruleutils.h"
+#include "utils/timestamp.h"
+
+#include "penelope_sandbox.h"
+
+PG_FUNCTION_INFO_V1(sandbox_sanitize);
+PG_FUNCTION_INFO_V1(sandbox_plan);
+PG_FUNCTION_INFO_V1(sandbox_verify);
+
+bool		sandbox_report_progress = false;
+
+/*
+ * Key of the transaction-level advisory lock that keeps two sanitizations
+ * of one database apart: pg_advisory_xact_lock(1346719301, 1396854616),
+ * that is 'PENE', 'SBOX'.
+ */
+#define SANITIZE_LOCK_KEY1	0x50454E45
+#define SANITIZE_LOCK_KEY2	0x53424F58
+
+/* ---- Plan structures ---- */
+
+/* The rules of one table, by kind */
+typedef struct TableRules
+{
+	Oid			relid;
+	Oid			owner;
+	char	   *schema;
+	char	   *name;
+	char	   *qualname;		/* quoted, schema-qualified */
+	List	   *truncates;		/* SandboxRule * */
+	List	   *deletes;
+	List	   *updates;		/* mask and set, nearest environment first */
+	List	   *rules_all;		/* all of the above */
+	bool		truncated;		/* emptied by the TRUNCATE step */
+} TableRules;
+
+typedef enum StepMethod
+{
+	METHOD_UNLINK,				/* unlink large objects of a table */
+	METHOD_TRUNCATE,
+	METHOD_DELETE,
+	METHOD_UPDATE,
+	METHOD_REWRITE
+} StepMethod;
+
+static const char *const method_names[] = {
+	[METHOD_UNLINK] = "unlink",
+	[METHOD_TRUNCATE] = "truncate",
+	[METHOD_DELETE] = "delete",
+	[METHOD_UPDATE] = "update",
+	[METHOD_REWRITE] = "rewrite",
+};
+
+/* One statement of the plan */
+typedef struct PlanStep
+{
+	StepMethod	method;
+	TableRules *table;			/* the first table, for a TRUNCATE */
+	List	   *rules;			/* SandboxRule * it applies */
+	char	   *sql;			/* the statement */
+	char	   *count_sql;		/* counts the rows it touches */
+	bool		sql_returns_count;	/* sql is a SELECT returning that count */
+} PlanStep;
+
+typedef struct SanitizePlan
+{
+	List	   *rules;			/* every rule, validated */
+	List	   *tables;			/* TableRules *, by name */
+	List	   *steps;			/* PlanStep *, in execution order */
+} SanitizePlan;
+
+/* One row of sandbox_verify */
+typedef struct VerifyResult
+{
+	SandboxRule *rule;
+	TableRules *table;
+	int64		violations;
+	char	   *detail;
+} VerifyResult;
+
+/* ---- Running SQL as a table's owner ---- */
+
+/*
+ * run_as_owner
+ *		Execute one statement with the rights of a table owner.
+ *
+ * The statement runs inside a security-restricted operation with the
+ * rule search_path, so nothing it sets off can act with the rights of
+ * the caller.  It is never run read-only: it must see the changes of the
+ * statements before it in the run.  Returns the SPI result code; the
+ * result stays in SPI_tuptable / SPI_processed.
+ */
+static int
+run_as_owner(Oid owner, const char *sql)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	int			ret;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", SANDBOX_RULE_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	ret = SPI_execute(sql, false, 0);
+	if (ret < 0)
+		elog(ERROR, "SPI_execute failed: error code %d", ret);
+
+	AtEOXact_GUC(true, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return ret;
+}
+
+/* ---- Building SQL ---- */
+
+/*
+ * rule_condition
+ *		"COALESCE((filter), false)" or "true": whether a rule applies to a
+ *		row, never NULL.
+ */
+static char *
+rule_condition(const SandboxRule *rule)
+{
+	if (rule->filter == NULL)
+		return "true";
+	return psprintf("COALESCE(%s, false)", sandbox_wrap_sql(rule->filter));
+}
+
+/*
+ * rows_where
+ *		" WHERE (f1) OR (f2) ..." selecting the rows any of the rules
+ *		touches, or "" when one of them touches every row.
+ */
+static char *
+rows_where(List *rules)
+{
+	StringInfoData buf;
+	List	   *seen = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rules)
+	{
+		if (((SandboxRule *) lfirst(lc))->filter == NULL)
+			return "";
+	}
+
+	initStringInfo(&buf);
+	foreach(lc, rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+		ListCell   *lc2;
+		bool		duplicate = false;
+
+		foreach(lc2, seen)
+			duplicate |= (strcmp(lfirst(lc2), rule->filter) == 0);
+		if (duplicate)
+			continue;
+		seen = lappend(seen, rule->filter);
+		appendStringInfoString(&buf, buf.len == 0 ? " WHERE " : " OR ");
+		appendStringInfoString(&buf, sandbox_wrap_sql(rule->filter));
+	}
+	return buf.data;
+}
+
+/*
+ * column_names
+ *		Distinct column names of the rules, in the order of the rules.
+ */
+static List *
+column_names(List *rules)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+
+		if (rule->column_name != NULL &&
+			!list_member(names, makeString(rule->column_name)))
+			names = lappend(names, makeString(rule->column_name));
+	}
+	return names;
+}
+
+/*
+ * rules_for_column
+ *		The rules of a list that write one column, in list order.
+ */
+static List *
+rules_for_column(List *rules, const char *column)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+
+		if (strcmp(rule->column_name, column) == 0)
+			result = lappend(result, rule);
+	}
+	return result;
+}
+
+/*
+ * column_value_sql
+ *		The new value of a column under its rules: the first rule whose
+ *		filter matches wins, and the column keeps its value where none
+ *		does.
+ */
+static char *
+column_value_sql(List *rules, const char *column)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	SandboxRule *first = linitial(rules);
+
+	if (first->filter == NULL)
+		return sandbox_wrap_sql(first->expression);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "CASE");
+	foreach(lc, rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+
+		if (rule->filter == NULL)
+		{
+			appendStringInfo(&buf, " ELSE %s END", sandbox_wrap_sql(rule->expression));
+			return buf.data;
+		}
+		appendStringInfo(&buf, " WHEN %s THEN %s",
+						 sandbox_wrap_sql(rule->filter),
+						 sandbox_wrap_sql(rule->expression));
+	}
+	appendStringInfo(&buf, " ELSE %s END", quote_identifier(column));
+	return buf.data;
+}
+
+/*
+ * column_type_sql
+ *		The declared type of a column with its collation, as ALTER TABLE
+ *		... ALTER COLUMN ... TYPE takes it, so a rewrite keeps both.
+ */
+static char *
+column_type_sql(Oid relid, const char *column)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+	Oid			typid;
+	int32		typmod;
+	Oid			collid;
+	char	   *result;
+
+	get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collid);
+	result = format_type_with_typemod(typid, typmod);
+	if (OidIsValid(collid) && collid != get_typcollation(typid))
+		result = psprintf("%s COLLATE %s", result, generate_collation_name(collid));
+	return result;
+}
+
+/*
+ * large_object_ids_sql
+ *		"(SELECT c1::oid FROM src UNION SELECT c2::oid FROM src)": the
+ *		large object ids held by the LO columns of the rules.
+ */
+static char *
+large_object_ids_sql(List *rules, const char *source)
+{
+	StringInfoData buf;
+	List	   *columns = column_names(rules);
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '(');
+	foreach(lc, columns)
+		appendStringInfo(&buf, "%sSELECT %s::pg_catalog.oid FROM %s",
+						 foreach_current_index(lc) > 0 ? " UNION " : "",
+						 quote_identifier(strVal(lfirst(lc))), source);
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/* The existing large objects among those ids, as "lo" of relation "l" */
+#define EXISTING_LARGE_OBJECTS \
+	" AS l(lo) WHERE lo IS NOT NULL AND EXISTS" \
+	" (SELECT FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = l.lo)"
+
+/* ---- Building the plan ---- */
+
+/*
+ * table_rules_for
+ *		The TableRules entry of a rule's table, created on first use.
+ */
+static TableRules *
+table_rules_for(List **tables, SandboxRule *rule)
+{
+	ListCell   *lc;
+	TableRules *table;
+
+	foreach(lc, *tables)
+	{
+		table = lfirst(lc);
+		if (table->relid == rule->relid)
+			return table;
+	}
+	table = palloc0(sizeof(TableRules));
+	table->relid = rule->relid;
+	table->owner = rule->relowner;
+	table->schema = rule->table_schema;
+	table->name = rule->table_name;
+	table->qualname = quote_qualified_identifier(rule->table_schema, rule->table_name);
+	*tables = lappend(*tables, table);
+	return table;
+}
+
+static int
+compare_tables(const ListCell *a, const ListCell *b)
+{
+	const TableRules *ta = lfirst(a);
+	const TableRules *tb = lfirst(b);
+
+	return strcmp(ta->qualname, tb->qualname);
+}
+
+/*
+ * find_table
+ *		The TableRules of a relation, or NULL.
+ */
+static TableRules *
+find_table(List *tables, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, tables)
+	{
+		if (((TableRules *) lfirst(lc))->relid == relid)
+			return lfirst(lc);
+	}
+	return NULL;
+}
+
+/*
+ * referencing_tables
+ *		OIDs of the tables with a foreign key to a table.
+ */
+static List *
+referencing_tables(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(relid)};
+	List	   *result = NIL;
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT DISTINCT conrelid FROM pg_catalog.pg_constraint"
+							  " WHERE contype = 'f' AND confrelid = $1 AND conrelid <> $1",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_constraint");
+	for (uint64 i = 0; i < SPI_processed; i++)
+		result = lappend_oid(result,
+							 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc, 1, &isnull)));
+	return result;
+}
+
+/*
+ * new_step
+ *		Append a statement to the plan.
+ */
+static PlanStep *
+new_step(SanitizePlan *plan, StepMethod method, TableRules *table, List *rules)
+{
+	PlanStep   *step = palloc0(sizeof(PlanStep));
+
+	step->method = method;
+	step->table = table;
+	step->rules = rules;
+	plan->steps = lappend(plan->steps, step);
+	return step;
+}
+
+/*
+ * plan_truncates
+ *		The unlink steps and the single TRUNCATE of the truncated tables.
+ *
+ * TRUNCATE refuses a table referenced by a foreign key unless the
+ * referencing table goes in the same statement: such tables must all
+ * have truncate rules, and one owner.
+ */
+static void
+plan_truncates(SanitizePlan *plan)
+{
+	StringInfoData sql;
+	StringInfoData count_sql;
+	List	   *rules = NIL;
+	TableRules *first = NULL;
+	ListCell   *lc;
+
+	foreach(lc, plan->tables)
+	{
+		TableRules *table = lfirst(lc);
+		ListCell   *lc2;
+
+		if (table->truncates == NIL)
+			continue;
+		table->truncated = true;
+
+		foreach(lc2, referencing_tables(table->relid))
+		{
+			TableRules *child = find_table(plan->tables, lfirst_oid(lc2));
+
+			if (child == NULL || child->truncates == NIL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("rule %lld: cannot truncate table %s, which table %s references",
+								(long long) ((SandboxRule *) linitial(table->truncates))->id,
+								table->qualname,
+								quote_qualified_identifier(get_namespace_name(get_rel_namespace(lfirst_oid(lc2))),
+													   get_rel_name(lfirst_oid(lc2)))),
+						 errhint("Add a truncate rule for the referencing table to the same environment, or use a delete rule.")));
+		}
+		if (first != NULL && table->owner != first->owner)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("rule %lld: tables %s and %s have different owners and cannot be truncated together",
+							(long long) ((SandboxRule *) linitial(table->truncates))->id,
+							first->qualname, table->qualname)));
+		if (first == NULL)
+			first = table;
+
+		if (column_names(table->truncates) != NIL)
+		{
+			PlanStep   *unlink = new_step(plan, METHOD_UNLINK, table, table->truncates);
+			char	   *ids = large_object_ids_sql(table->truncates, table->qualname);
+
+			unlink->sql = psprintf("SELECT pg_catalog.count(pg_catalog.lo_unlink(lo)) FROM %s"
+								   EXISTING_LARGE_OBJECTS, ids);
+			unlink->count_sql = psprintf("SELECT pg_catalog.count(lo) FROM %s"
+										 EXISTING_LARGE_OBJECTS, ids);
+			unlink->sql_returns_count = true;
+		}
+		rules = list_concat(rules, table->truncates);
+	}
+	if (first == NULL)
+		return;
+
+	initStringInfo(&sql);
+	initStringInfo(&count_sql);
+	appendStringInfoString(&sql, "TRUNCATE TABLE ");
+	appendStringInfoString(&count_sql, "SELECT 0::pg_catalog.int8");
+	foreach(lc, plan->tables)
+	{
+		TableRules *table = lfirst(lc);
+
+		if (!table->truncated)
+			continue;
+		appendStringInfo(&sql, "%s%s", table == first ? "" : ", ", table->qualname);
+		appendStringInfo(&count_sql, " + (SELECT pg_catalog.count(*) FROM %s)", table->qualname);
+	}
+	new_step(plan, METHOD_TRUNCATE, first, rules);
+	((PlanStep *) llast(plan->steps))->sql = sql.data;
+	((PlanStep *) llast(plan->steps))->count_sql = count_sql.data;
+}
+
+/*
+ * plan_delete
+ *		One DELETE for a table, unlinking the large objects of the rows it
+ *		removes in the same statement.
+ */
+static void
+plan_delete(SanitizePlan *plan, TableRules *table)
+{
+	PlanStep   *step = new_step(plan, METHOD_DELETE, table, table->deletes);
+	char	   *where = rows_where(table->deletes);
+	List	   *lo_columns = column_names(table->deletes);
+
+	step->count_sql = psprintf("SELECT pg_catalog.count(*) FROM %s%s", table->qualname, where);
+	if (lo_columns == NIL)
+	{
+		step->sql = psprintf("DELETE FROM %s%s", table->qualname, where);
+		return;
+	}
+
+	{
+		StringInfoData returning;
+		ListCell   *lc;
+
+		initStringInfo(&returning);
+		foreach(lc, lo_columns)
+			appendStringInfo(&returning, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+							 quote_identifier(strVal(lfirst(lc))));
+		step->sql = psprintf("WITH removed AS (DELETE FROM %s%s RETURNING %s),"
+							 " unlinked AS (SELECT pg_catalog.lo_unlink(lo) FROM %s" EXISTING_LARGE_OBJECTS ")"
+							 " SELECT (SELECT pg_catalog.count(*) FROM removed),"
+							 " (SELECT pg_catalog.count(*) FROM unlinked)",
+							 table->qualname, where, returning.data,
+							 large_object_ids_sql(table->deletes, "removed"));
+		step->sql_returns_count = true;
+	}
+}
+
+/*
+ * plan_deletes
+ *		DELETE steps, referencing tables before the tables they reference
+ *		so that no foreign key sees a parent go before its children.
+ */
+static void
+plan_deletes(SanitizePlan *plan)
+{
+	List	   *pending = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->tables)
+	{
+		TableRules *table = lfirst(lc);
+
+		if (table->deletes != NIL && !table->truncated)
+			pending = lappend(pending, table);
+	}
+
+	while (pending != NIL)
+	{
+		TableRules *next = NULL;
+
+		/* the first pending table that no other pending table references */
+		foreach(lc, pending)
+		{
+			TableRules *candidate = lfirst(lc);
+			bool		referenced = false;
+			ListCell   *lc2;
+
+			foreach(lc2, referencing_tables(candidate->relid))
+			{
+				TableRules *child = find_table(pending, lfirst_oid(lc2));
+
+				referenced |= (child != NULL && child != candidate);
+			}
+			if (!referenced)
+			{
+				next = candidate;
+				break;
+			}
+		}
+		if (next == NULL)		/* a cycle of foreign keys: keep name order */
+			next = linitial(pending);
+		plan_delete(plan, next);
+		pending = list_delete_ptr(pending, next);
+	}
+}
+
+/*
+ * rewrite_refusal
+ *		Why a table's updates cannot be done by a rewrite, or NULL.
+ */
+static const char *
+rewrite_refusal(TableRules *table)
+{
+	Relation	rel;
+	const char *reason = NULL;
+	bool		covers_all = false;
+	ListCell   *lc;
+
+	if (sandbox_update_strategy == STRATEGY_UPDATE)
+		return "penelope_sandbox.update_strategy is update";
+
+	foreach(lc, table->updates)
+	{
+		SandboxRule *rule = lfirst(lc);
+
+		if (rule->has_sublink)
+			return "a rule has a subquery";
+		covers_all |= (rule->filter == NULL);
+	}
+	if (!covers_all && sandbox_update_strategy == STRATEGY_AUTO)
+		return "no rule covers every row";
+
+	rel = relation_open(table->relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		reason = "the table is partitioned";
+	else if (rel->rd_rel->relhassubclass || rel->rd_rel->relispartition)
+		reason = "the table has inheritance children or parents";
+	else if (OidIsValid(rel->rd_rel->reloftype))
+		reason = "the table is a typed table";
+	relation_close(rel, NoLock);
+	if (reason != NULL)
+		return reason;
+
+	/* ALTER COLUMN ... TYPE refuses columns that views or rules use */
+	foreach(lc, column_names(table->updates))
+	{
+		AttrNumber	attnum = get_attnum(table->relid, strVal(lfirst(lc)));
+		char	   *sql;
+
+		sql = psprintf("SELECT 1 FROM pg_catalog.pg_depend"
+					   " WHERE classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+					   " AND refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+					   " AND refobjid = %u AND refobjsubid = %d LIMIT 1",
+					   table->relid, (int) attnum);
+		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_depend");
+		if (SPI_processed > 0)
+			return "a view uses a masked column";
+	}
+	return NULL;
+}
+
+/*
+ * plan_update
+ *		One statement applying every mask and set rule of a table.
+ */
+static void
+plan_update(SanitizePlan *plan, TableRules *table)
+{
+	List	   *columns = column_names(table->updates);
+	bool		rewrite = (rewrite_refusal(table) == NULL);
+	PlanStep   *step = new_step(plan, rewrite ? METHOD_REWRITE : METHOD_UPDATE,
+								table, table->updates);
+	char	   *where = rows_where(table->updates);
+	StringInfoData sql;
+	ListCell   *lc;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, rewrite ? "ALTER TABLE %s" : "UPDATE %s SET", table->qualname);
+	foreach(lc, columns)
+	{
+		const char *column = strVal(lfirst(lc));
+		char	   *value = column_value_sql(rules_for_column(table->updates, column), column);
+
+		if (foreach_current_index(lc) > 0)
+			appendStringInfoChar(&sql, ',');
+		if (rewrite)
+		{
+			/* the rewrite applies the value to every row, so no WHERE */
+			if (where[0] != '\0' && strncmp(value, "CASE", 4) != 0)
+				value = psprintf("CASE WHEN %s THEN %s ELSE %s END",
+								 where + strlen(" WHERE "), value, quote_identifier(column));
+			appendStringInfo(&sql, " ALTER COLUMN %s TYPE %s USING %s",
+							 quote_identifier(column),
+							 column_type_sql(table->relid, column), value);
+		}
+		else
+			appendStringInfo(&sql, " %s = %s", quote_identifier(column), value);
+	}
+	if (!rewrite)
+		appendStringInfoString(&sql, where);
+
+	step->sql = sql.data;
+	step->count_sql = psprintf("SELECT pg_catalog.count(*) FROM %s%s", table->qualname, where);
+}
+
+/*
+ * build_plan
+ *		Load and validate the rules of an environment and turn them into
+ *		statements.  The caller must be connected to SPI.
+ */
+static SanitizePlan *
+build_plan(const char *environment)
+{
+	SanitizePlan *plan = palloc0(sizeof(SanitizePlan));
+	ListCell   *lc;
+
+	plan->rules = sandbox_load_rules(environment);
+	foreach(lc, plan->rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+		TableRules *table;
+
+		sandbox_validate_rule(rule);
+		table = table_rules_for(&plan->tables, rule);
+		table->rules_all = lappend(table->rules_all, rule);
+		switch (rule->action)
+		{
+			case ACTION_TRUNCATE:
+				table->truncates = lappend(table->truncates, rule);
+				break;
+			case ACTION_DELETE:
+				table->deletes = lappend(table->deletes, rule);
+				break;
+			case ACTION_MASK:
+			case ACTION_SET:
+				table->updates = lappend(table->updates, rule);
+				break;
+		}
+	}
+	list_sort(plan->tables, compare_tables);
+
+	plan_truncates(plan);
+	plan_deletes(plan);
+	foreach(lc, plan->tables)
+	{
+		TableRules *table = lfirst(lc);
+
+		if (table->updates != NIL && !table->truncated)
+			plan_update(plan, table);
+	}
+	return plan;
+}
+
+/* ---- Errors that carry no row values ---- */
+
+/*
+ * rule_id_list
+ *		"3, 5, 8": the ids of a list of rules.
+ */
+static char *
+rule_id_list(List *rules)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, rules)
+		appendStringInfo(&buf, "%s%lld", foreach_current_index(lc) > 0 ? ", " : "",
+						 (long long) ((SandboxRule *) lfirst(lc))->id);
+	return buf.data;
+}
+
+/*
+ * error_is_environmental
+ *		Errors about the session or the server rather than the data:
+ *		cancellation, shutdown, lack of resources, lock and serialization
+ *		failures.  Their messages hold no row values, and they are passed
+ *		on as they are.
+ */
+static bool
+error_is_environmental(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_TRANSACTION_ROLLBACK:
+		case ERRCODE_INSUFFICIENT_RESOURCES:
+		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
+		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+		case ERRCODE_OPERATOR_INTERVENTION:
+		case ERRCODE_SYSTEM_ERROR:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * safe_error_detail
+ *		What may be told of an error without risking a row value.
+ *
+ * Integrity-constraint and syntax/access messages name objects only;
+ * every other message (a data exception quotes the offending value, a
+ * trigger's RAISE may say anything) is replaced by its SQLSTATE and the
+ * names of the objects the error carries.  The error's own DETAIL is
+ * never kept: it is where PostgreSQL puts key values and failing rows.
+ */
+static char *
+safe_error_detail(ErrorData *edata)
+{
+	StringInfoData buf;
+	int			category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+
+	initStringInfo(&buf);
+	if (category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		category == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION)
+		appendStringInfo(&buf, "The statement failed: %s.", edata->message);
+	else
+		appendStringInfo(&buf, "The statement failed with SQLSTATE %s.",
+						 unpack_sql_state(edata->sqlerrcode));
+	if (edata->column_name)
+		appendStringInfo(&buf, " Column: %s.", edata->column_name);
+	if (edata->datatype_name)
+		appendStringInfo(&buf, " Data type: %s.", edata->datatype_name);
+	if (edata->constraint_name)
+		appendStringInfo(&buf, " Constraint: %s.", edata->constraint_name);
+	appendStringInfoString(&buf, " Row values are not shown.");
+	return buf.data;
+}
+
+/*
+ * probe_sql
+ *		A query that evaluates one rule alone, to find the failing rule of
+ *		a statement; NULL for rules that cannot fail alone.
+ */
+static char *
+probe_sql(const SandboxRule *rule, const TableRules *table)
+{
+	const char *where = rule->filter ? psprintf(" WHERE %s", sandbox_wrap_sql(rule->filter)) : "";
+
+	switch (rule->action)
+	{
+		case ACTION_MASK:
+		case ACTION_SET:
+			return psprintf("SELECT pg_catalog.count(CAST(%s AS %s)) FROM %s%s",
+							sandbox_wrap_sql(rule->expression),
+							format_type_be(get_atttype(table->relid,
+													   get_attnum(table->relid, rule->column_name))),
+							table->qualname, where);
+		case ACTION_DELETE:
+			return psprintf("SELECT pg_catalog.count(*) FROM %s%s", table->qualname, where);
+		case ACTION_TRUNCATE:
+			return NULL;
+	}
+	return NULL;
+}
+
+/*
+ * run_in_subtransaction
+ *		Run a statement as a table owner in a subtransaction.  On error,
+ *		roll the subtransaction back and return the error; else NULL.
+ */
+static ErrorData *
+run_in_subtransaction(Oid owner, const char *sql)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		run_as_owner(owner, sql);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcontext);
+	CurrentResourceOwner = oldowner;
+	return edata;
+}
+
+/*
+ * report_rules_failure
+ *		Raise the error of a failed statement, naming its rule: each rule
+ *		is tried alone, and the first that fails alone is the culprit;
+ *		where none does, the rules failed together.
+ */
+static void
+report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
+{
+	List	   *culprits = rules;
+	ListCell   *lc;
+
+	if (error_is_environmental(edata->sqlerrcode))
+		ReThrowError(edata);
+
+	foreach(lc, rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+		char	   *sql = (rule->relid == table->relid) ? probe_sql(rule, table) : NULL;
+		ErrorData  *probe_error;
+
+		if (sql == NULL)
+			continue;
+		probe_error = run_in_subtransaction(table->owner, sql);
+		if (probe_error != NULL)
+		{
+			culprits = list_make1(rule);
+			if (!error_is_environmental(probe_error->sqlerrcode))
+				edata = probe_error;
+			break;
+		}
+	}
+
+	ereport(ERROR,
+			(errcode(edata->sqlerrcode),
+			 list_length(culprits) == 1 ?
+			 errmsg("rule %s failed on table %s", rule_id_list(culprits), table->qualname) :
+			 errmsg("rules %s failed together on table %s", rule_id_list(culprits), table->qualname),
+			 errdetail_internal("%s", safe_error_detail(edata)),
+			 errhint("Nothing was changed: the whole sanitization is rolled back.")));
+}
+
+/*
+ * run_guarded
+ *		Run a statement for some rules as the table's owner; an error is
+ *		replaced by one that names the failing rule and holds no row value.
+ */
+static void
+run_guarded(TableRules *table, List *rules, const char *sql)
+{
+	ErrorData  *edata = run_in_subtransaction(table->owner, sql);
+
+	if (edata != NULL)
+		report_rules_failure(rules, table, edata);
+}
+
+/*
+ * count_guarded
+ *		run_guarded for a query returning one count.
+ */
+static int64
+count_guarded(TableRules *table, List *rules, const char *sql)
+{
+	bool		isnull;
+	Datum		value;
+
+	run_guarded(table, rules, sql);
+	if (SPI_processed != 1)
+		elog(ERROR, "counting query returned %llu rows", (unsigned long long) SPI_processed);
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(value);
+}
+
+/* ---- Verification ---- */
+
+/*
+ * verify_check_sql
+ *		A boolean SQL condition true for each row violating a rule, and
+ *		the sentence describing what the rule guarantees.
+ *
+ * A mask or set rule is checked on the rows where it is the rule that
+ * applies: its filter matches, and no earlier rule for the column does.
+ */
+static char *
+verify_check_sql(SandboxRule *rule, TableRules *table, char **detail)
+{
+	StringInfoData applies;
+	ListCell   *lc;
+
+	switch (rule->action)
+	{
+		case ACTION_TRUNCATE:
+			*detail = "the table is empty";
+			return "true";
+		case ACTION_DELETE:
+			*detail = "no row matches the filter";
+			return rule_condition(rule);
+		case ACTION_MASK:
+		case ACTION_SET:
+			break;
+	}
+
+	initStringInfo(&applies);
+	appendStringInfoString(&applies, rule_condition(rule));
+	foreach(lc, table->updates)
+	{
+		SandboxRule *earlier = lfirst(lc);
+
+		if (earlier == rule)
+			break;
+		if (strcmp(earlier->column_name, rule->column_name) != 0)
+			continue;
+		if (earlier->filter == NULL)
+		{
+			*detail = psprintf("every row is covered by rule %lld", (long long) earlier->id);
+			return "false";
+		}
+		appendStringInfo(&applies, " AND NOT %s", rule_condition(earlier));
+	}
+
+	if (OidIsValid(rule->recogniser))
+	{
+		char	   *recogniser = quote_qualified_identifier(get_namespace_name(get_func_namespace(rule->recogniser)),
+															get_func_name(rule->recogniser));
+
+		*detail = psprintf("%s holds values recognised by %s", rule->column_name, recogniser);
+		return psprintf("%s AND %s IS NOT NULL AND NOT %s(%s)",
+						applies.data, quote_identifier(rule->column_name),
+						recogniser, quote_identifier(rule->column_name));
+	}
+
+	*detail = psprintf("%s holds the value of the rule's expression", rule->column_name);
+	return psprintf("%s AND %s IS DISTINCT FROM CAST(%s AS %s)",
+					applies.data, quote_identifier(rule->column_name),
+					sandbox_wrap_sql(rule->expression),
+					format_type_be(get_atttype(table->relid,
+											   get_attnum(table->relid, rule->column_name))));
+}
+
+/*
+ * verify_plan
+ *		Count, per rule, the rows violating it now: one scan per table.
+ */
+static List *
+verify_plan(SanitizePlan *plan)
+{
+	List	   *results = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->tables)
+	{
+		TableRules *table = lfirst(lc);
+		List	   *table_results = NIL;
+		StringInfoData sql;
+		ListCell   *lc2;
+
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "SELECT ");
+		foreach(lc2, plan->rules)
+		{
+			SandboxRule *rule = lfirst(lc2);
+			VerifyResult *result;
+
+			if (rule->relid != table->relid)
+				continue;
+			result = palloc0(sizeof(VerifyResult));
+			result->rule = rule;
+			result->table = table;
+			appendStringInfo(&sql, "%spg_catalog.count(*) FILTER (WHERE %s)",
+							 table_results == NIL ? "" : ", ",
+							 verify_check_sql(rule, table, &result->detail));
+			table_results = lappend(table_results, result);
+		}
+		appendStringInfo(&sql, " FROM %s", table->qualname);
+
+		run_guarded(table, table->rules_all, sql.data);
+		foreach(lc2, table_results)
+		{
+			VerifyResult *result = lfirst(lc2);
+			bool		isnull;
+
+			result->violations =
+				DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											foreach_current_index(lc2) + 1, &isnull));
+		}
+		results = list_concat(results, table_results);
+	}
+	return results;
+}
+
+/* ---- The run ledger ---- */
+
+/*
+ * ledger_start
+ *		Insert the sandbox.run row of a new run, or mark an existing one
+ *		(created by the background worker) as running.
+ */
+static int64
+ledger_start(const char *environment, int64 run_id)
+{
+	Oid			argtypes[4] = {TEXTOID, OIDOID, INT8OID, INT8OID};
+	Datum		args[4];
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(environment);
+	args[1] = ObjectIdGetDatum(MyDatabaseId);
+	args[2] = Int64GetDatum((int64) GetSystemIdentifier());
+	args[3] = Int64GetDatum(run_id);
+
+	if (run_id > 0)
+	{
+		if (SPI_execute_with_args("UPDATE sandbox.run SET status = 'running'"
+								  " WHERE id = $4 AND environment = $1 RETURNING id",
+								  4, argtypes, args, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
+			SPI_processed != 1)
+			elog(ERROR, "run %lld of environment \"%s\" is not in sandbox.run",
+				 (long long) run_id, environment);
+		return run_id;
+	}
+	if (SPI_execute_with_args("INSERT INTO sandbox.run (environment, database_oid, system_identifier)"
+							  " VALUES ($1, $2, $3) RETURNING id",
+							  3, argtypes, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not insert into sandbox.run");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * ledger_step
+ *		Record one executed statement.
+ */
+static void
+ledger_step(int64 run_id, int stepno, PlanStep *step, int64 rows, double seconds)
+{
+	Oid			argtypes[9] = {INT8OID, INT4OID, NAMEOID, NAMEOID, TEXTOID,
+	INT8ARRAYOID, TEXTOID, INT8OID, FLOAT8OID};
+	Datum		args[9];
+	Datum	   *ids = palloc(sizeof(Datum) * list_length(step->rules));
+	ListCell   *lc;
+
+	foreach(lc, step->rules)
+		ids[foreach_current_index(lc)] = Int64GetDatum(((SandboxRule *) lfirst(lc))->id);
+
+	args[0] = Int64GetDatum(run_id);
+	args[1] = Int32GetDatum(stepno);
+	args[2] = CStringGetDatum(step->table->schema);
+	args[3] = CStringGetDatum(step->table->name);
+	args[4] = CStringGetTextDatum(method_names[step->method]);
+	args[5] = PointerGetDatum(construct_array(ids, list_length(step->rules),
+											  INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[6] = CStringGetTextDatum(step->sql);
+	args[7] = Int64GetDatum(rows);
+	args[8] = Float8GetDatum(seconds);
+
+	if (SPI_execute_with_args("INSERT INTO sandbox.run_step (run_id, step, table_schema, table_name,"
+							  " method, rule_ids, statement, rows, duration)"
+							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+							  " pg_catalog.make_interval(secs => $9))",
+							  9, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into sandbox.run_step");
+}
+
+/*
+ * ledger_finish
+ *		Mark a run succeeded, with its summary.
+ */
+static void
+ledger_finish(int64 run_id, const char *summary)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		args[2] = {Int64GetDatum(run_id), CStringGetTextDatum(summary)};
+
+	if (SPI_execute_with_args("UPDATE sandbox.run SET status = 'succeeded',"
+							  " finished_at = pg_catalog.clock_timestamp(), summary = $2"
+							  " WHERE id = $1",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update sandbox.run");
+}
+
+/* ---- Sanitize ---- */
+
+/*
+ * lock_out_concurrent_runs
+ *		Take the sanitization lock of this database, or fail at once.
+ */
+static void
+lock_out_concurrent_runs(void)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SANITIZE_LOCK_KEY1, SANITIZE_LOCK_KEY2, 2);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("a sanitization of database \"%s\" is already running",
+						get_database_name(MyDatabaseId)),
+				 errhint("Wait for it to finish; sandbox.run shows its progress.")));
+}
+
+/*
+ * lock_tables
+ *		Lock every table the plan changes, in OID order, in the mode its
+ *		statement needs, so that the run does not deadlock halfway.
+ */
+static void
+lock_tables(SanitizePlan *plan)
+{
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->steps)
+		relids = list_append_unique_oid(relids, ((PlanStep *) lfirst(lc))->table->relid);
+	foreach(lc, plan->tables)
+	{
+		if (((TableRules *) lfirst(lc))->truncated)
+			relids = list_append_unique_oid(relids, ((TableRules *) lfirst(lc))->relid);
+	}
+	list_sort(relids, list_oid_cmp);
+
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		LOCKMODE	mode = RowExclusiveLock;
+		ListCell   *lc2;
+
+		foreach(lc2, plan->steps)
+		{
+			PlanStep   *step = lfirst(lc2);
+
+			if (step->method == METHOD_REWRITE && step->table->relid == relid)
+				mode = AccessExclusiveLock;
+		}
+		if (find_table(plan->tables, relid)->truncated)
+			mode = AccessExclusiveLock;
+		LockRelationOid(relid, mode);
+	}
+}
+
+/*
+ * report_progress
+ *		Show the current step in pg_stat_activity (background worker).
+ */
+static void
+report_progress(int64 run_id, int stepno, int nsteps, PlanStep *step)
+{
+	if (!sandbox_report_progress)
+		return;
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("penelope_sandbox run %lld: step %d of %d: %s %s",
+									(long long) run_id, stepno, nsteps,
+									method_names[step->method], step->table->qualname));
+}
+
+/*
+ * sandbox_sanitize_environment
+ *		Apply, record and verify every rule of an environment.  See
+ *		penelope_sandbox.h.
+ */
+char *
+sandbox_sanitize_environment(const char *environment, int64 run_id)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	SanitizePlan *plan;
+	List	   *results;
+	List	   *in_place = NIL;
+	instr_time	run_start;
+	instr_time	duration;
+	int64		total_rows = 0;
+	int			failed_checks = 0;
+	int			stepno = 0;
+	StringInfoData failures;
+	char	   *summary;
+	ListCell   *lc;
+
+	sandbox_check_not_production(environment);
+	lock_out_concurrent_runs();
+	INSTR_TIME_SET_CURRENT(run_start);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	plan = build_plan(environment);
+	run_id = ledger_start(environment, run_id);
+	lock_tables(plan);
+	sandbox_masking_prepare_key();
+
+	foreach(lc, plan->steps)
+	{
+		PlanStep   *step = lfirst(lc);
+		instr_time	step_start;
+		instr_time	step_time;
+		int64		rows;
+
+		report_progress(run_id, ++stepno, list_length(plan->steps), step);
+		CHECK_FOR_INTERRUPTS();
+		INSTR_TIME_SET_CURRENT(step_start);
+
+		/* statements that do not report their rows are counted first */
+		rows = (step->method == METHOD_REWRITE || step->method == METHOD_TRUNCATE) ?
+			count_guarded(step->table, step->rules, step->count_sql) : 0;
+		run_guarded(step->table, step->rules, step->sql);
+		if (step->sql_returns_count)
+		{
+			bool		isnull;
+
+			rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		else if (step->method == METHOD_DELETE || step->method == METHOD_UPDATE)
+			rows = (int64) SPI_processed;
+
+		INSTR_TIME_SET_CURRENT(step_time);
+		INSTR_TIME_SUBTRACT(step_time, step_start);
+		ledger_step(run_id, stepno, step, rows, INSTR_TIME_GET_DOUBLE(step_time));
+		total_rows += rows;
+		if (step->method == METHOD_UPDATE || step->method == METHOD_DELETE)
+			in_place = list_append_unique_ptr(in_place, step->table->qualname);
+	}
+
+	/* The run holds only if every rule's effect can be seen in the data */
+	results = verify_plan(plan);
+	initStringInfo(&failures);
+	foreach(lc, results)
+	{
+		VerifyResult *result = lfirst(lc);
+
+		if (result->violations == 0)
+			continue;
+		failed_checks++;
+		appendStringInfo(&failures, "%sRule %lld on table %s: %lld rows do not hold (%s).",
+						 failures.len > 0 ? " " : "",
+						 (long long) result->rule->id, result->table->qualname,
+						 (long long) result->violations, result->detail);
+	}
+	if (failed_checks > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("verification failed after sanitizing as \"%s\": %d of %d checks", environment,
+						failed_checks, list_length(results)),
+				 errdetail_internal("%s", failures.data),
+				 errhint("Nothing was changed: the whole sanitization is rolled back. A trigger or a rule that undoes another can cause this.")));
+
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, run_start);
+	summary = psprintf("run %lld: \"%s\" applied in %.3f s: %d rules, %d statements, %lld rows; %d checks ok",
+					   (long long) run_id, environment,
+					   INSTR_TIME_GET_DOUBLE(duration),
+					   list_length(plan->rules), list_length(plan->steps),
+					   (long long) total_rows, list_length(results));
+	ledger_finish(run_id, summary);
+
+	if (in_place != NIL)
+	{
+		StringInfoData tables;
+
+		initStringInfo(&tables);
+		foreach(lc, in_place)
+			appendStringInfo(&tables, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+							 (char *) lfirst(lc));
+		ereport(NOTICE,
+				(errmsg("tables changed in place keep the old values in dead row versions until they are vacuumed"),
+				 errhint("Run VACUUM on %s once this transaction has committed.", tables.data)));
+	}
+
+	summary = MemoryContextStrdup(callercxt, summary);
+	SPI_finish();
+	return summary;
+}
+
+/* ---- SQL-callable functions ---- */
+
+/*
+ * sandbox_sanitize(environment text) returns text
+ */
+Datum
+sandbox_sanitize(PG_FUNCTION_ARGS)
+{
+	char	   *environment = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_TEXT_P(cstring_to_text(sandbox_sanitize_environment(environment, 0)));
+}
+
+/*
+ * sandbox_plan(environment text) returns setof text
+ *		The statements sandbox_sanitize would run, in order, each with the
+ *		number of rows it would touch now.
+ */
+Datum
+sandbox_plan(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *environment = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	SanitizePlan *plan;
+	ListCell   *lc;
+
+	if (strcmp(environment, "production") == 0)
+		sandbox_check_not_production(environment);
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	plan = build_plan(environment);
+	foreach(lc, plan->steps)
+	{
+		PlanStep   *step = lfirst(lc);
+		int64		rows = count_guarded(step->table, step->rules, step->count_sql);
+		Datum		value;
+		bool		isnull = false;
+
+		value = CStringGetTextDatum(psprintf("%s; -- %s, rules %s: %lld rows",
+											 step->sql, method_names[step->method],
+											 rule_id_list(step->rules), (long long) rows));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * sandbox_verify(environment text) returns table (...)
+ *		One row per rule of the environment: how many rows violate it now.
+ */
+Datum
+sandbox_verify(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *environment = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	SanitizePlan *plan;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	plan = build_plan(environment);
+	sandbox_masking_prepare_key();
+	foreach(lc, verify_plan(plan))
+	{
+		VerifyResult *result = lfirst(lc);
+		SandboxRule *rule = result->rule;
+		Datum		values[9];
+		bool		nulls[9] = {0};
+
+		values[0] = Int64GetDatum(rule->id);
+		values[1] = BoolGetDatum(result->violations == 0);
+		values[2] = Int64GetDatum(result->violations);
+		values[3] = CStringGetTextDatum(result->detail);
+		values[4] = CStringGetTextDatum(rule->environment);
+		nulls[5] = (rule->feature == NULL);
+		values[5] = nulls[5] ? (Datum) 0 : CStringGetTextDatum(rule->feature);
+		values[6] = CStringGetTextDatum(result->table->qualname);
+		nulls[7] = (rule->column_name == NULL);
+		values[7] = nulls[7] ? (Datum) 0 : CStringGetTextDatum(rule->column_name);
+		values[8] = CStringGetTextDatum(sandbox_action_name(rule->action));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+
+	SPI_finish();
+	return (Datum) 0;
+}

@@ -1,0 +1,82 @@
+/*
+ * The engine: validation triggers, sanitize, plan and verify.
+ *
+ * The entry points live in pg_catalog so that they are callable
+ * unqualified whatever the search_path, and cannot be shadowed by a
+ * function of the same name in a user-writable schema.  They are
+ * SECURITY DEFINER with a fixed search_path; the right to run them is the
+ * EXECUTE privilege, revoked from PUBLIC.
+ */
+
+CREATE FUNCTION sandbox.validate_rule()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'sandbox_validate_rule_trigger';
+
+CREATE TRIGGER validate_rule
+	BEFORE INSERT OR UPDATE ON sandbox.rule
+	FOR EACH ROW EXECUTE FUNCTION sandbox.validate_rule();
+
+CREATE FUNCTION sandbox.check_environment_chain()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (
+		WITH RECURSIVE chain(name, path) AS (
+			SELECT NEW.inherits, ARRAY[NEW.name]
+			UNION ALL
+			SELECT e.inherits, c.path || e.name
+			FROM sandbox.environment e JOIN chain c ON e.name = c.name
+			WHERE e.name <> ALL (c.path))
+		SELECT FROM chain WHERE name = NEW.name)
+	THEN
+		RAISE EXCEPTION 'environment "%" cannot inherit from "%"', NEW.name, NEW.inherits
+			USING ERRCODE = 'invalid_recursion',
+				  DETAIL = 'The chain of inherited environments would form a cycle.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER check_environment_chain
+	BEFORE INSERT OR UPDATE OF inherits ON sandbox.environment
+	FOR EACH ROW WHEN (NEW.inherits IS NOT NULL)
+	EXECUTE FUNCTION sandbox.check_environment_chain();
+
+CREATE FUNCTION sandbox_sanitize(environment text)
+RETURNS text
+LANGUAGE C
+STRICT VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sandbox_sanitize';
+COMMENT ON FUNCTION sandbox_sanitize(text) IS
+	'Apply every rule of an environment to this database, record the run and verify it';
+
+CREATE FUNCTION sandbox_plan(environment text)
+RETURNS SETOF text
+LANGUAGE C
+STRICT VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sandbox_plan';
+COMMENT ON FUNCTION sandbox_plan(text) IS
+	'The statements sandbox_sanitize would run, in order, with the rows each would touch';
+
+CREATE FUNCTION sandbox_verify(environment text)
+RETURNS TABLE (rule_id bigint, ok boolean, violations bigint, detail text,
+			   environment text, feature text, relation text, column_name text,
+			   action text)
+LANGUAGE C
+STRICT VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sandbox_verify';
+COMMENT ON FUNCTION sandbox_verify(text) IS
+	'One row per rule of an environment: how many rows violate it now';
+
+REVOKE ALL ON FUNCTION sandbox_sanitize(text), sandbox_plan(text), sandbox_verify(text)
+	FROM PUBLIC;
+REVOKE ALL ON FUNCTION sandbox.validate_rule(), sandbox.check_environment_chain() FROM PUBLIC;
