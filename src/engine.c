@@ -1342,6 +1342,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 					   list_length(plan->rules), list_length(plan->steps),
 					   (long long) total_rows, list_length(results));
 	ledger_finish(run_id, summary);
+	sandbox_note_sanitized();
 
 	if (in_place != NIL)
 	{

@@ -123,9 +123,12 @@ extern void sandbox_masking_prepare_key(void);
 /*
  * worker.c
  *
- * sandbox_worker_init() registers the launcher and the authentication
- * hook when the library is preloaded (called from _PG_init).
+ * sandbox_worker_init() registers the launcher and the login checks when
+ * the library is preloaded (called from _PG_init).
+ * sandbox_note_sanitized() tells it that this transaction sanitized the
+ * database, which opens it to every role once the transaction commits.
  */
 extern void sandbox_worker_init(void);
+extern void sandbox_note_sanitized(void);
 
 #endif							/* PENELOPE_SANDBOX_H */

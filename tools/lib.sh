@@ -18,7 +18,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 install_dependencies() {
 	local pkgs=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR
 		postgresql-$PG_MAJOR-pgtap pgtap postgresql-$PG_MAJOR-cron
-		libipc-run-perl make gcc clang libclang-rt-14-dev)
+		libipc-run-perl libkrb5-dev make gcc clang libclang-rt-14-dev)
 	local missing=()
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

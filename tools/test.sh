@@ -11,7 +11,7 @@ install_dependencies
 build_and_install
 
 # The suites start their own clusters where they need other settings.
-cluster_start "shared_preload_libraries = 'penelope_sandbox'"
+cluster_start "shared_preload_libraries = 'penelope_sandbox'" "penelope_sandbox.server_role = 'sandbox'"
 
 failed=0
 log "pg_regress"

@@ -65,7 +65,7 @@ CREATE TABLE sandbox.run (
 	started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 	finished_at timestamptz,
 	status text NOT NULL DEFAULT 'running'
-		CHECK (status IN ('running', 'succeeded', 'failed')),
+		CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
 	summary text
 );
 COMMENT ON TABLE sandbox.run IS 'One row per sanitization run';
