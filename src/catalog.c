@@ -194,6 +194,29 @@ sandbox_load_rules(const char *environment)
 	return rules;
 }
 
+/*
+ * sandbox_environment_disables_outbound
+ *		Whether sanitizing as this environment closes PostgreSQL's own
+ *		outbound channels (see outbound.c).  The caller must be connected
+ *		to SPI; the environment exists.
+ */
+bool
+sandbox_environment_disables_outbound(const char *environment)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(environment)};
+	bool		isnull;
+	bool		result;
+
+	if (SPI_execute_with_args("SELECT disable_outbound FROM sandbox.environment WHERE name = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read sandbox.environment");
+	result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
 /* ---- Parsing rule SQL ---- */
 
 typedef struct TrustContext

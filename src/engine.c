@@ -94,6 +94,7 @@ typedef struct TableRules
 
 typedef enum StepMethod
 {
+	METHOD_BUILTIN,				/* close an outbound channel (outbound.c) */
 	METHOD_UNLINK,				/* unlink large objects of a table */
 	METHOD_TRUNCATE,
 	METHOD_DELETE,
@@ -102,6 +103,7 @@ typedef enum StepMethod
 } StepMethod;
 
 static const char *const method_names[] = {
+	[METHOD_BUILTIN] = "builtin",
 	[METHOD_UNLINK] = "unlink",
 	[METHOD_TRUNCATE] = "truncate",
 	[METHOD_DELETE] = "delete",
@@ -122,6 +124,7 @@ typedef struct PlanStep
 
 typedef struct SanitizePlan
 {
+	bool		disable_outbound;	/* run the built-in steps of outbound.c */
 	List	   *rules;			/* every rule, validated */
 	List	   *tables;			/* TableRules *, by name */
 	List	   *steps;			/* PlanStep *, in execution order */
@@ -130,7 +133,7 @@ typedef struct SanitizePlan
 /* One row of sandbox_verify */
 typedef struct VerifyResult
 {
-	SandboxRule *rule;
+	SandboxRule *rule;			/* NULL for a built-in check */
 	TableRules *table;
 	int64		violations;
 	char	   *detail;
@@ -712,6 +715,42 @@ plan_update(SanitizePlan *plan, TableRules *table)
 }
 
 /*
+ * builtin_target
+ *		A TableRules standing for the catalog a built-in step changes; its
+ *		statements run with the rights of the sanitizing function's owner.
+ */
+static TableRules *
+builtin_target(const char *object)
+{
+	TableRules *target = palloc0(sizeof(TableRules));
+
+	target->owner = GetUserId();
+	target->schema = "pg_catalog";
+	target->name = pstrdup(object);
+	target->qualname = target->name;
+	return target;
+}
+
+/*
+ * plan_outbound
+ *		The built-in steps closing PostgreSQL's own outbound channels.
+ */
+static void
+plan_outbound(SanitizePlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, sandbox_outbound_steps())
+	{
+		OutboundStep *outbound = lfirst(lc);
+		PlanStep   *step = new_step(plan, METHOD_BUILTIN, builtin_target(outbound->object), NIL);
+
+		step->sql = outbound->sql;
+		step->count_sql = "SELECT 1::pg_catalog.int8";
+	}
+}
+
+/*
  * build_plan
  *		Load and validate the rules of an environment and turn them into
  *		statements.  The caller must be connected to SPI.
@@ -747,6 +786,9 @@ build_plan(const char *environment)
 	}
 	list_sort(plan->tables, compare_tables);
 
+	plan->disable_outbound = sandbox_environment_disables_outbound(environment);
+	if (plan->disable_outbound)
+		plan_outbound(plan);
 	plan_truncates(plan);
 	plan_deletes(plan);
 	foreach(lc, plan->tables)
@@ -1081,6 +1123,20 @@ verify_plan(SanitizePlan *plan)
 		}
 		results = list_concat(results, table_results);
 	}
+
+	if (plan->disable_outbound)
+	{
+		foreach(lc, sandbox_outbound_checks())
+		{
+			OutboundStep *check = lfirst(lc);
+			VerifyResult *result = palloc0(sizeof(VerifyResult));
+
+			result->table = builtin_target("outbound channels");
+			result->detail = check->object;
+			result->violations = count_guarded(result->table, NIL, check->sql);
+			results = lappend(results, result);
+		}
+	}
 	return results;
 }
 
@@ -1204,7 +1260,10 @@ lock_tables(SanitizePlan *plan)
 	ListCell   *lc;
 
 	foreach(lc, plan->steps)
-		relids = list_append_unique_oid(relids, ((PlanStep *) lfirst(lc))->table->relid);
+	{
+		if (((PlanStep *) lfirst(lc))->method != METHOD_BUILTIN)
+			relids = list_append_unique_oid(relids, ((PlanStep *) lfirst(lc))->table->relid);
+	}
 	foreach(lc, plan->tables)
 	{
 		if (((TableRules *) lfirst(lc))->truncated)
@@ -1300,7 +1359,8 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 
 			rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		}
-		else if (step->method == METHOD_DELETE || step->method == METHOD_UPDATE)
+		else if (step->method == METHOD_DELETE || step->method == METHOD_UPDATE ||
+				 step->method == METHOD_BUILTIN)
 			rows = (int64) SPI_processed;
 
 		INSTR_TIME_SET_CURRENT(step_time);
@@ -1321,10 +1381,15 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		if (result->violations == 0)
 			continue;
 		failed_checks++;
-		appendStringInfo(&failures, "%sRule %lld on table %s: %lld rows do not hold (%s).",
-						 failures.len > 0 ? " " : "",
-						 (long long) result->rule->id, result->table->qualname,
-						 (long long) result->violations, result->detail);
+		if (result->rule == NULL)
+			appendStringInfo(&failures, "%sBuilt-in check: %lld objects do not hold (%s).",
+							 failures.len > 0 ? " " : "",
+							 (long long) result->violations, result->detail);
+		else
+			appendStringInfo(&failures, "%sRule %lld on table %s: %lld rows do not hold (%s).",
+							 failures.len > 0 ? " " : "",
+							 (long long) result->rule->id, result->table->qualname,
+							 (long long) result->violations, result->detail);
 	}
 	if (failed_checks > 0)
 		ereport(ERROR,
@@ -1403,8 +1468,9 @@ sandbox_plan(PG_FUNCTION_ARGS)
 		Datum		value;
 		bool		isnull = false;
 
-		value = CStringGetTextDatum(psprintf("%s; -- %s, rules %s: %lld rows",
+		value = CStringGetTextDatum(psprintf("%s; -- %s%s%s: %lld rows",
 											 step->sql, method_names[step->method],
+											 step->rules ? ", rules " : "",
 											 rule_id_list(step->rules), (long long) rows));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 	}
@@ -1438,17 +1504,26 @@ sandbox_verify(PG_FUNCTION_ARGS)
 		Datum		values[9];
 		bool		nulls[9] = {0};
 
-		values[0] = Int64GetDatum(rule->id);
 		values[1] = BoolGetDatum(result->violations == 0);
 		values[2] = Int64GetDatum(result->violations);
 		values[3] = CStringGetTextDatum(result->detail);
-		values[4] = CStringGetTextDatum(rule->environment);
-		nulls[5] = (rule->feature == NULL);
-		values[5] = nulls[5] ? (Datum) 0 : CStringGetTextDatum(rule->feature);
+		values[4] = CStringGetTextDatum(rule ? rule->environment : environment);
 		values[6] = CStringGetTextDatum(result->table->qualname);
-		nulls[7] = (rule->column_name == NULL);
-		values[7] = nulls[7] ? (Datum) 0 : CStringGetTextDatum(rule->column_name);
-		values[8] = CStringGetTextDatum(sandbox_action_name(rule->action));
+		if (rule == NULL)
+		{
+			/* a built-in check */
+			nulls[0] = nulls[5] = nulls[7] = true;
+			values[8] = CStringGetTextDatum("builtin");
+		}
+		else
+		{
+			values[0] = Int64GetDatum(rule->id);
+			nulls[5] = (rule->feature == NULL);
+			values[5] = nulls[5] ? (Datum) 0 : CStringGetTextDatum(rule->feature);
+			nulls[7] = (rule->column_name == NULL);
+			values[7] = nulls[7] ? (Datum) 0 : CStringGetTextDatum(rule->column_name);
+			values[8] = CStringGetTextDatum(sandbox_action_name(rule->action));
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 

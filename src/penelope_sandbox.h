@@ -91,9 +91,25 @@ typedef struct SandboxRule
 
 /* catalog.c */
 extern List *sandbox_load_rules(const char *environment);
+extern bool sandbox_environment_disables_outbound(const char *environment);
 extern void sandbox_validate_rule(SandboxRule *rule);
 extern const char *sandbox_action_name(RuleAction action);
 extern char *sandbox_wrap_sql(const char *sql);
+
+/*
+ * outbound.c: built-in steps closing PostgreSQL's own outbound channels
+ * (subscriptions, user mappings, pg_cron jobs).  Both functions return
+ * lists of OutboundStep: statements to run, and queries counting what is
+ * still open.
+ */
+typedef struct OutboundStep
+{
+	char	   *object;			/* what it is about, for people */
+	char	   *sql;
+} OutboundStep;
+
+extern List *sandbox_outbound_steps(void);
+extern List *sandbox_outbound_checks(void);
 
 /*
  * engine.c

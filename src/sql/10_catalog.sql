@@ -12,8 +12,11 @@ CREATE TABLE sandbox.environment (
 	inherits text REFERENCES sandbox.environment (name)
 		ON UPDATE CASCADE,
 	description text,
+	disable_outbound boolean NOT NULL DEFAULT true,
 	CHECK (inherits IS DISTINCT FROM name)
 );
+COMMENT ON COLUMN sandbox.environment.disable_outbound IS
+	'Whether sanitizing disables subscriptions, drops user mappings and deactivates pg_cron jobs';
 COMMENT ON TABLE sandbox.environment IS
 	'Environment types; an environment applies its own rules and those of the one it inherits from';
 
