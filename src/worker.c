@@ -45,6 +45,7 @@
 #include "access/xlog.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_db_role_setting.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -70,6 +71,7 @@
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
@@ -283,6 +285,22 @@ note_database_marked(Oid dboid)
 	LWLockRelease(shared->lock);
 }
 
+/*
+ * retry_failed_now
+ *		Let the launcher try the failed databases again at once (after a
+ *		configuration reload, which may be what fixes them).
+ */
+static void
+retry_failed_now(void)
+{
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < MAX_TRACKED_DATABASES; i++)
+		shared->databases[i].retry_after = 0;
+	LWLockRelease(shared->lock);
+}
+
 /* ---- Which databases are sandboxes ---- */
 
 /*
@@ -430,6 +448,36 @@ refuse_unsanitized(const char *dbname)
 }
 
 /*
+ * login_database_oid
+ *		The OID of a database by name, during authentication.
+ *
+ * get_database_oid() insists on an index scan, which needs relcache
+ * entries that cannot be built before a database is selected; this scans
+ * the way the server's own GetDatabaseTuple() does at that point.
+ */
+static Oid
+login_database_oid(const char *dbname)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			result = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_database_datname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(dbname));
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, DatabaseNameIndexId, criticalSharedRelcachesBuilt,
+							  NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		result = ((Form_pg_database) GETSTRUCT(tuple))->oid;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
+/*
  * sandbox_client_authentication
  *		Refuse a login to a sandbox database that is not sanitized yet,
  *		unless the role may enter it.
@@ -453,7 +501,7 @@ sandbox_client_authentication(Port *port, int status)
 	if (status != STATUS_OK || port->database_name == NULL ||
 		sandbox_server_role == SERVER_ROLE_PRODUCTION)
 		return;
-	dboid = get_database_oid(port->database_name, true);
+	dboid = login_database_oid(port->database_name);
 	if (!OidIsValid(dboid))
 		return;
 	if (get_database_state(dboid, NULL, &marked) == DB_READY)
@@ -683,7 +731,7 @@ run_in_transaction_sql(const char *sql, int nargs, Oid *argtypes, Datum *args)
  *		'running' or 'queued' by a server stop are marked failed first.
  */
 static int64
-prepare_automatic_run(const char *environment, bool check_only)
+prepare_automatic_run(const char *dbname, const char *environment, bool check_only)
 {
 	Oid			argtypes[3] = {TEXTOID, OIDOID, INT8OID};
 	Datum		args[3];
@@ -697,7 +745,7 @@ prepare_automatic_run(const char *environment, bool check_only)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("database \"%s\" is marked as a sandbox but has no penelope_sandbox extension",
-						get_database_name(MyDatabaseId)),
+						dbname),
 				 errhint("Run CREATE EXTENSION penelope_sandbox in it; it stays closed to ordinary roles until it is sanitized.")));
 
 	if (run_in_transaction_sql("SELECT count(*) FROM sandbox.run WHERE status = 'succeeded'"
@@ -784,6 +832,7 @@ sandbox_sanitizer_main(Datum main_arg)
 	Oid			dboid = DatumGetObjectId(main_arg);
 	SanitizerTask task;
 	MemoryContext workcxt;
+	char	   *dbname;
 
 	memcpy(&task, MyBgworkerEntry->bgw_extra, sizeof(SanitizerTask));
 	pqsignal(SIGTERM, die);
@@ -797,9 +846,15 @@ sandbox_sanitizer_main(Datum main_arg)
 									ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(workcxt);
 
+	/* catalog look-ups need a transaction */
+	StartTransactionCommand();
+	dbname = MemoryContextStrdup(workcxt, get_database_name(dboid));
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(workcxt);
+
 	if (task.run_id == 0)
 	{
-		task.run_id = prepare_automatic_run(task.environment, task.check_only);
+		task.run_id = prepare_automatic_run(dbname, task.environment, task.check_only);
 		if (task.run_id == 0)
 		{
 			set_database_state(dboid, DB_READY);
@@ -818,14 +873,12 @@ sandbox_sanitizer_main(Datum main_arg)
 	PG_TRY();
 	{
 		char	   *summary;
-		char	   *dbname;
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		sandbox_report_progress = true;
 		summary = sandbox_sanitize_environment(task.environment, task.run_id);
-		dbname = get_database_name(dboid);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
@@ -965,6 +1018,7 @@ sandbox_launcher_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			retry_failed_now();
 		}
 		if (sandbox_server_role != SERVER_ROLE_PRODUCTION)
 			launch_pending_sanitizers();

@@ -9,8 +9,7 @@
 CREATE TABLE sandbox.environment (
 	name text PRIMARY KEY
 		CHECK (name ~ '^[a-z][a-z0-9_]*$'),
-	inherits text REFERENCES sandbox.environment (name)
-		ON UPDATE CASCADE,
+	inherits text,				/* checked by trigger check_environment_chain */
 	description text,
 	disable_outbound boolean NOT NULL DEFAULT true,
 	CHECK (inherits IS DISTINCT FROM name)

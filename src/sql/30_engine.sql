@@ -17,12 +17,35 @@ CREATE TRIGGER validate_rule
 	BEFORE INSERT OR UPDATE ON sandbox.rule
 	FOR EACH ROW EXECUTE FUNCTION sandbox.validate_rule();
 
+/*
+ * sandbox.environment.inherits names another environment, without a
+ * cycle.  A constraint trigger rather than a self-referencing foreign
+ * key, which would make every pg_dump of the database warn about circular
+ * foreign-key constraints; like a foreign key it checks at the end of the
+ * statement, so a restore may load the rows in any order.
+ */
 CREATE FUNCTION sandbox.check_environment_chain()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF TG_OP = 'DELETE' OR NEW.name IS DISTINCT FROM OLD.name THEN
+		IF EXISTS (SELECT FROM sandbox.environment WHERE inherits = OLD.name) THEN
+			RAISE EXCEPTION 'environment "%" is inherited by another environment', OLD.name
+				USING ERRCODE = 'foreign_key_violation',
+					  HINT = 'Change the environments that inherit from it first.';
+		END IF;
+	END IF;
+	IF TG_OP = 'DELETE' THEN
+		RETURN NULL;
+	END IF;
+	IF NEW.inherits IS NOT NULL AND NOT EXISTS
+		(SELECT FROM sandbox.environment WHERE name = NEW.inherits) THEN
+		RAISE EXCEPTION 'environment "%" cannot inherit from "%", which does not exist',
+			NEW.name, NEW.inherits
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
 	IF EXISTS (
 		WITH RECURSIVE chain(name, path) AS (
 			SELECT NEW.inherits, ARRAY[NEW.name]
@@ -30,20 +53,19 @@ BEGIN
 			SELECT e.inherits, c.path || e.name
 			FROM sandbox.environment e JOIN chain c ON e.name = c.name
 			WHERE e.name <> ALL (c.path))
-		SELECT FROM chain WHERE name = NEW.name)
+		SELECT FROM chain WHERE name = NEW.name AND path <> ARRAY[NEW.name])
 	THEN
 		RAISE EXCEPTION 'environment "%" cannot inherit from "%"', NEW.name, NEW.inherits
 			USING ERRCODE = 'invalid_recursion',
 				  DETAIL = 'The chain of inherited environments would form a cycle.';
 	END IF;
-	RETURN NEW;
+	RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER check_environment_chain
-	BEFORE INSERT OR UPDATE OF inherits ON sandbox.environment
-	FOR EACH ROW WHEN (NEW.inherits IS NOT NULL)
-	EXECUTE FUNCTION sandbox.check_environment_chain();
+CREATE CONSTRAINT TRIGGER check_environment_chain
+	AFTER INSERT OR UPDATE OR DELETE ON sandbox.environment
+	FOR EACH ROW EXECUTE FUNCTION sandbox.check_environment_chain();
 
 CREATE FUNCTION sandbox_sanitize(environment text)
 RETURNS text
