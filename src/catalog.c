@@ -246,8 +246,7 @@ check_function_trusted(Oid funcid, void *context)
 	if (!superuser_arg(owner) && owner != trust->table_owner)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("rule %lld calls function %s, which is not trusted",
-						(long long) trust->rule->id,
+				 errmsg("function %s is not trusted",
 						format_procedure_qualified(funcid)),
 				 errdetail("Rules run with the rights of the owner of the table they change; a function owned by another role could act with those rights."),
 				 errhint("Use functions owned by a superuser or by the owner of table %s.",
@@ -318,8 +317,8 @@ raw_rule_expression(const SandboxRule *rule, const char *what, const char *sql)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_SYNTAX_ERROR),
-			 errmsg("rule %lld: %s is not a single expression",
-					(long long) rule->id, what),
+			 errmsg("%s is not a single expression",
+					what),
 			 errdetail("A rule's %s must be one SQL expression, with no other clause or statement.",
 					   what)));
 	pg_unreachable();
@@ -379,8 +378,7 @@ transform_rule_sql(SandboxRule *rule, Relation rel, bool is_filter,
 		if (coerced == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("rule %lld: expression is of type %s, but column \"%s\" is of type %s",
-							(long long) rule->id,
+					 errmsg("expression is of type %s, but column \"%s\" is of type %s",
 							format_type_be(exprtype), rule->column_name,
 							format_type_be(coltype)),
 					 errhint("Rewrite or cast the expression.")));
@@ -391,7 +389,7 @@ transform_rule_sql(SandboxRule *rule, Relation rel, bool is_filter,
 	if (expression_returns_set(expr))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("rule %lld: %s returns a set", (long long) rule->id, what),
+				 errmsg("%s returns a set", what),
 				 errdetail("A rule's %s must give one value per row.", what)));
 
 	if (pstate->p_hasSubLinks)
@@ -448,15 +446,13 @@ require_field(const SandboxRule *rule, const char *field, const char *value,
 	if (wanted && value == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("rule %lld: a %s rule needs a %s",
-						(long long) rule->id,
-						sandbox_action_name(rule->action), field)));
+				 errmsg("%s is required for a %s rule",
+						field, sandbox_action_name(rule->action))));
 	if (!wanted && value != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("rule %lld: a %s rule takes no %s",
-						(long long) rule->id,
-						sandbox_action_name(rule->action), field)));
+				 errmsg("%s must be null for a %s rule",
+						field, sandbox_action_name(rule->action))));
 }
 
 /*
@@ -497,22 +493,22 @@ validate_rule_body(SandboxRule *rule)
 		 strcmp(rule->table_schema, SANDBOX_SCHEMA) == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("rule %lld: tables in schema \"%s\" cannot be sanitized",
-						(long long) rule->id, rule->table_schema)));
+				 errmsg("tables in schema \"%s\" cannot be sanitized",
+						rule->table_schema)));
 	rule->relid = OidIsValid(nspid) ? get_relname_relid(rule->table_name, nspid) : InvalidOid;
 	if (!OidIsValid(rule->relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("rule %lld: table %s does not exist",
-						(long long) rule->id, rule_relation_name(rule))));
+				 errmsg("table %s does not exist",
+						rule_relation_name(rule))));
 
 	rel = relation_open(rule->relid, AccessShareLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
 		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("rule %lld: %s is not a table",
-						(long long) rule->id, rule_relation_name(rule))));
+				 errmsg("%s is not a table",
+						rule_relation_name(rule))));
 	rule->relowner = rel->rd_rel->relowner;
 
 	/* The column */
@@ -524,8 +520,8 @@ validate_rule_body(SandboxRule *rule)
 		if (attnum <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("rule %lld: column \"%s\" of table %s does not exist",
-							(long long) rule->id, rule->column_name,
+					 errmsg("column \"%s\" of table %s does not exist",
+							rule->column_name,
 							rule_relation_name(rule))));
 		attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
 		coltype = attr->atttypid;
@@ -533,16 +529,16 @@ validate_rule_body(SandboxRule *rule)
 		if (attr->attgenerated || attr->attidentity == ATTRIBUTE_IDENTITY_ALWAYS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
-					 errmsg("rule %lld: column \"%s\" of table %s cannot be written",
-							(long long) rule->id, rule->column_name,
+					 errmsg("column \"%s\" of table %s cannot be written",
+							rule->column_name,
 							rule_relation_name(rule)),
 					 errdetail("It is a generated or an identity column.")));
 		if ((rule->action == ACTION_DELETE || rule->action == ACTION_TRUNCATE) &&
 			getBaseType(coltype) != OIDOID)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("rule %lld: column \"%s\" of a %s rule must hold large object ids",
-							(long long) rule->id, rule->column_name,
+					 errmsg("column \"%s\" of a %s rule must hold large object ids",
+							rule->column_name,
 							sandbox_action_name(rule->action)),
 					 errdetail("For delete and truncate rules, column_name names an oid column whose large objects are removed with the rows.")));
 	}
@@ -570,8 +566,8 @@ validate_rule_body(SandboxRule *rule)
 		if (rule->expr_uses_column && !OidIsValid(rule->recogniser))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("rule %lld: the effect of this %s rule cannot be verified",
-							(long long) rule->id, sandbox_action_name(rule->action)),
+					 errmsg("the effect of this %s rule cannot be verified",
+							sandbox_action_name(rule->action)),
 					 errdetail("The expression reads the column it writes and is not a call of a registered masking function."),
 					 errhint("Call a function listed in sandbox.masking_function, such as sandbox.mask_email(%s), or register your function with its recogniser there.",
 							 quote_identifier(rule->column_name))));
@@ -584,19 +580,50 @@ validate_rule_body(SandboxRule *rule)
  * sandbox_validate_rule
  *		Check that a rule can run, filling in what the engine needs.
  *
- * Raises an error naming the rule and what is wrong.  The rule SQL is
- * parsed under SANDBOX_RULE_SEARCH_PATH, as it is when it runs.  The
- * caller must be connected to SPI.
+ * Raises an error that begins "rule <id>:" and says what is wrong, with
+ * no cursor position (the position would point into the statement that
+ * wrote the rule, not into the rule).  With check_writer, the current
+ * user must also be able to act as the table's owner: nobody writes
+ * rules for a table he could not change himself.  The rule SQL is parsed
+ * under SANDBOX_RULE_SEARCH_PATH, as it is when it runs.  The caller
+ * must be connected to SPI.
  */
 void
-sandbox_validate_rule(SandboxRule *rule)
+sandbox_validate_rule(SandboxRule *rule, bool check_writer)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	int			save_nestlevel = NewGUCNestLevel();
 
 	(void) set_config_option("search_path", SANDBOX_RULE_SEARCH_PATH,
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	validate_rule_body(rule);
+	PG_TRY();
+	{
+		validate_rule_body(rule);
+		if (check_writer && !has_privs_of_role(GetUserId(), rule->relowner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to write rules for table %s",
+							rule_relation_name(rule)),
+					 errdetail("Only a superuser or a member of the table's owner role may write rules for it.")));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->elevel > ERROR ||
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("rule %lld: %s", (long long) rule->id, edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 edata->hint ? errhint("%s", edata->hint) : 0));
+	}
+	PG_END_TRY();
 	AtEOXact_GUC(true, save_nestlevel);
 }
 
@@ -654,15 +681,8 @@ sandbox_validate_rule_trigger(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	sandbox_validate_rule(&rule);
+	sandbox_validate_rule(&rule, true);
 	SPI_finish();
-
-	if (!has_privs_of_role(GetUserId(), rule.relowner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("rule %lld: permission denied to write rules for table %s",
-						(long long) rule.id, rule_relation_name(&rule)),
-				 errdetail("Only a superuser or a member of the table's owner role may write rules for it.")));
 
 	return PointerGetDatum(tuple);
 }

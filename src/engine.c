@@ -41,6 +41,7 @@
 #include "access/relation.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
@@ -651,22 +652,45 @@ rewrite_refusal(TableRules *table)
 	if (reason != NULL)
 		return reason;
 
-	/* ALTER COLUMN ... TYPE refuses columns that views or rules use */
+	/*
+	 * ALTER COLUMN ... TYPE rebuilds the indexes, constraints, statistics
+	 * and defaults of a column, but refuses columns that views, rules,
+	 * generated columns, policies or trigger conditions use.  And a table
+	 * with row-level UPDATE triggers is updated, not rewritten, so that
+	 * the triggers see the change (a trigger that maintains a search
+	 * column from a name must not keep the old name).
+	 */
 	foreach(lc, column_names(table->updates))
 	{
 		AttrNumber	attnum = get_attnum(table->relid, strVal(lfirst(lc)));
 		char	   *sql;
 
-		sql = psprintf("SELECT 1 FROM pg_catalog.pg_depend"
-					   " WHERE classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
-					   " AND refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-					   " AND refobjid = %u AND refobjsubid = %d LIMIT 1",
+		sql = psprintf("SELECT 1 FROM pg_catalog.pg_depend d"
+					   " WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+					   " AND d.refobjid = %u AND d.refobjsubid = %d"
+					   " AND d.classid NOT IN ('pg_catalog.pg_constraint'::pg_catalog.regclass,"
+					   "  'pg_catalog.pg_statistic_ext'::pg_catalog.regclass)"
+					   " AND NOT (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+					   "  AND d.objsubid = 0 AND (SELECT c.relkind FROM pg_catalog.pg_class c"
+					   "   WHERE c.oid = d.objid) IN ('i', 'I', 'S'))"
+					   " AND NOT (d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
+					   "  AND EXISTS (SELECT FROM pg_catalog.pg_attrdef a WHERE a.oid = d.objid"
+					   "   AND a.adrelid = d.refobjid AND a.adnum = d.refobjsubid))"
+					   " LIMIT 1",
 					   table->relid, (int) attnum);
 		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read pg_depend");
 		if (SPI_processed > 0)
-			return "a view uses a masked column";
+			return "another object depends on a masked column";
 	}
+	if (SPI_execute(psprintf("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = %u"
+							 " AND NOT tgisinternal AND tgenabled <> 'D'"
+							 " AND (tgtype & %d) <> 0 AND (tgtype & %d) <> 0 LIMIT 1",
+							 table->relid, TRIGGER_TYPE_ROW, TRIGGER_TYPE_UPDATE),
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_trigger");
+	if (SPI_processed > 0)
+		return "the table has row-level update triggers";
 	return NULL;
 }
 
@@ -767,7 +791,7 @@ build_plan(const char *environment)
 		SandboxRule *rule = lfirst(lc);
 		TableRules *table;
 
-		sandbox_validate_rule(rule);
+		sandbox_validate_rule(rule, false);
 		table = table_rules_for(&plan->tables, rule);
 		table->rules_all = lappend(table->rules_all, rule);
 		switch (rule->action)
@@ -821,16 +845,41 @@ rule_id_list(List *rules)
 }
 
 /*
+ * error_from_user_code
+ *		Whether an error was raised by code written in a procedural
+ *		language (a trigger, a function called by a rule): its message may
+ *		say anything, including a row value, whatever its SQLSTATE.
+ */
+static bool
+error_from_user_code(const ErrorData *edata)
+{
+	static const char *const pl_files[] = {
+		"pl_exec.c", "plperl.c", "plpy_elog.c", "plpy_plpymodule.c", "pltcl.c"
+	};
+
+	if (edata->filename == NULL)
+		return true;
+	for (int i = 0; i < (int) lengthof(pl_files); i++)
+	{
+		if (strcmp(edata->filename, pl_files[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * error_is_environmental
  *		Errors about the session or the server rather than the data:
  *		cancellation, shutdown, lack of resources, lock and serialization
- *		failures.  Their messages hold no row values, and they are passed
- *		on as they are.
+ *		failures.  Raised by the server itself, their messages hold no row
+ *		values, and they are passed on as they are.
  */
 static bool
-error_is_environmental(int sqlerrcode)
+error_is_environmental(const ErrorData *edata)
 {
-	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	if (error_from_user_code(edata))
+		return false;
+	switch (ERRCODE_TO_CATEGORY(edata->sqlerrcode))
 	{
 		case ERRCODE_TRANSACTION_ROLLBACK:
 		case ERRCODE_INSUFFICIENT_RESOURCES:
@@ -848,21 +897,23 @@ error_is_environmental(int sqlerrcode)
  * safe_error_detail
  *		What may be told of an error without risking a row value.
  *
- * Integrity-constraint and syntax/access messages name objects only;
- * every other message (a data exception quotes the offending value, a
- * trigger's RAISE may say anything) is replaced by its SQLSTATE and the
- * names of the objects the error carries.  The error's own DETAIL is
- * never kept: it is where PostgreSQL puts key values and failing rows.
+ * The server's own integrity-constraint and syntax/access messages name
+ * objects only; every other message (a data exception quotes the
+ * offending value, a trigger's RAISE may say anything) is replaced by
+ * its SQLSTATE and the names of the objects the error carries.  The
+ * error's own DETAIL is never kept: it is where PostgreSQL puts key
+ * values and failing rows.
  */
 static char *
-safe_error_detail(ErrorData *edata)
+safe_error_detail(const ErrorData *edata)
 {
 	StringInfoData buf;
 	int			category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
 
 	initStringInfo(&buf);
-	if (category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
-		category == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION)
+	if (!error_from_user_code(edata) &&
+		(category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		 category == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION))
 		appendStringInfo(&buf, "The statement failed: %s.", edata->message);
 	else
 		appendStringInfo(&buf, "The statement failed with SQLSTATE %s.",
@@ -948,7 +999,7 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 	List	   *culprits = rules;
 	ListCell   *lc;
 
-	if (error_is_environmental(edata->sqlerrcode))
+	if (error_is_environmental(edata))
 		ReThrowError(edata);
 
 	foreach(lc, rules)
@@ -963,7 +1014,7 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 		if (probe_error != NULL)
 		{
 			culprits = list_make1(rule);
-			if (!error_is_environmental(probe_error->sqlerrcode))
+			if (!error_is_environmental(probe_error))
 				edata = probe_error;
 			break;
 		}

@@ -92,7 +92,7 @@ typedef struct SandboxRule
 /* catalog.c */
 extern List *sandbox_load_rules(const char *environment);
 extern bool sandbox_environment_disables_outbound(const char *environment);
-extern void sandbox_validate_rule(SandboxRule *rule);
+extern void sandbox_validate_rule(SandboxRule *rule, bool check_writer);
 extern const char *sandbox_action_name(RuleAction action);
 extern char *sandbox_wrap_sql(const char *sql);
 

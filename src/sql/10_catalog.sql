@@ -39,9 +39,12 @@ CREATE TABLE sandbox.rule (
 	expression text,
 	filter text,
 	enabled boolean NOT NULL DEFAULT true,
-	description text
+	description text,
+	restorable boolean NOT NULL DEFAULT false
 );
 CREATE INDEX ON sandbox.rule (environment);
+COMMENT ON COLUMN sandbox.rule.restorable IS
+	'For a set rule switching a feature off: the values it overwrites are saved, and sandbox_enable_feature puts them back';
 COMMENT ON TABLE sandbox.rule IS
 	'What sanitization does, per environment: mask or set a column, delete rows, truncate a table';
 
