@@ -55,6 +55,7 @@
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/syscache.h"
 
 #include "penelope_sandbox.h"
@@ -141,7 +142,8 @@ sandbox_load_rules(const char *environment)
 		"  FROM sandbox.environment e JOIN chain c ON e.name = c.inherits"
 		"  WHERE e.name <> ALL (c.path))"
 		"SELECT r.id, r.environment, c.depth, r.feature, r.table_schema,"
-		"       r.table_name, r.column_name, r.action, r.expression, r.filter"
+		"       r.table_name, r.column_name, r.action, r.expression, r.filter,"
+		"       r.restorable"
 		"  FROM sandbox.rule r JOIN chain c ON c.name = r.environment"
 		" WHERE r.enabled"
 		" ORDER BY c.depth, r.id";
@@ -186,6 +188,7 @@ sandbox_load_rules(const char *environment)
 		rule->action = parse_action(rule->id, SPI_getvalue(tuple, tupdesc, 8));
 		rule->expression = SPI_getvalue(tuple, tupdesc, 9);
 		rule->filter = SPI_getvalue(tuple, tupdesc, 10);
+		rule->restorable = DatumGetBool(SPI_getbinval(tuple, tupdesc, 11, &isnull));
 		rules = lappend(rules, rule);
 		MemoryContextSwitchTo(oldcxt);
 	}
@@ -543,6 +546,20 @@ validate_rule_body(SandboxRule *rule)
 					 errdetail("For delete and truncate rules, column_name names an oid column whose large objects are removed with the rows.")));
 	}
 
+	/* A restorable rule saves old values by primary key, see feature.c */
+	if (rule->restorable)
+	{
+		if (rule->action != ACTION_SET || rule->feature == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("only a set rule of a feature can be restorable")));
+		if (!OidIsValid(RelationGetPrimaryKeyIndex(rel)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("table %s has no primary key, so the values a restorable rule overwrites could not be put back",
+							rule_relation_name(rule))));
+	}
+
 	/* The expression and the filter */
 	if (rule->filter != NULL)
 		transform_rule_sql(rule, rel, true, InvalidOid, -1);
@@ -554,6 +571,7 @@ validate_rule_body(SandboxRule *rule)
 		pull_varattnos(expr, 1, &attnos);
 		rule->expr_uses_column =
 			bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, attnos);
+		rule->expr_reads_row = !bms_is_empty(attnos);
 
 		if (rule->action == ACTION_MASK)
 			rule->recogniser = lookup_recogniser(expr);
@@ -678,6 +696,8 @@ sandbox_validate_rule_trigger(PG_FUNCTION_ARGS)
 	rule.action = parse_action(rule.id, text_field(tuple, tupdesc, "action"));
 	rule.expression = text_field(tuple, tupdesc, "expression");
 	rule.filter = text_field(tuple, tupdesc, "filter");
+	rule.restorable = DatumGetBool(SPI_getbinval(tuple, tupdesc,
+												 SPI_fnumber(tupdesc, "restorable"), &isnull));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

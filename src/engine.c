@@ -126,6 +126,7 @@ typedef struct PlanStep
 typedef struct SanitizePlan
 {
 	bool		disable_outbound;	/* run the built-in steps of outbound.c */
+	List	   *reenabled;		/* features re-enabled since the last run */
 	List	   *rules;			/* every rule, validated */
 	List	   *tables;			/* TableRules *, by name */
 	List	   *steps;			/* PlanStep *, in execution order */
@@ -143,7 +144,7 @@ typedef struct VerifyResult
 /* ---- Running SQL as a table's owner ---- */
 
 /*
- * run_as_owner
+ * sandbox_run_as_owner
  *		Execute one statement with the rights of a table owner.
  *
  * The statement runs inside a security-restricted operation with the
@@ -152,8 +153,8 @@ typedef struct VerifyResult
  * statements before it in the run.  Returns the SPI result code; the
  * result stays in SPI_tuptable / SPI_processed.
  */
-static int
-run_as_owner(Oid owner, const char *sql)
+int
+sandbox_run_as_owner(Oid owner, const char *sql, int nargs, Oid *argtypes, Datum *values)
 {
 	Oid			save_userid;
 	int			save_sec_context;
@@ -169,7 +170,7 @@ run_as_owner(Oid owner, const char *sql)
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 
-	ret = SPI_execute(sql, false, 0);
+	ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
 	if (ret < 0)
 		elog(ERROR, "SPI_execute failed: error code %d", ret);
 
@@ -971,7 +972,7 @@ run_in_subtransaction(Oid owner, const char *sql)
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		run_as_owner(owner, sql);
+		sandbox_run_as_owner(owner, sql, 0, NULL, NULL);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -1069,9 +1070,10 @@ count_guarded(TableRules *table, List *rules, const char *sql)
  *
  * A mask or set rule is checked on the rows where it is the rule that
  * applies: its filter matches, and no earlier rule for the column does.
+ * A restorable rule of a feature re-enabled since is not checked.
  */
 static char *
-verify_check_sql(SandboxRule *rule, TableRules *table, char **detail)
+verify_check_sql(SandboxRule *rule, TableRules *table, List *reenabled, char **detail)
 {
 	StringInfoData applies;
 	ListCell   *lc;
@@ -1087,6 +1089,12 @@ verify_check_sql(SandboxRule *rule, TableRules *table, char **detail)
 		case ACTION_MASK:
 		case ACTION_SET:
 			break;
+	}
+
+	if (rule->restorable && list_member(reenabled, makeString(rule->feature)))
+	{
+		*detail = psprintf("feature %s was re-enabled after sanitization", rule->feature);
+		return "false";
 	}
 
 	initStringInfo(&applies);
@@ -1157,7 +1165,7 @@ verify_plan(SanitizePlan *plan)
 			result->table = table;
 			appendStringInfo(&sql, "%spg_catalog.count(*) FILTER (WHERE %s)",
 							 table_results == NIL ? "" : ", ",
-							 verify_check_sql(rule, table, &result->detail));
+							 verify_check_sql(rule, table, plan->reenabled, &result->detail));
 			table_results = lappend(table_results, result);
 		}
 		appendStringInfo(&sql, " FROM %s", table->qualname);
@@ -1189,6 +1197,29 @@ verify_plan(SanitizePlan *plan)
 		}
 	}
 	return results;
+}
+
+/*
+ * reenabled_features
+ *		Features re-enabled with sandbox_enable_feature() since this
+ *		database's last successful run, as String nodes.
+ */
+static List *
+reenabled_features(void)
+{
+	List	   *features = NIL;
+
+	if (SPI_execute(psprintf("SELECT DISTINCT e.feature FROM sandbox.feature_event e"
+							 " WHERE e.run_id = (SELECT max(id) FROM sandbox.run"
+							 "  WHERE status = 'succeeded' AND database_oid = %u"
+							 "  AND system_identifier = %lld)",
+							 MyDatabaseId, (long long) GetSystemIdentifier()),
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read sandbox.feature_event");
+	for (uint64 i = 0; i < SPI_processed; i++)
+		features = lappend(features,
+						   makeString(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)));
+	return features;
 }
 
 /* ---- The run ledger ---- */
@@ -1400,6 +1431,9 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		CHECK_FOR_INTERRUPTS();
 		INSTR_TIME_SET_CURRENT(step_start);
 
+		if (step->method == METHOD_UPDATE || step->method == METHOD_REWRITE)
+			sandbox_save_restorable(run_id, step->table->relid, step->table->owner, step->rules);
+
 		/* statements that do not report their rows are counted first */
 		rows = (step->method == METHOD_REWRITE || step->method == METHOD_TRUNCATE) ?
 			count_guarded(step->table, step->rules, step->count_sql) : 0;
@@ -1458,6 +1492,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 					   list_length(plan->rules), list_length(plan->steps),
 					   (long long) total_rows, list_length(results));
 	ledger_finish(run_id, summary);
+	sandbox_lock_features(environment, plan->rules);
 	sandbox_note_sanitized();
 
 	if (in_place != NIL)
@@ -1547,6 +1582,7 @@ sandbox_verify(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 
 	plan = build_plan(environment);
+	plan->reenabled = reenabled_features();
 	sandbox_masking_prepare_key();
 	foreach(lc, verify_plan(plan))
 	{

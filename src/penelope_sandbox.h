@@ -80,6 +80,7 @@ typedef struct SandboxRule
 	RuleAction	action;
 	char	   *expression;		/* may be NULL */
 	char	   *filter;			/* may be NULL */
+	bool		restorable;		/* set rule whose old values are saved */
 
 	/* Filled in by sandbox_validate_rule() */
 	Oid			relid;
@@ -87,6 +88,7 @@ typedef struct SandboxRule
 	bool		has_sublink;	/* expression or filter has a subquery */
 	Oid			recogniser;		/* mask: recogniser function, or InvalidOid */
 	bool		expr_uses_column;	/* expression reads the column it writes */
+	bool		expr_reads_row; /* expression reads any column */
 } SandboxRule;
 
 /* catalog.c */
@@ -123,7 +125,19 @@ extern List *sandbox_outbound_checks(void);
  * sandbox_report_progress set, each step is shown in pg_stat_activity.
  */
 extern char *sandbox_sanitize_environment(const char *environment, int64 run_id);
+extern int	sandbox_run_as_owner(Oid owner, const char *sql,
+								 int nargs, Oid *argtypes, Datum *values);
 extern bool sandbox_report_progress;
+
+/*
+ * feature.c: re-enabling and locking the features rules switch off.
+ * sandbox_save_restorable() runs before a table's rules, and
+ * sandbox_lock_features() after a successful run.
+ */
+extern char *sandbox_feature_policy(const char *environment, const char *feature);
+extern List *sandbox_primary_key_columns(Oid relid);
+extern void sandbox_save_restorable(int64 run_id, Oid relid, Oid owner, List *rules);
+extern void sandbox_lock_features(const char *environment, List *rules);
 
 /*
  * masking.c
