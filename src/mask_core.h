@@ -142,6 +142,9 @@ extern int32_t mc_mask_date(const MaskKey *key, int32_t day, int32_t today,
 
 /* ---- Dictionaries (mask_dictionaries.c) ---- */
 
+/* Longest entry of any dictionary (checked by the unit tests). */
+#define MC_MAX_WORD_LEN 15
+
 extern const char *const mc_first_names[];
 extern const size_t mc_n_first_names;
 extern const char *const mc_last_names[];

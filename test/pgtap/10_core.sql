@@ -179,16 +179,16 @@ CREATE FUNCTION tap.owner_fn(int) RETURNS text LANGUAGE sql AS $$ SELECT 'w' || 
 RESET ROLE;
 SELECT throws_like($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
 	VALUES ('preview', 'tap', 'owned', 'w', 'set', 'tap.other_fn(id)')$$,
-	'rule % calls function tap.other_fn(integer), which is not trusted',
+	'rule %: function tap.other_fn(integer) is not trusted',
 	'an expression calling a function of a non-superuser non-owner is rejected');
 SELECT throws_like($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression, filter)
 	VALUES ('preview', 'tap', 'owned', 'w', 'set', '''z''', 'tap.other_fn(id) IS NOT NULL')$$,
-	'rule % calls function tap.other_fn(integer), which is not trusted', 'the same in a filter');
+	'rule %: function tap.other_fn(integer) is not trusted', 'the same in a filter');
 SELECT lives_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression, filter)
 	VALUES ('preview', 'tap', 'owned', 'w', 'set', 'tap.owner_fn(id)', 'id = 2')$$, 'a function of the table owner is trusted');
 ALTER FUNCTION tap.owner_fn(int) OWNER TO tap_other;
 SELECT throws_like($$SELECT sandbox_sanitize('preview')$$,
-	'rule % calls function tap.owner_fn(integer), which is not trusted', 'trust is checked again when the rule runs');
+	'rule %: function tap.owner_fn(integer) is not trusted', 'trust is checked again when the rule runs');
 ALTER FUNCTION tap.owner_fn(int) OWNER TO tap_owner;
 
 -- ---- rules run as the table owner ----

@@ -1,0 +1,644 @@
+/*-------------------------------------------------------------------------
+ *
+ * masking.c
+ *		SQL-callable masking functions and the masking key.
+ *
+ * The functions here are thin fmgr wrappers around the pure-C core in
+ * mask_core.c; what they add is the key.  Every masked value depends on a
+ * 256-bit secret, so that nobody without it can recompute the mapping or
+ * enumerate a small input space (all phone numbers, all birth dates) to
+ * undo it.
+ *
+ * Where the key comes from, in order:
+ *
+ *	1. the setting penelope_sandbox.secret, when a superuser set it (in
+ *	   postgresql.conf, ALTER SYSTEM or ALTER DATABASE): a passphrase from
+ *	   which the key is derived, so several databases share pseudonyms;
+ *	2. the singleton table sandbox.secret, filled by sandbox.set_secret()
+ *	   (also a passphrase) or, on first use, with 32 bytes from
+ *	   pg_strong_random().
+ *
+ * Either way, only roles that may read sandbox.secret (superusers, and
+ * roles a superuser granted SELECT on it) may use the key: anyone else
+ * calling a masking function gets "permission denied to use the masking
+ * key".  That is what makes the mapping impossible to enumerate for an
+ * ordinary user.
+ *
+ * The key is loaded at most once per transaction and kept in this
+ * backend's memory until the transaction ends.  The sanitizing engine
+ * calls sandbox_masking_prepare_key() as the privileged invoking user
+ * before it switches to each table owner to run the rules, so the masks
+ * run there with the cached key and never need to read the table as the
+ * owner.
+ *
+ * No error or log message here ever shows a value being masked, nor the
+ * key or a passphrase.
+ *
+ * Copyright (c) 2026, penelope_sandbox developers
+ *
+ * IDENTIFICATION
+ *	  src/masking.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/hmac.h"
+#include "common/sha2.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "mask_core.h"
+#include "penelope_sandbox.h"
+
+/* ---- Settings ---- */
+
+static char *masking_secret_setting = NULL;
+static int	masking_date_window = 180;
+
+/* ---- The key cache ---- */
+
+/* The expanded key of the current transaction, when key_cached. */
+static MaskKey cached_key;
+static bool key_cached = false;
+
+/* Did sandbox.set_secret() run in this transaction? */
+static bool key_changed_in_xact = false;
+
+/*
+ * Key derived from penelope_sandbox.secret: deriving is slow on purpose,
+ * so the result is kept for the session along with the passphrase it came
+ * from (in TopMemoryContext) and recomputed when the setting changes.
+ */
+static char *derived_from = NULL;
+static uint8 derived_secret[MC_SECRET_LEN];
+
+/* PBKDF2-HMAC-SHA256 parameters of passphrase-derived keys. */
+#define MASKING_KDF_ITERATIONS 100000
+#define MASKING_KDF_SALT "penelope_sandbox masking key v1"
+#define MASKING_MIN_PASSPHRASE 16
+
+/*
+ * Forget the cached key, wiping it from memory.
+ */
+static void
+masking_forget_key(void)
+{
+	if (key_cached)
+		explicit_bzero(&cached_key, sizeof(cached_key));
+	key_cached = false;
+}
+
+/*
+ * Transaction callback: the key lives for one transaction at most, so a
+ * key changed or revoked by another session is seen by the next
+ * transaction.
+ */
+static void
+masking_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			masking_forget_key();
+			key_changed_in_xact = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Subtransaction callback: when sandbox.set_secret() ran in this
+ * transaction, a rolled-back savepoint may have undone it, so the key is
+ * read again.  Otherwise the cache stays, which the engine relies on.
+ */
+static void
+masking_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && key_changed_in_xact)
+		masking_forget_key();
+}
+
+/*
+ * Assign hook of penelope_sandbox.secret: a new value takes effect at
+ * once, even within a transaction.
+ */
+static void
+masking_secret_assign(const char *newval, void *extra)
+{
+	masking_forget_key();
+}
+
+/*
+ * sandbox_masking_init
+ *		Define the masking settings and the transaction callback (called
+ *		from _PG_init).
+ */
+void
+sandbox_masking_init(void)
+{
+	DefineCustomStringVariable("penelope_sandbox.secret",
+							   "Passphrase from which the masking key is derived, overriding sandbox.secret.",
+							   "Databases with the same passphrase give the same pseudonyms. "
+							   "Set it in postgresql.conf, with ALTER SYSTEM or with ALTER "
+							   "DATABASE, not with SET, which statement logging could record.",
+							   &masking_secret_setting,
+							   NULL,
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, masking_secret_assign, NULL);
+
+	DefineCustomIntVariable("penelope_sandbox.date_window",
+							"Largest number of days sandbox.mask_date() moves a date by.",
+							NULL,
+							&masking_date_window,
+							180,
+							1,
+							3650,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	RegisterXactCallback(masking_xact_callback, NULL);
+	RegisterSubXactCallback(masking_subxact_callback, NULL);
+}
+
+/*
+ * Derive a 256-bit key from a passphrase: PBKDF2-HMAC-SHA256 with a fixed
+ * salt (so that every database derives the same key from the same
+ * passphrase) and many iterations (so that guessing passphrases is slow).
+ */
+static void
+masking_derive_key(const char *passphrase, uint8 *secret)
+{
+	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+	uint8		u[PG_SHA256_DIGEST_LENGTH];
+	const uint8 block[4] = {0, 0, 0, 1};
+	size_t		plen = strlen(passphrase);
+	int			i,
+				j;
+
+	StaticAssertStmt(PG_SHA256_DIGEST_LENGTH == MC_SECRET_LEN,
+					 "the masking key is one SHA-256 block");
+	if (ctx == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+
+	if (pg_hmac_init(ctx, (const uint8 *) passphrase, plen) < 0 ||
+		pg_hmac_update(ctx, (const uint8 *) MASKING_KDF_SALT, strlen(MASKING_KDF_SALT)) < 0 ||
+		pg_hmac_update(ctx, block, sizeof(block)) < 0 ||
+		pg_hmac_final(ctx, u, sizeof(u)) < 0)
+		goto fail;
+	memcpy(secret, u, MC_SECRET_LEN);
+	for (i = 1; i < MASKING_KDF_ITERATIONS; i++)
+	{
+		if (pg_hmac_init(ctx, (const uint8 *) passphrase, plen) < 0 ||
+			pg_hmac_update(ctx, u, sizeof(u)) < 0 ||
+			pg_hmac_final(ctx, u, sizeof(u)) < 0)
+			goto fail;
+		for (j = 0; j < MC_SECRET_LEN; j++)
+			secret[j] ^= u[j];
+		if (i % 4096 == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	pg_hmac_free(ctx);
+	explicit_bzero(u, sizeof(u));
+	return;
+
+fail:
+	pg_hmac_free(ctx);
+	explicit_bzero(u, sizeof(u));
+	explicit_bzero(secret, MC_SECRET_LEN);
+	ereport(ERROR,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg("could not derive the masking key")));
+}
+
+/*
+ * OID of table sandbox.secret; an error if it is missing.
+ */
+static Oid
+masking_secret_relid(void)
+{
+	Oid			nsp = get_namespace_oid(SANDBOX_SCHEMA, true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("secret", nsp) : InvalidOid;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table \"%s.secret\" does not exist", SANDBOX_SCHEMA),
+				 errhint("Create the extension penelope_sandbox in this database.")));
+	return relid;
+}
+
+/*
+ * Read the key from sandbox.secret into secret, creating it with
+ * pg_strong_random() when the table is empty.  Runs SQL as the current
+ * user.
+ */
+static void
+masking_table_key(Oid relid, uint8 *secret)
+{
+	bool		found = false;
+	int			attempt;
+
+	SPI_connect();
+	for (attempt = 0; attempt < 2 && !found; attempt++)
+	{
+		if (SPI_execute("SELECT key FROM " SANDBOX_SCHEMA ".secret", false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the masking key");
+		if (SPI_processed == 0 && attempt == 0)
+		{
+			Oid			argtypes[1] = {BYTEAOID};
+			Datum		values[1];
+			bytea	   *fresh = palloc(VARHDRSZ + MC_SECRET_LEN);
+
+			if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("the masking key has not been created yet"),
+						 errhint("A superuser creates it by calling any masking function once, or with sandbox.set_secret().")));
+			SET_VARSIZE(fresh, VARHDRSZ + MC_SECRET_LEN);
+			if (!pg_strong_random(VARDATA(fresh), MC_SECRET_LEN))
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("could not generate a random masking key")));
+			values[0] = PointerGetDatum(fresh);
+			if (SPI_execute_with_args("INSERT INTO " SANDBOX_SCHEMA ".secret (key, origin) "
+									  "VALUES ($1, 'random') ON CONFLICT DO NOTHING",
+									  1, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not store the masking key");
+			explicit_bzero(VARDATA(fresh), MC_SECRET_LEN);
+			pfree(fresh);
+			continue;			/* read it back: another session may have won */
+		}
+		if (SPI_processed > 0)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			bytea	   *b;
+
+			if (isnull)
+				break;
+			b = DatumGetByteaPP(d);
+			if (VARSIZE_ANY_EXHDR(b) != MC_SECRET_LEN)
+				break;
+			memcpy(secret, VARDATA_ANY(b), MC_SECRET_LEN);
+			found = true;
+		}
+	}
+	SPI_finish();
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not load the masking key"),
+				 errdetail("Table %s.secret holds no valid key.", SANDBOX_SCHEMA),
+				 errhint("Retry the transaction, or set a key with sandbox.set_secret().")));
+}
+
+/*
+ * sandbox_masking_prepare_key
+ *		Load the masking key into this transaction, creating it on first
+ *		use; a no-op when it is already loaded.
+ *
+ * The current user must be allowed to read sandbox.secret.
+ */
+void
+sandbox_masking_prepare_key(void)
+{
+	Oid			relid;
+	uint8		secret[MC_SECRET_LEN];
+
+	if (key_cached)
+		return;
+
+	relid = masking_secret_relid();
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to use the masking key"),
+				 errdetail("Masking functions need the key in table %s.secret, which this role may not read.",
+						   SANDBOX_SCHEMA),
+				 errhint("Ask your database administrator to run the sanitization, or to grant SELECT on %s.secret to a trusted role.",
+						 SANDBOX_SCHEMA)));
+
+	if (masking_secret_setting != NULL && masking_secret_setting[0] != '\0')
+	{
+		if (derived_from == NULL || strcmp(derived_from, masking_secret_setting) != 0)
+		{
+			if (derived_from != NULL)
+			{
+				explicit_bzero(derived_from, strlen(derived_from));
+				pfree(derived_from);
+				derived_from = NULL;
+			}
+			masking_derive_key(masking_secret_setting, derived_secret);
+			derived_from = MemoryContextStrdup(TopMemoryContext, masking_secret_setting);
+		}
+		memcpy(secret, derived_secret, MC_SECRET_LEN);
+	}
+	else
+		masking_table_key(relid, secret);
+
+	mc_key_expand(&cached_key, secret);
+	explicit_bzero(secret, sizeof(secret));
+	key_cached = true;
+}
+
+/* The key of this transaction, loading it when needed. */
+static inline const MaskKey *
+masking_key(void)
+{
+	if (unlikely(!key_cached))
+		sandbox_masking_prepare_key();
+	return &cached_key;
+}
+
+/* ---- Key management functions ---- */
+
+PG_FUNCTION_INFO_V1(sandbox_set_secret);
+
+/*
+ * sandbox.set_secret(passphrase text) returns void
+ *		Replace the key in sandbox.secret by one derived from a passphrase,
+ *		so that databases given the same passphrase share pseudonyms.
+ *
+ * EXECUTE is revoked from PUBLIC; the statement runs as the caller, who
+ * must also be allowed to write sandbox.secret.
+ */
+Datum
+sandbox_set_secret(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	char	   *passphrase = text_to_cstring(t);
+	uint8		secret[MC_SECRET_LEN];
+	bytea	   *b;
+	Oid			argtypes[1] = {BYTEAOID};
+	Datum		values[1];
+
+	if (pg_mbstrlen(passphrase) < MASKING_MIN_PASSPHRASE)
+	{
+		explicit_bzero(passphrase, strlen(passphrase));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("passphrase is too short"),
+				 errdetail("A masking passphrase must have at least %d characters.",
+						   MASKING_MIN_PASSPHRASE)));
+	}
+	masking_derive_key(passphrase, secret);
+	explicit_bzero(passphrase, strlen(passphrase));
+
+	b = palloc(VARHDRSZ + MC_SECRET_LEN);
+	SET_VARSIZE(b, VARHDRSZ + MC_SECRET_LEN);
+	memcpy(VARDATA(b), secret, MC_SECRET_LEN);
+	explicit_bzero(secret, sizeof(secret));
+	values[0] = PointerGetDatum(b);
+
+	SPI_connect();
+	if (SPI_execute_with_args("INSERT INTO " SANDBOX_SCHEMA ".secret (key, origin) "
+							  "VALUES ($1, 'passphrase') ON CONFLICT (singleton) DO UPDATE "
+							  "SET key = excluded.key, origin = excluded.origin, "
+							  "created_at = excluded.created_at",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store the masking key");
+	SPI_finish();
+	explicit_bzero(VARDATA(b), MC_SECRET_LEN);
+
+	/* the next masking call reads the new key (or the old, on rollback) */
+	masking_forget_key();
+	key_changed_in_xact = true;
+	PG_RETURN_VOID();
+}
+
+/* ---- Helpers of the wrappers ---- */
+
+/* A text datum of len bytes, data to be filled by the caller. */
+static inline text *
+masking_alloc_text(size_t len)
+{
+	text	   *t;
+
+	if (len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("value too long to mask"),
+				 errdetail("The masked value would exceed the maximum size of a text value.")));
+	t = (text *) palloc(VARHDRSZ + len);
+	SET_VARSIZE(t, VARHDRSZ + len);
+	return t;
+}
+
+/* Shrink the length of a text datum to len bytes. */
+static inline text *
+masking_set_len(text *t, size_t len)
+{
+	SET_VARSIZE(t, VARHDRSZ + len);
+	return t;
+}
+
+/* ---- Maskers ---- */
+
+PG_FUNCTION_INFO_V1(sandbox_mask_email);
+
+/*
+ * sandbox.mask_email(text) returns text
+ *		A keyed pseudonym at example.invalid, unique per address.
+ */
+Datum
+sandbox_mask_email(PG_FUNCTION_ARGS)
+{
+	const MaskKey *key = masking_key();
+	text	   *in = PG_GETARG_TEXT_PP(0);
+	text	   *out = masking_alloc_text(MC_EMAIL_LEN);
+
+	mc_mask_email(key, VARDATA_ANY(in), VARSIZE_ANY_EXHDR(in), VARDATA(out));
+	PG_RETURN_TEXT_P(out);
+}
+
+PG_FUNCTION_INFO_V1(sandbox_mask_phone);
+
+/*
+ * sandbox.mask_phone(text) returns text
+ *		A phone number of the same shape, in a fictional range.
+ */
+Datum
+sandbox_mask_phone(PG_FUNCTION_ARGS)
+{
+	const MaskKey *key = masking_key();
+	text	   *in = PG_GETARG_TEXT_PP(0);
+	size_t		len = VARSIZE_ANY_EXHDR(in);
+	text	   *out = masking_alloc_text(len);
+
+	mc_mask_phone(key, VARDATA_ANY(in), len, VARDATA(out));
+	PG_RETURN_TEXT_P(out);
+}
+
+PG_FUNCTION_INFO_V1(sandbox_mask_id);
+
+/*
+ * sandbox.mask_id(text) returns text
+ *		An identifier of the same shape: a keyed permutation, so distinct
+ *		identifiers stay distinct.
+ */
+Datum
+sandbox_mask_id(PG_FUNCTION_ARGS)
+{
+	const MaskKey *key = masking_key();
+	text	   *in = PG_GETARG_TEXT_PP(0);
+	size_t		len = VARSIZE_ANY_EXHDR(in);
+	text	   *out = masking_alloc_text(len);
+
+	mc_mask_id(key, VARDATA_ANY(in), len, VARDATA(out));
+	PG_RETURN_TEXT_P(out);
+}
+
+/* Common body of the name maskers. */
+static Datum
+masking_name(FunctionCallInfo fcinfo,
+			 size_t (*masker) (const MaskKey *, const char *, size_t, char *))
+{
+	const MaskKey *key = masking_key();
+	text	   *in = PG_GETARG_TEXT_PP(0);
+	size_t		len = VARSIZE_ANY_EXHDR(in);
+	text	   *out = masking_alloc_text(mc_name_out_len(len));
+
+	len = masker(key, VARDATA_ANY(in), len, VARDATA(out));
+	PG_RETURN_TEXT_P(masking_set_len(out, len));
+}
+
+PG_FUNCTION_INFO_V1(sandbox_mask_first_name);
+
+/*
+ * sandbox.mask_first_name(text) returns text
+ *		A given name from the shipped dictionary.
+ */
+Datum
+sandbox_mask_first_name(PG_FUNCTION_ARGS)
+{
+	return masking_name(fcinfo, mc_mask_first_name);
+}
+
+PG_FUNCTION_INFO_V1(sandbox_mask_last_name);
+
+/*
+ * sandbox.mask_last_name(text) returns text
+ *		A surname from the shipped dictionary.
+ */
+Datum
+sandbox_mask_last_name(PG_FUNCTION_ARGS)
+{
+	return masking_name(fcinfo, mc_mask_last_name);
+}
+
+PG_FUNCTION_INFO_V1(sandbox_mask_full_name);
+
+/*
+ * sandbox.mask_full_name(text) returns text
+ *		A full name of the same form, word by word.
+ */
+Datum
+sandbox_mask_full_name(PG_FUNCTION_ARGS)
+{
+	return masking_name(fcinfo, mc_mask_full_name);
+}
+
+PG_FUNCTION_INFO_V1(sandbox_mask_address);
+
+/*
+ * sandbox.mask_address(text) returns text
+ *		A made-up street address.
+ */
+Datum
+sandbox_mask_address(PG_FUNCTION_ARGS)
+{
+	const MaskKey *key = masking_key();
+	text	   *in = PG_GETARG_TEXT_PP(0);
+	text	   *out = masking_alloc_text(MC_ADDRESS_MAX_LEN);
+	size_t		len;
+
+	len = mc_mask_address(key, VARDATA_ANY(in), VARSIZE_ANY_EXHDR(in), VARDATA(out));
+	PG_RETURN_TEXT_P(masking_set_len(out, len));
+}
+
+PG_FUNCTION_INFO_V1(sandbox_mask_text);
+
+/*
+ * sandbox.mask_text(text) returns text
+ *		Made-up sentences with about as many characters as the input.
+ */
+Datum
+sandbox_mask_text(PG_FUNCTION_ARGS)
+{
+	const MaskKey *key = masking_key();
+	text	   *in = PG_GETARG_TEXT_PP(0);
+	size_t		len = VARSIZE_ANY_EXHDR(in);
+	size_t		nchars = (size_t) pg_mbstrlen_with_len(VARDATA_ANY(in), (int) len);
+	text	   *out = masking_alloc_text(mc_text_out_len(nchars));
+
+	len = mc_mask_text(key, VARDATA_ANY(in), len, nchars, VARDATA(out));
+	PG_RETURN_TEXT_P(masking_set_len(out, len));
+}
+
+PG_FUNCTION_INFO_V1(sandbox_mask_date);
+
+/*
+ * sandbox.mask_date(date) returns date
+ *		The date moved by a keyed offset of up to
+ *		penelope_sandbox.date_window days, always before today.
+ *		Infinite dates are returned as they are.
+ */
+Datum
+sandbox_mask_date(PG_FUNCTION_ARGS)
+{
+	const MaskKey *key = masking_key();
+	DateADT		d = PG_GETARG_DATEADT(0);
+
+	if (DATE_NOT_FINITE(d))
+		PG_RETURN_DATEADT(d);
+	PG_RETURN_DATEADT(mc_mask_date(key, d, GetSQLCurrentDate(), masking_date_window,
+								   DATETIME_MIN_JULIAN - POSTGRES_EPOCH_JDATE));
+}
+
+/* ---- Recognisers (keyless) ---- */
+
+#define MASKING_RECOGNISER(sqlname, cname, core) \
+PG_FUNCTION_INFO_V1(cname); \
+Datum \
+cname(PG_FUNCTION_ARGS) \
+{ \
+	text	   *in = PG_GETARG_TEXT_PP(0); \
+	\
+	PG_RETURN_BOOL(core(VARDATA_ANY(in), VARSIZE_ANY_EXHDR(in))); \
+}
+
+/*
+ * sandbox.is_masked_email(text) ... sandbox.is_masked_text(text) returns
+ * boolean: could the value have come out of the matching masker?  They
+ * judge by form only (the domain, the fictional phone ranges and check
+ * digits, the dictionaries), need no key and are IMMUTABLE.
+ */
+MASKING_RECOGNISER(is_masked_email, sandbox_is_masked_email, mc_is_masked_email)
+MASKING_RECOGNISER(is_masked_phone, sandbox_is_masked_phone, mc_is_masked_phone)
+MASKING_RECOGNISER(is_masked_first_name, sandbox_is_masked_first_name, mc_is_masked_first_name)
+MASKING_RECOGNISER(is_masked_last_name, sandbox_is_masked_last_name, mc_is_masked_last_name)
+MASKING_RECOGNISER(is_masked_full_name, sandbox_is_masked_full_name, mc_is_masked_full_name)
+MASKING_RECOGNISER(is_masked_address, sandbox_is_masked_address, mc_is_masked_address)
+MASKING_RECOGNISER(is_masked_text, sandbox_is_masked_text, mc_is_masked_text)
