@@ -125,26 +125,12 @@ List *
 sandbox_load_rules(const char *environment)
 {
 	static const char *chain_sql =
-		"WITH RECURSIVE chain(name, inherits, depth, path) AS ("
-		"  SELECT name, inherits, 0, ARRAY[name]"
-		"  FROM sandbox.environment WHERE name = $1"
-		"  UNION ALL"
-		"  SELECT e.name, e.inherits, c.depth + 1, c.path || e.name"
-		"  FROM sandbox.environment e JOIN chain c ON e.name = c.inherits"
-		"  WHERE e.name <> ALL (c.path))"
-		"SELECT count(*), bool_or(inherits = ANY (path)) FROM chain";
+		"SELECT count(*), bool_or(cycle) FROM sandbox.environment_chain($1)";
 	static const char *rules_sql =
-		"WITH RECURSIVE chain(name, inherits, depth, path) AS ("
-		"  SELECT name, inherits, 0, ARRAY[name]"
-		"  FROM sandbox.environment WHERE name = $1"
-		"  UNION ALL"
-		"  SELECT e.name, e.inherits, c.depth + 1, c.path || e.name"
-		"  FROM sandbox.environment e JOIN chain c ON e.name = c.inherits"
-		"  WHERE e.name <> ALL (c.path))"
 		"SELECT r.id, r.environment, c.depth, r.feature, r.table_schema,"
 		"       r.table_name, r.column_name, r.action, r.expression, r.filter,"
 		"       r.restorable"
-		"  FROM sandbox.rule r JOIN chain c ON c.name = r.environment"
+		"  FROM sandbox.rule r JOIN sandbox.environment_chain($1) c ON c.name = r.environment"
 		" WHERE r.enabled"
 		" ORDER BY c.depth, r.id";
 	Oid			argtypes[1] = {TEXTOID};

@@ -1209,11 +1209,8 @@ reenabled_features(void)
 {
 	List	   *features = NIL;
 
-	if (SPI_execute(psprintf("SELECT DISTINCT e.feature FROM sandbox.feature_event e"
-							 " WHERE e.run_id = (SELECT max(id) FROM sandbox.run"
-							 "  WHERE status = 'succeeded' AND database_oid = %u"
-							 "  AND system_identifier = %lld)",
-							 MyDatabaseId, (long long) GetSystemIdentifier()),
+	if (SPI_execute("SELECT DISTINCT e.feature FROM sandbox.feature_event e"
+					" WHERE e.run_id = (sandbox.last_run()).id",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read sandbox.feature_event");
 	for (uint64 i = 0; i < SPI_processed; i++)

@@ -27,7 +27,6 @@
 
 #include "access/genam.h"
 #include "access/relation.h"
-#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -67,14 +66,8 @@ sandbox_feature_policy(const char *environment, const char *feature)
 		return NULL;
 	args[0] = CStringGetTextDatum(environment);
 	args[1] = CStringGetTextDatum(feature);
-	if (SPI_execute_with_args("WITH RECURSIVE chain(name, inherits, depth, path) AS ("
-							  "  SELECT name, inherits, 0, ARRAY[name]"
-							  "  FROM sandbox.environment WHERE name = $1"
-							  "  UNION ALL"
-							  "  SELECT e.name, e.inherits, c.depth + 1, c.path || e.name"
-							  "  FROM sandbox.environment e JOIN chain c ON e.name = c.inherits"
-							  "  WHERE e.name <> ALL (c.path))"
-							  "SELECT f.policy FROM sandbox.feature f JOIN chain c ON c.name = f.environment"
+	if (SPI_execute_with_args("SELECT f.policy FROM sandbox.feature f"
+							  " JOIN sandbox.environment_chain($1) c ON c.name = f.environment"
 							  " WHERE f.feature = $2 ORDER BY c.depth LIMIT 1",
 							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read sandbox.feature");
@@ -314,8 +307,8 @@ Datum
 sandbox_enable_feature(PG_FUNCTION_ARGS)
 {
 	char	   *feature = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Oid			argtypes[3] = {OIDOID, INT8OID, TEXTOID};
-	Datum		args[3];
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		args[2];
 	int64		run_id;
 	char	   *environment;
 	char	   *policy;
@@ -328,12 +321,8 @@ sandbox_enable_feature(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 
 	/* the environment this database was last sanitized as */
-	args[0] = ObjectIdGetDatum(MyDatabaseId);
-	args[1] = Int64GetDatum((int64) GetSystemIdentifier());
-	if (SPI_execute_with_args("SELECT id, environment FROM sandbox.run WHERE status = 'succeeded'"
-							  " AND database_oid = $1 AND system_identifier = $2"
-							  " ORDER BY id DESC LIMIT 1",
-							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT id, environment FROM sandbox.last_run() WHERE id IS NOT NULL",
+					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read sandbox.run");
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -353,13 +342,13 @@ sandbox_enable_feature(PG_FUNCTION_ARGS)
 				 errhint("Table sandbox.feature lists the features each environment may re-enable.")));
 
 	/* one set-based UPDATE per restorable rule of the run */
-	args[1] = Int64GetDatum(run_id);
-	args[2] = CStringGetTextDatum(feature);
+	args[0] = Int64GetDatum(run_id);
+	args[1] = CStringGetTextDatum(feature);
 	if (SPI_execute_with_args("SELECT rule_id, table_schema, table_name, column_name,"
 							  " pg_catalog.jsonb_agg(row_key || pg_catalog.jsonb_build_object(column_name::text, old_value))::text"
-							  " FROM sandbox.saved_value WHERE run_id = $2 AND feature = $3"
+							  " FROM sandbox.saved_value WHERE run_id = $1 AND feature = $2"
 							  " GROUP BY 1, 2, 3, 4 ORDER BY 1",
-							  3, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read sandbox.saved_value");
 	saved = SPI_tuptable;
 
@@ -395,7 +384,6 @@ sandbox_enable_feature(PG_FUNCTION_ARGS)
 		restored += SPI_processed;
 	}
 
-	args[2] = CStringGetTextDatum(feature);
 	{
 		Oid			logtypes[3] = {INT8OID, TEXTOID, INT8OID};
 		Datum		logargs[3] = {Int64GetDatum(run_id), CStringGetTextDatum(feature),

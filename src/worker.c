@@ -748,9 +748,8 @@ prepare_automatic_run(const char *dbname, const char *environment, bool check_on
 						dbname),
 				 errhint("Run CREATE EXTENSION penelope_sandbox in it; it stays closed to ordinary roles until it is sanitized.")));
 
-	if (run_in_transaction_sql("SELECT count(*) FROM sandbox.run WHERE status = 'succeeded'"
-							   " AND environment = $1 AND database_oid = $2 AND system_identifier = $3",
-							   3, argtypes, args) > 0)
+	if (run_in_transaction_sql("SELECT count(*) FROM sandbox.last_run() WHERE environment = $1",
+							   1, argtypes, args) > 0)
 		return 0;
 	if (check_only)
 		return -1;

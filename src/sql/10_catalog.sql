@@ -89,6 +89,48 @@ CREATE TABLE sandbox.run_step (
 );
 COMMENT ON TABLE sandbox.run_step IS 'One row per statement of a sanitization run';
 
+/*
+ * The environment and those it inherits from, nearest first (depth 0 is
+ * the environment itself); "cycle" marks a chain that comes back on
+ * itself.  Every reader of rules and policies goes through it.
+ */
+CREATE FUNCTION sandbox.environment_chain(environment text)
+RETURNS TABLE (name text, depth integer, cycle boolean)
+LANGUAGE sql
+STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH RECURSIVE chain(name, inherits, depth, path) AS (
+		SELECT e.name, e.inherits, 0, ARRAY[e.name]
+		FROM sandbox.environment e WHERE e.name = $1
+		UNION ALL
+		SELECT e.name, e.inherits, c.depth + 1, c.path || e.name
+		FROM sandbox.environment e JOIN chain c ON e.name = c.inherits
+		WHERE e.name <> ALL (c.path))
+	SELECT chain.name, chain.depth, chain.inherits = ANY (chain.path) FROM chain
+$$;
+
+/*
+ * This database's last successful run: one with this database's OID on a
+ * server with this system identifier.  A restored dump carries the
+ * ledger of the database it came from, whose runs never qualify.  All
+ * NULL when there is none.
+ */
+CREATE FUNCTION sandbox.last_run()
+RETURNS sandbox.run
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r.* FROM sandbox.run r
+	WHERE r.status = 'succeeded'
+	  AND r.database_oid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+	  AND r.system_identifier = (SELECT c.system_identifier FROM pg_control_system() c)
+	ORDER BY r.id DESC LIMIT 1
+$$;
+
+REVOKE ALL ON FUNCTION sandbox.environment_chain(text), sandbox.last_run() FROM PUBLIC;
+
 /* Nobody but the extension owner and roles it grants may read or write. */
 REVOKE ALL ON sandbox.environment, sandbox.rule, sandbox.masking_function,
 	sandbox.run, sandbox.run_step FROM PUBLIC;

@@ -204,20 +204,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH last_run AS (
 		SELECT r.id, r.environment, r.finished_at, r.who
-		FROM sandbox.run r
-		WHERE r.status = 'succeeded'
-		  AND r.database_oid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND r.system_identifier = (SELECT system_identifier FROM pg_control_system())
-		ORDER BY r.id DESC LIMIT 1
-	), chain(name, inherits, depth, path) AS (
-		WITH RECURSIVE c(name, inherits, depth, path) AS (
-			SELECT e.name, e.inherits, 0, ARRAY[e.name]
-			FROM sandbox.environment e JOIN last_run l ON e.name = l.environment
-			UNION ALL
-			SELECT e.name, e.inherits, c.depth + 1, c.path || e.name
-			FROM sandbox.environment e JOIN c ON e.name = c.inherits
-			WHERE e.name <> ALL (c.path))
-		SELECT * FROM c
+		FROM sandbox.last_run() r WHERE r.id IS NOT NULL
+	), chain AS (
+		SELECT c.name, c.depth
+		FROM last_run l CROSS JOIN sandbox.environment_chain(l.environment) c
 	), features AS (
 		SELECT DISTINCT r.feature FROM sandbox.rule r JOIN chain c ON c.name = r.environment
 		WHERE r.enabled AND r.feature IS NOT NULL
