@@ -771,7 +771,7 @@ plan_outbound(SanitizePlan *plan)
 		PlanStep   *step = new_step(plan, METHOD_BUILTIN, builtin_target(outbound->object), NIL);
 
 		step->sql = outbound->sql;
-		step->count_sql = "SELECT 1::pg_catalog.int8";
+		step->count_sql = outbound->count_sql;
 	}
 }
 
@@ -1432,7 +1432,8 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 			sandbox_save_restorable(run_id, step->table->relid, step->table->owner, step->rules);
 
 		/* statements that do not report their rows are counted first */
-		rows = (step->method == METHOD_REWRITE || step->method == METHOD_TRUNCATE) ?
+		rows = (step->method == METHOD_REWRITE || step->method == METHOD_TRUNCATE ||
+				step->method == METHOD_BUILTIN) ?
 			count_guarded(step->table, step->rules, step->count_sql) : 0;
 		run_guarded(step->table, step->rules, step->sql);
 		if (step->sql_returns_count)
@@ -1441,8 +1442,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 
 			rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		}
-		else if (step->method == METHOD_DELETE || step->method == METHOD_UPDATE ||
-				 step->method == METHOD_BUILTIN)
+		else if (step->method == METHOD_DELETE || step->method == METHOD_UPDATE)
 			rows = (int64) SPI_processed;
 
 		INSTR_TIME_SET_CURRENT(step_time);
@@ -1551,10 +1551,11 @@ sandbox_plan(PG_FUNCTION_ARGS)
 		Datum		value;
 		bool		isnull = false;
 
-		value = CStringGetTextDatum(psprintf("%s; -- %s%s%s: %lld rows",
+		value = CStringGetTextDatum(psprintf("%s; -- %s%s%s: %lld %s",
 											 step->sql, method_names[step->method],
 											 step->rules ? ", rules " : "",
-											 rule_id_list(step->rules), (long long) rows));
+											 rule_id_list(step->rules), (long long) rows,
+											 step->method == METHOD_BUILTIN ? "objects" : "rows"));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 	}
 

@@ -45,14 +45,19 @@
  *		An OutboundStep, appended to a list.
  */
 static List *
-new_outbound_step(List *steps, const char *object, const char *sql)
+new_outbound_step(List *steps, const char *object, const char *sql,
+				  const char *count_sql)
 {
 	OutboundStep *step = palloc0(sizeof(OutboundStep));
 
 	step->object = pstrdup(object);
 	step->sql = pstrdup(sql);
+	step->count_sql = count_sql ? pstrdup(count_sql) : NULL;
 	return lappend(steps, step);
 }
+
+/* A step changing one object */
+#define ONE_OBJECT "SELECT 1::pg_catalog.int8"
 
 /*
  * cron_is_here
@@ -93,9 +98,10 @@ sandbox_outbound_steps(void)
 		const char *name = quote_identifier(lfirst(lc));
 
 		steps = new_outbound_step(steps, "subscription",
-								  psprintf("ALTER SUBSCRIPTION %s DISABLE", name));
+								  psprintf("ALTER SUBSCRIPTION %s DISABLE", name), ONE_OBJECT);
 		steps = new_outbound_step(steps, "subscription",
-								  psprintf("ALTER SUBSCRIPTION %s SET (slot_name = NONE)", name));
+								  psprintf("ALTER SUBSCRIPTION %s SET (slot_name = NONE)", name),
+								  ONE_OBJECT);
 	}
 
 	/* User mappings, with the credentials they hold */
@@ -111,13 +117,14 @@ sandbox_outbound_steps(void)
 									SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
 									SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2)));
 	foreach(lc, mappings)
-		steps = new_outbound_step(steps, "user mapping", lfirst(lc));
+		steps = new_outbound_step(steps, "user mapping", lfirst(lc), ONE_OBJECT);
 
 	/* pg_cron jobs aimed at this database */
 	if (cron_is_here())
 		steps = new_outbound_step(steps, "cron job",
 								  "UPDATE cron.job SET active = false WHERE jobid IN"
-								  " (SELECT jobid " FOREIGN_CRON_JOBS ")");
+								  " (SELECT jobid " FOREIGN_CRON_JOBS ")",
+								  "SELECT pg_catalog.count(*) " FOREIGN_CRON_JOBS);
 	return steps;
 }
 
@@ -134,11 +141,11 @@ sandbox_outbound_checks(void)
 	checks = new_outbound_step(checks, "no subscription of this database is enabled or holds a slot",
 							   psprintf("SELECT pg_catalog.count(*) FROM pg_catalog.pg_subscription"
 										" WHERE subdbid = %u AND (subenabled OR subslotname IS NOT NULL)",
-										MyDatabaseId));
+										MyDatabaseId), NULL);
 	checks = new_outbound_step(checks, "no user mapping holds credentials of a foreign server",
-							   "SELECT pg_catalog.count(*) FROM pg_catalog.pg_user_mappings");
+							   "SELECT pg_catalog.count(*) FROM pg_catalog.pg_user_mappings", NULL);
 	if (cron_is_here())
 		checks = new_outbound_step(checks, "no pg_cron job but the sandbox's own is active here",
-								   "SELECT pg_catalog.count(*) " FOREIGN_CRON_JOBS);
+								   "SELECT pg_catalog.count(*) " FOREIGN_CRON_JOBS, NULL);
 	return checks;
 }

@@ -108,6 +108,7 @@ typedef struct OutboundStep
 {
 	char	   *object;			/* what it is about, for people */
 	char	   *sql;
+	char	   *count_sql;		/* steps: how many objects it changes */
 } OutboundStep;
 
 extern List *sandbox_outbound_steps(void);

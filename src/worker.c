@@ -1094,14 +1094,15 @@ sandbox_worker_init(void)
 							 NULL,
 							 &sandbox_auto_sanitize, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	/* a postmaster setting can only be defined while preloading */
 	DefineCustomStringVariable("penelope_sandbox.launcher_database",
 							   "Database the launcher connects to.",
 							   NULL,
 							   &sandbox_launcher_database, "postgres",
 							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = sandbox_shmem_request;
