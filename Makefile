@@ -7,6 +7,9 @@ EXTENSION = penelope_sandbox
 DATA_built = penelope_sandbox--1.0.sql
 PGFILEDESC = "penelope_sandbox - sanitize restored copies of production"
 
+# Command-line tools, installed into the server's bindir.
+SCRIPTS = bin/pg_sandbox_refresh
+
 # The extension script is assembled from topical pieces, in name order.
 SCRIPT_PARTS = $(sort $(wildcard src/sql/*.sql))
 
