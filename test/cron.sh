@@ -1,27 +1,21 @@
 #!/usr/bin/env bash
 # test/cron.sh: the pg_cron recipe of docs/pg_cron.md, for real.
 #
-# A cluster with pg_cron (and penelope_sandbox preloaded too when that
-# starts), pg_cron in "postgres" connecting over the private socket, a
+# A cluster with pg_cron and penelope_sandbox preloaded, pg_cron in
+# "postgres" connecting over the private socket, a
 # sandbox database "training" with PII and migration rules, and a job
 # scheduled in it with cron.schedule_in_database running
 # sandbox_sanitize('migration') every minute.  Waits (at most 90 s) for
 # the job to succeed, then checks cron.job_run_details, sandbox.run and the
 # data, and unschedules.  The nightly verify job of the recipe runs in the
-# same minute against an unsanitized copy and must fail there.
+# same minute against an unsanitized copy and must fail there.  Last,
+# sanitizing the database pg_cron lives in deactivates the jobs that are
+# not the sandbox's own.
 source "$(dirname "$0")/testlib.sh"
 
 CONF=("cron.database_name = 'postgres'" "penelope_sandbox.server_role = 'sandbox'")
 
-# penelope_sandbox's own background worker is optional here: preload it
-# too only if the server starts with it.
-if (cluster_start "shared_preload_libraries = 'pg_cron,penelope_sandbox'" "${CONF[@]}") >/dev/null 2>&1; then
-	preload='pg_cron,penelope_sandbox'
-else
-	preload='pg_cron'
-fi
-echo "# shared_preload_libraries = '$preload'"
-cluster_start "shared_preload_libraries = '$preload'" "${CONF[@]}"
+cluster_start "shared_preload_libraries = 'pg_cron,penelope_sandbox'" "${CONF[@]}"
 # pg_cron connects with libpq to cron.host (default localhost, and this
 # cluster has no TCP listener): point it at the private socket directory.
 cluster_conf "cron.host = '$CLUSTER_DIR'"
@@ -110,5 +104,18 @@ echo "# unscheduling"
 is "$(sql postgres -c "SELECT cron.unschedule('sanitize-training')")" t "cron.unschedule('sanitize-training')"
 is "$(sql postgres -c "SELECT cron.unschedule('verify-training-dirty')")" t "cron.unschedule('verify-training-dirty')"
 is "$(sql postgres -c "SELECT count(*) FROM cron.job")" 0 "no job left"
+
+echo "# sanitizing the database pg_cron lives in deactivates its other jobs"
+sql postgres -c "SELECT cron.schedule('nightly-mail', '0 3 * * *', 'SELECT 1')" >/dev/null
+sql postgres -c "SELECT cron.schedule('own-verify', '0 4 * * *', \$\$SELECT sandbox_verify('migration')\$\$)" >/dev/null
+sql postgres -c "CREATE EXTENSION penelope_sandbox" >/dev/null
+like "$(sql postgres -c "SELECT sandbox_sanitize('migration')")" '^run [0-9]+' "sandbox_sanitize runs in the cron database"
+is "$(sql postgres -c "SELECT string_agg(jobname || '=' || active, ',' ORDER BY jobname) FROM cron.job")" \
+	"nightly-mail=false,own-verify=true" "the job aimed at production is deactivated, the sandbox's own is kept"
+is "$(sql postgres -c "SELECT ok FROM sandbox_verify('migration') WHERE detail LIKE '%pg_cron%'")" t \
+	"sandbox_verify checks the pg_cron jobs"
+sql postgres -c "UPDATE cron.job SET active = true WHERE jobname = 'nightly-mail'" >/dev/null
+is "$(sql postgres -c "SELECT violations FROM sandbox_verify('migration') WHERE detail LIKE '%pg_cron%'")" 1 \
+	"and reports a job switched back on"
 
 finish
