@@ -3,20 +3,12 @@
 # the user-written rules and environments of penelope_sandbox, and does
 # not duplicate the built-in environments.  Run by tools/test.sh after
 # the main cluster stopped: starts its own.
-source "$(dirname "$0")/../tools/lib.sh"
-set +e
+source "$(dirname "$0")/testlib.sh"
 
 cluster_start "shared_preload_libraries = 'penelope_sandbox'" "penelope_sandbox.server_role = 'sandbox'"
 
-passed=0
-failed=0
-check() {	# check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		passed=$((passed + 1)); echo "ok - $1"
-	else
-		failed=$((failed + 1)); echo "not ok - $1: expected [$2], got [$3]"
-	fi
-}
+# check NAME EXPECTED ACTUAL: is(), with the arguments in reading order
+check() { is "$3" "$2" "$1"; }
 q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$@"; }
 
 createdb dr_source
@@ -55,5 +47,4 @@ check "a second dump/restore cycle keeps one copy" "ok" "$(
 	[ "$(q dr_target2 -c "$envs_sql")" = "$(q dr_target -c "$envs_sql")" ] &&
 	[ "$(q dr_target2 -c "$rules_sql")" = "$(q dr_target -c "$rules_sql")" ] && echo ok)"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
