@@ -6,6 +6,8 @@
  * The rules of an environment become a short list of set-based
  * statements, in this order:
  *
+ *	0. the built-in steps closing PostgreSQL's own outbound channels
+ *	   (subscriptions, user mappings, pg_cron jobs; see outbound.c);
  *	1. large objects of truncated tables are unlinked, then one TRUNCATE
  *	   empties every truncated table at once;
  *	2. one DELETE per table, referencing tables before referenced ones,
@@ -23,6 +25,11 @@
  * with a fixed search_path, as VACUUM and REINDEX do: triggers, index
  * expressions and rule functions act with the owner's rights, never with
  * those of the superuser running the sanitization.
+ *
+ * Before a table's statement, the values its restorable rules overwrite
+ * are saved; after the run, the switches of locked features are guarded
+ * (see feature.c).  Every run ends with sandbox_verify's checks, and
+ * fails if one does not hold.
  *
  * Everything happens in the caller's transaction, so an error leaves the
  * database as it was.  A failing statement's error is replaced with one
