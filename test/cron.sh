@@ -11,7 +11,7 @@
 # same minute against an unsanitized copy and must fail there.  Last,
 # sanitizing the database pg_cron lives in deactivates the jobs that are
 # not the sandbox's own.
-source "$(dirname "$0")/testlib.sh"
+source "$(dirname "$0")/../tools/testlib.sh"
 
 CONF=("cron.database_name = 'postgres'" "penelope_sandbox.server_role = 'sandbox'")
 

@@ -3,7 +3,7 @@
 # the user-written rules and environments of penelope_sandbox, and does
 # not duplicate the built-in environments.  Run by tools/test.sh after
 # the main cluster stopped: starts its own.
-source "$(dirname "$0")/testlib.sh"
+source "$(dirname "$0")/../tools/testlib.sh"
 
 cluster_start "shared_preload_libraries = 'penelope_sandbox'" "penelope_sandbox.server_role = 'sandbox'"
 

@@ -10,7 +10,7 @@
 # target, an unmarked target, a production server, bad options) exit with
 # their documented code, drop the temporary database and leave the target
 # as it was.
-source "$(dirname "$0")/testlib.sh"
+source "$(dirname "$0")/../tools/testlib.sh"
 
 REFRESH=$TOP/bin/pg_sandbox_refresh
 WORK=$(mktemp -d /tmp/refresh_test.XXXXXX)

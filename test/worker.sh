@@ -4,7 +4,7 @@
 # The production guard, asynchronous runs (progress, cancellation), the
 # automatic sanitization of a restored dump at start-up, the login check
 # before and after it, and a server stopped mid-run.
-source "$(dirname "$0")/testlib.sh"
+source "$(dirname "$0")/../tools/testlib.sh"
 
 # make_copy DB [slow]: a small database with PII and migration rules;
 # "slow" adds a rule that sleeps 3 s, to catch a run in progress.

@@ -1,10 +1,10 @@
-# test/testlib.sh: assertions for the script-driven suites in test/*.sh.
+# tools/testlib.sh: assertions for the script-driven suites in test/*.sh.
 #
 # Each suite sources this file, starts its own throwaway cluster with
 # cluster_start, makes assertions, and ends with "finish", which prints
 # the closing "N passed, M failed" line and sets the exit status.
 
-source "$(dirname "${BASH_SOURCE[0]}")/../tools/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set +e
 
 TESTS_PASSED=0
