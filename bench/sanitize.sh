@@ -5,7 +5,7 @@
 # A. A synthetic clients table (BENCH_ROWS rows, default 2,000,000: id bigint
 #    pk, first_name, last_name, email, phone, birth_date, address, notes;
 #    btree indexes on email and last_name), as in
-#    /work/shared/performance-notes.md.  Each variant rewrites email, phone
+#    ../shared/performance-notes.md.  Each variant rewrites email, phone
 #    and last_name of every row:
 #      bare UPDATE col = col (the baseline, 1.00); bare UPDATE with cheap
 #      expressions; bare ALTER TABLE ... TYPE ... USING with them;
