@@ -1378,17 +1378,19 @@ lock_tables(SanitizePlan *plan)
 
 /*
  * report_progress
- *		Show the current step in pg_stat_activity (background worker).
+ *		Show the current step, and the rows the steps before it changed,
+ *		in pg_stat_activity (background worker).
  */
 static void
-report_progress(int64 run_id, int stepno, int nsteps, PlanStep *step)
+report_progress(int64 run_id, int stepno, int nsteps, PlanStep *step, int64 rows_done)
 {
 	if (!sandbox_report_progress)
 		return;
 	pgstat_report_activity(STATE_RUNNING,
-						   psprintf("penelope_sandbox run %lld: step %d of %d: %s %s",
+						   psprintf("penelope_sandbox run %lld: step %d of %d: %s %s (%lld rows done)",
 									(long long) run_id, stepno, nsteps,
-									method_names[step->method], step->table->qualname));
+									method_names[step->method], step->table->qualname,
+									(long long) rows_done));
 }
 
 /*
@@ -1431,7 +1433,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		instr_time	step_time;
 		int64		rows;
 
-		report_progress(run_id, ++stepno, list_length(plan->steps), step);
+		report_progress(run_id, ++stepno, list_length(plan->steps), step, total_rows);
 		CHECK_FOR_INTERRUPTS();
 		INSTR_TIME_SET_CURRENT(step_start);
 

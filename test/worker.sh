@@ -59,8 +59,8 @@ echo "# asynchronous run: progress, then success"
 make_copy async slow
 run=$(sql async -c "SELECT sandbox_sanitize_async('migration')")
 like "$run" '^[0-9]+$' "sandbox_sanitize_async returns a run id at once"
-wait_for async "SELECT count(*) = 1 FROM sandbox.progress WHERE current_step LIKE '%step%of%'" 10
-is "$?" 0 "sandbox.progress shows the worker and its step"
+wait_for async "SELECT count(*) = 1 FROM sandbox.progress WHERE current_step LIKE '%step % of %rows done)'" 10
+is "$?" 0 "sandbox.progress shows the worker, its step and the rows done"
 is "$(sql async -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'penelope_sandbox sanitizer'")" 1 \
 	"pg_stat_activity shows the worker with its own backend_type"
 wait_for async "SELECT status = 'succeeded' FROM sandbox.run WHERE id = $run" 20
