@@ -98,6 +98,7 @@ typedef struct TableRules
 	List	   *updates;		/* mask and set, nearest environment first */
 	List	   *rules_all;		/* all of the above */
 	bool		truncated;		/* emptied by the TRUNCATE step */
+	int64		rows_now;		/* rows counted by the last verification */
 } TableRules;
 
 typedef enum StepMethod
@@ -128,6 +129,10 @@ typedef struct PlanStep
 	char	   *sql;			/* the statement */
 	char	   *count_sql;		/* counts the rows it touches */
 	bool		sql_returns_count;	/* sql is a SELECT returning that count */
+
+	/* Filled in when the step has run */
+	int			stepno;
+	double		seconds;
 } PlanStep;
 
 typedef struct SanitizePlan
@@ -743,7 +748,9 @@ plan_update(SanitizePlan *plan, TableRules *table)
 		appendStringInfoString(&sql, where);
 
 	step->sql = sql.data;
-	step->count_sql = psprintf("SELECT pg_catalog.count(*) FROM %s%s", table->qualname, where);
+	/* a rewrite writes every row of the table again */
+	step->count_sql = psprintf("SELECT pg_catalog.count(*) FROM %s%s", table->qualname,
+							   rewrite ? "" : where);
 }
 
 /*
@@ -1143,7 +1150,8 @@ verify_check_sql(SandboxRule *rule, TableRules *table, List *reenabled, char **d
 
 /*
  * verify_plan
- *		Count, per rule, the rows violating it now: one scan per table.
+ *		Count, per rule, the rows violating it now: one scan per table,
+ *		which also counts the table's rows (TableRules.rows_now).
  */
 static List *
 verify_plan(SanitizePlan *plan)
@@ -1156,10 +1164,11 @@ verify_plan(SanitizePlan *plan)
 		TableRules *table = lfirst(lc);
 		List	   *table_results = NIL;
 		StringInfoData sql;
+		bool		isnull;
 		ListCell   *lc2;
 
 		initStringInfo(&sql);
-		appendStringInfoString(&sql, "SELECT ");
+		appendStringInfoString(&sql, "SELECT pg_catalog.count(*)");
 		foreach(lc2, plan->rules)
 		{
 			SandboxRule *rule = lfirst(lc2);
@@ -1170,22 +1179,22 @@ verify_plan(SanitizePlan *plan)
 			result = palloc0(sizeof(VerifyResult));
 			result->rule = rule;
 			result->table = table;
-			appendStringInfo(&sql, "%spg_catalog.count(*) FILTER (WHERE %s)",
-							 table_results == NIL ? "" : ", ",
+			appendStringInfo(&sql, ", pg_catalog.count(*) FILTER (WHERE %s)",
 							 verify_check_sql(rule, table, plan->reenabled, &result->detail));
 			table_results = lappend(table_results, result);
 		}
 		appendStringInfo(&sql, " FROM %s", table->qualname);
 
 		run_guarded(table, table->rules_all, sql.data);
+		table->rows_now = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1, &isnull));
 		foreach(lc2, table_results)
 		{
 			VerifyResult *result = lfirst(lc2);
-			bool		isnull;
 
 			result->violations =
 				DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-											foreach_current_index(lc2) + 1, &isnull));
+											foreach_current_index(lc2) + 2, &isnull));
 		}
 		results = list_concat(results, table_results);
 	}
@@ -1267,7 +1276,7 @@ ledger_start(const char *environment, int64 run_id)
  *		Record one executed statement.
  */
 static void
-ledger_step(int64 run_id, int stepno, PlanStep *step, int64 rows, double seconds)
+ledger_step(int64 run_id, PlanStep *step, int64 rows)
 {
 	Oid			argtypes[9] = {INT8OID, INT4OID, NAMEOID, NAMEOID, TEXTOID,
 	INT8ARRAYOID, TEXTOID, INT8OID, FLOAT8OID};
@@ -1279,7 +1288,7 @@ ledger_step(int64 run_id, int stepno, PlanStep *step, int64 rows, double seconds
 		ids[foreach_current_index(lc)] = Int64GetDatum(((SandboxRule *) lfirst(lc))->id);
 
 	args[0] = Int64GetDatum(run_id);
-	args[1] = Int32GetDatum(stepno);
+	args[1] = Int32GetDatum(step->stepno);
 	args[2] = CStringGetDatum(step->table->schema);
 	args[3] = CStringGetDatum(step->table->name);
 	args[4] = CStringGetTextDatum(method_names[step->method]);
@@ -1287,7 +1296,7 @@ ledger_step(int64 run_id, int stepno, PlanStep *step, int64 rows, double seconds
 											  INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[6] = CStringGetTextDatum(step->sql);
 	args[7] = Int64GetDatum(rows);
-	args[8] = Float8GetDatum(seconds);
+	args[8] = Float8GetDatum(step->seconds);
 
 	if (SPI_execute_with_args("INSERT INTO sandbox.run_step (run_id, step, table_schema, table_name,"
 							  " method, rule_ids, statement, rows, duration)"
@@ -1440,9 +1449,12 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		if (step->method == METHOD_UPDATE || step->method == METHOD_REWRITE)
 			sandbox_save_restorable(run_id, step->table->relid, step->table->owner, step->rules);
 
-		/* statements that do not report their rows are counted first */
-		rows = (step->method == METHOD_REWRITE || step->method == METHOD_TRUNCATE ||
-				step->method == METHOD_BUILTIN) ?
+		/*
+		 * Statements that do not report their rows are counted first; but a
+		 * rewrite changes every row of its table, which the verification
+		 * below counts anyway, so its ledger row waits for that count.
+		 */
+		rows = (step->method == METHOD_TRUNCATE || step->method == METHOD_BUILTIN) ?
 			count_guarded(step->table, step->rules, step->count_sql) : 0;
 		run_guarded(step->table, step->rules, step->sql);
 		if (step->sql_returns_count)
@@ -1456,7 +1468,10 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 
 		INSTR_TIME_SET_CURRENT(step_time);
 		INSTR_TIME_SUBTRACT(step_time, step_start);
-		ledger_step(run_id, stepno, step, rows, INSTR_TIME_GET_DOUBLE(step_time));
+		step->stepno = stepno;
+		step->seconds = INSTR_TIME_GET_DOUBLE(step_time);
+		if (step->method != METHOD_REWRITE)
+			ledger_step(run_id, step, rows);
 		total_rows += rows;
 		if (step->method == METHOD_UPDATE || step->method == METHOD_DELETE)
 			in_place = list_append_unique_ptr(in_place, step->table->qualname);
@@ -1464,6 +1479,16 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 
 	/* The run holds only if every rule's effect can be seen in the data */
 	results = verify_plan(plan);
+	foreach(lc, plan->steps)
+	{
+		PlanStep   *step = lfirst(lc);
+
+		if (step->method == METHOD_REWRITE)
+		{
+			ledger_step(run_id, step, step->table->rows_now);
+			total_rows += step->table->rows_now;
+		}
+	}
 	initStringInfo(&failures);
 	foreach(lc, results)
 	{
