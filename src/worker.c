@@ -553,7 +553,9 @@ sandbox_executor_start(QueryDesc *queryDesc, int eflags)
 
 /*
  * sandbox_process_utility
- *		ProcessUtility hook: check_session_database() first.
+ *		ProcessUtility hook: check_session_database() first; and the
+ *		database is no longer taken as sanitized once the extension is
+ *		dropped or created in it.
  */
 static void
 sandbox_process_utility(PlannedStmt *pstmt, const char *queryString,
@@ -561,6 +563,8 @@ sandbox_process_utility(PlannedStmt *pstmt, const char *queryString,
 						ParamListInfo params, QueryEnvironment *queryEnv,
 						DestReceiver *dest, QueryCompletion *qc)
 {
+	Node	   *stmt = pstmt->utilityStmt;
+
 	check_session_database();
 	if (prev_process_utility_hook)
 		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
@@ -568,6 +572,18 @@ sandbox_process_utility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+
+	/*
+	 * Dropping or creating the extension is what "pg_restore --clean" of a
+	 * dump into an existing sandbox does: production's data and ledger may
+	 * be arriving, so the database is closed until the launcher has looked
+	 * at its ledger again.
+	 */
+	if ((IsA(stmt, DropStmt) && ((DropStmt *) stmt)->removeType == OBJECT_EXTENSION &&
+		 list_member(((DropStmt *) stmt)->objects, makeString("penelope_sandbox"))) ||
+		(IsA(stmt, CreateExtensionStmt) &&
+		 strcmp(((CreateExtensionStmt *) stmt)->extname, "penelope_sandbox") == 0))
+		set_database_state(MyDatabaseId, DB_UNKNOWN);
 }
 
 /*

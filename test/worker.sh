@@ -99,6 +99,19 @@ wait_for training "SELECT sandbox.database_ready()" 10
 out=$(psql -X -A -t -U regress_clerk -d training -c "SELECT count(*) FROM client" 2>&1)
 is "$out" 1000 "the ordinary role can connect once it is sanitized"
 
+echo "# pg_restore --clean over a sanitized copy closes it again until it is sanitized"
+cluster_conf "penelope_sandbox.auto_sanitize = off"
+pg_restore --clean --if-exists -d training "$CLUSTER_DIR/prod.dump" 2>/dev/null
+sql training -c "UPDATE client SET email = 'person' || id || '@mail.example.com'" >/dev/null
+out=$(psql -X -A -t -U regress_clerk -d training -c "SELECT count(*) FROM client" 2>&1)
+like "$out" 'database "training" is being prepared' "the clerk is refused after the restore"
+sed -i '/penelope_sandbox.auto_sanitize/d' "$CLUSTER_DIR/data/postgresql.conf"
+run_as_postgres $PG_BIN/pg_ctl -D "$CLUSTER_DIR/data" reload >/dev/null
+wait_for training "SELECT sandbox.database_ready()" 20
+is "$(unmasked training)" 0 "the worker sanitized the restored data"
+out=$(psql -X -A -t -U regress_clerk -d training -c "SELECT count(*) FROM client" 2>&1)
+is "$out" 1000 "and the clerk is let in again"
+
 echo "# a database listed in penelope_sandbox.sandbox_databases is closed before its first scan"
 cluster_conf "penelope_sandbox.sandbox_databases = 'listed=migration'" "penelope_sandbox.naptime = 3600"
 createdb listed
