@@ -25,3 +25,7 @@ include $(PGXS)
 
 penelope_sandbox--1.0.sql: $(SCRIPT_PARTS)
 	cat $^ > $@
+
+# PGXS tracks no header dependencies: every object is rebuilt when the
+# shared header changes.
+$(patsubst %.c,%.o,$(wildcard src/*.c)) penelope_sandbox.o: src/penelope_sandbox.h
