@@ -127,7 +127,7 @@ sandbox_load_rules(const char *environment)
 	static const char *chain_sql =
 		"SELECT count(*), bool_or(cycle) FROM sandbox.environment_chain($1)";
 	static const char *rules_sql =
-		"SELECT r.id, r.environment, c.depth, r.feature, r.table_schema,"
+		"SELECT r.id, r.environment, r.feature, r.table_schema,"
 		"       r.table_name, r.column_name, r.action, r.expression, r.filter,"
 		"       r.restorable"
 		"  FROM sandbox.rule r JOIN sandbox.environment_chain($1) c ON c.name = r.environment"
@@ -166,15 +166,14 @@ sandbox_load_rules(const char *environment)
 
 		rule->id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
 		rule->environment = SPI_getvalue(tuple, tupdesc, 2);
-		rule->depth = DatumGetInt32(SPI_getbinval(tuple, tupdesc, 3, &isnull));
-		rule->feature = SPI_getvalue(tuple, tupdesc, 4);
-		rule->table_schema = SPI_getvalue(tuple, tupdesc, 5);
-		rule->table_name = SPI_getvalue(tuple, tupdesc, 6);
-		rule->column_name = SPI_getvalue(tuple, tupdesc, 7);
-		rule->action = parse_action(rule->id, SPI_getvalue(tuple, tupdesc, 8));
-		rule->expression = SPI_getvalue(tuple, tupdesc, 9);
-		rule->filter = SPI_getvalue(tuple, tupdesc, 10);
-		rule->restorable = DatumGetBool(SPI_getbinval(tuple, tupdesc, 11, &isnull));
+		rule->feature = SPI_getvalue(tuple, tupdesc, 3);
+		rule->table_schema = SPI_getvalue(tuple, tupdesc, 4);
+		rule->table_name = SPI_getvalue(tuple, tupdesc, 5);
+		rule->column_name = SPI_getvalue(tuple, tupdesc, 6);
+		rule->action = parse_action(rule->id, SPI_getvalue(tuple, tupdesc, 7));
+		rule->expression = SPI_getvalue(tuple, tupdesc, 8);
+		rule->filter = SPI_getvalue(tuple, tupdesc, 9);
+		rule->restorable = DatumGetBool(SPI_getbinval(tuple, tupdesc, 10, &isnull));
 		rules = lappend(rules, rule);
 		MemoryContextSwitchTo(oldcxt);
 	}

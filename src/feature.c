@@ -149,25 +149,31 @@ locked_error(const char *feature, const char *environment, const char *detail)
 void
 sandbox_save_restorable(int64 run_id, Oid relid, Oid owner, List *rules)
 {
+	StringInfoData key;
+	bool		any_restorable = false;
 	ListCell   *lc;
+
+	foreach(lc, rules)
+		any_restorable |= ((SandboxRule *) lfirst(lc))->restorable;
+	if (!any_restorable)
+		return;
+
+	/* the primary key, as jsonb_build_object() arguments */
+	initStringInfo(&key);
+	foreach(lc, sandbox_primary_key_columns(relid))
+		appendStringInfo(&key, "%s%s, %s", key.len > 0 ? ", " : "",
+						 quote_literal_cstr(lfirst(lc)), quote_identifier(lfirst(lc)));
 
 	foreach(lc, rules)
 	{
 		SandboxRule *rule = lfirst(lc);
-		StringInfoData key;
 		Oid			argtypes[7] = {INT8OID, INT8OID, TEXTOID, NAMEOID, NAMEOID, NAMEOID, TEXTOID};
 		Datum		args[7];
 		bool		isnull;
 		Datum		saved;
-		ListCell   *lc2;
 
 		if (!rule->restorable)
 			continue;
-
-		initStringInfo(&key);
-		foreach(lc2, sandbox_primary_key_columns(relid))
-			appendStringInfo(&key, "%s%s, %s", key.len > 0 ? ", " : "",
-							 quote_literal_cstr(lfirst(lc2)), quote_identifier(lfirst(lc2)));
 
 		sandbox_run_as_owner(owner,
 							 psprintf("SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array("

@@ -71,8 +71,6 @@ typedef struct SandboxRule
 {
 	int64		id;
 	char	   *environment;	/* environment the rule belongs to */
-	int			depth;			/* 0 = the environment asked for, 1 = its
-								 * parent, ... */
 	char	   *feature;		/* may be NULL */
 	char	   *table_schema;
 	char	   *table_name;
