@@ -1059,6 +1059,22 @@ run_guarded(TableRules *table, List *rules, const char *sql)
 }
 
 /*
+ * sandbox_run_rule_sql
+ *		run_guarded() for one rule's own query, for feature.c: an error
+ *		names the rule and holds no row value.
+ */
+void
+sandbox_run_rule_sql(SandboxRule *rule, const char *sql)
+{
+	TableRules	table = {0};
+
+	table.relid = rule->relid;
+	table.owner = rule->relowner;
+	table.qualname = quote_qualified_identifier(rule->table_schema, rule->table_name);
+	run_guarded(&table, list_make1(rule), sql);
+}
+
+/*
  * count_guarded
  *		run_guarded for a query returning one count.
  */
@@ -1447,7 +1463,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		INSTR_TIME_SET_CURRENT(step_start);
 
 		if (step->method == METHOD_UPDATE || step->method == METHOD_REWRITE)
-			sandbox_save_restorable(run_id, step->table->relid, step->table->owner, step->rules);
+			sandbox_save_restorable(run_id, step->table->relid, step->rules);
 
 		/*
 		 * Statements that do not report their rows are counted first; but a

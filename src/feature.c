@@ -143,11 +143,12 @@ locked_error(const char *feature, const char *environment, const char *detail)
  *		are about to overwrite, keyed by primary key.
  *
  * The values are read as the table's owner (the rule's filter runs with
- * the owner's rights, as everywhere) and stored as the caller.  The
- * caller must be connected to SPI.
+ * the owner's rights, as everywhere, and an error names the rule without
+ * a row value) and stored as the caller.  The caller must be connected
+ * to SPI.
  */
 void
-sandbox_save_restorable(int64 run_id, Oid relid, Oid owner, List *rules)
+sandbox_save_restorable(int64 run_id, Oid relid, List *rules)
 {
 	StringInfoData key;
 	bool		any_restorable = false;
@@ -175,15 +176,14 @@ sandbox_save_restorable(int64 run_id, Oid relid, Oid owner, List *rules)
 		if (!rule->restorable)
 			continue;
 
-		sandbox_run_as_owner(owner,
+		sandbox_run_rule_sql(rule,
 							 psprintf("SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array("
 									  "pg_catalog.jsonb_build_object(%s), pg_catalog.to_jsonb(%s)))::text"
 									  " FROM %s%s%s",
 									  key.data, quote_identifier(rule->column_name),
 									  quote_qualified_identifier(rule->table_schema, rule->table_name),
 									  rule->filter ? " WHERE " : "",
-									  rule->filter ? sandbox_wrap_sql(rule->filter) : ""),
-							 0, NULL, NULL);
+									  rule->filter ? sandbox_wrap_sql(rule->filter) : ""));
 		saved = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
 			continue;			/* no row to save */
@@ -243,11 +243,10 @@ sandbox_lock_features(const char *environment, List *rules)
 			continue;
 
 		qualname = quote_qualified_identifier(rule->table_schema, rule->table_name);
-		sandbox_run_as_owner(rule->relowner,
+		sandbox_run_rule_sql(rule,
 							 psprintf("SELECT CAST(%s AS %s)", sandbox_wrap_sql(rule->expression),
 									  format_type_be(get_atttype(rule->relid,
-																 get_attnum(rule->relid, rule->column_name)))),
-							 0, NULL, NULL);
+																 get_attnum(rule->relid, rule->column_name)))));
 		value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
 		if (SPI_execute(psprintf("CREATE TRIGGER %s BEFORE INSERT OR UPDATE OF %s ON %s"

@@ -126,6 +126,7 @@ extern List *sandbox_outbound_checks(void);
 extern char *sandbox_sanitize_environment(const char *environment, int64 run_id);
 extern int	sandbox_run_as_owner(Oid owner, const char *sql,
 								 int nargs, Oid *argtypes, Datum *values);
+extern void sandbox_run_rule_sql(SandboxRule *rule, const char *sql);
 extern bool sandbox_report_progress;
 
 /*
@@ -135,7 +136,7 @@ extern bool sandbox_report_progress;
  */
 extern char *sandbox_feature_policy(const char *environment, const char *feature);
 extern List *sandbox_primary_key_columns(Oid relid);
-extern void sandbox_save_restorable(int64 run_id, Oid relid, Oid owner, List *rules);
+extern void sandbox_save_restorable(int64 run_id, Oid relid, List *rules);
 extern void sandbox_lock_features(const char *environment, List *rules);
 
 /*
