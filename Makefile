@@ -13,8 +13,8 @@ SCRIPTS = bin/pg_sandbox_refresh
 # The extension script is assembled from topical pieces, in name order.
 SCRIPT_PARTS = $(sort $(wildcard src/sql/*.sql))
 
-REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
+REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test --load-extension=plpgsql
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 EXTRA_CLEAN = penelope_sandbox--1.0.sql

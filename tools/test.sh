@@ -2,7 +2,7 @@
 # tools/test.sh: the whole test suite, from a fresh Debian machine.
 #
 # Installs what is missing, builds with -Werror, starts a throwaway cluster,
-# runs pg_regress (sql/ + expected/) and every pgTAP file in test/pgtap/
+# runs pg_regress (test/sql/ + test/expected/) and every pgTAP file in test/pgtap/
 # with pg_prove, then the script-driven suites in test/*.sh, and exits
 # non-zero on any failure.  Usage: tools/test.sh
 source "$(dirname "$0")/lib.sh"
