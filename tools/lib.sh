@@ -32,10 +32,11 @@ install_dependencies() {
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# build_and_install: compile with -Werror and install into the server.
+# build_and_install: compile with -Werror (development and CI only: the
+# Makefile itself does not make warnings errors) and install into the server.
 build_and_install() {
 	log "building penelope_sandbox"
-	make -C "$TOP" -s PG_CONFIG=$PG_BIN/pg_config
+	make -C "$TOP" -s PG_CONFIG=$PG_BIN/pg_config COPT=-Werror
 	make -C "$TOP" -s PG_CONFIG=$PG_BIN/pg_config install >/dev/null
 }
 
@@ -81,4 +82,25 @@ cluster_stop() {
 	fi
 	rm -rf "$CLUSTER_DIR"
 	CLUSTER_DIR=
+}
+
+# make_installcheck [MAKE ARGS...]: "make installcheck" (pg_regress and the
+# TAP tests in t/, each in temporary instances of the installed server) as
+# the unprivileged account, in a scratch copy of the tree, since initdb
+# refuses root.  Extra arguments go to make (e.g. REGRESS= or
+# PROVE_TESTS=t/002_dump_restore.pl).  The copy is removed on success and
+# kept, with its logs (tmp_check/log/), on failure.
+make_installcheck() {
+	local dir rc=0
+	dir=$(mktemp -d /tmp/penelope_sandbox_check.XXXXXX)
+	tar -C "$TOP" --exclude=./.git --exclude=./tmp_check --exclude=./results -cf - . | tar -C "$dir" -xf -
+	[ "$(id -u)" -ne 0 ] || chown -R postgres: "$dir"
+	run_as_postgres make -C "$dir" -s PG_CONFIG=$PG_BIN/pg_config installcheck "$@" || rc=$?
+	if [ $rc -eq 0 ]; then
+		rm -rf "$dir"
+	else
+		cat "$dir/regression.diffs" >&2 2>/dev/null || true
+		log "make installcheck failed; kept $dir"
+	fi
+	return $rc
 }

@@ -1,25 +1,24 @@
 #!/usr/bin/env bash
 # tools/test.sh: the whole test suite, from a fresh Debian machine.
 #
-# Installs what is missing, builds with -Werror, starts a throwaway cluster,
-# runs pg_regress (test/sql/ + test/expected/) and every pgTAP file in test/pgtap/
-# with pg_prove, then the script-driven suites in test/*.sh, and exits
-# non-zero on any failure.  Usage: tools/test.sh
+# Installs what is missing, builds with -Werror, runs "make installcheck"
+# (pg_regress: test/sql/ + test/expected/; TAP: t/*.pl; each in temporary
+# instances), every pgTAP file in test/pgtap/ with pg_prove in a throwaway
+# cluster, then the script-driven suites in test/*.sh, and exits non-zero
+# on any failure.  Usage: tools/test.sh
 source "$(dirname "$0")/lib.sh"
 
 install_dependencies
 build_and_install
 
+failed=0
+log "make installcheck: pg_regress"
+make_installcheck TAP_TESTS= || failed=1
+log "make installcheck: TAP (t/)"
+make_installcheck REGRESS= || failed=1
+
 # The suites start their own clusters where they need other settings.
 cluster_start "shared_preload_libraries = 'penelope_sandbox'" "penelope_sandbox.server_role = 'sandbox'"
-
-failed=0
-log "pg_regress"
-if ! make -C "$TOP" -s PG_CONFIG=$PG_BIN/pg_config installcheck; then
-	failed=1
-	cat "$TOP/regression.diffs" >&2 || true
-fi
-
 log "pgTAP"
 createdb pgtap
 psql -X -q -d pgtap -c 'CREATE EXTENSION pgtap' >/dev/null

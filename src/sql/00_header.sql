@@ -1,4 +1,5 @@
--- penelope_sandbox--1.0.sql: assembled from the files in src/sql/ by the Makefile
+-- penelope_sandbox--<version>.sql (the current version, default_version of the
+-- control file): assembled from the files in src/sql/ by the Makefile
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION penelope_sandbox" to load this file. \quit
