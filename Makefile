@@ -46,8 +46,9 @@ override autodepend = yes
 
 include $(PGXS)
 
-$(EXTENSION)--$(EXTVERSION).sql: $(SCRIPT_PARTS)
-	cat $^ > $@
+# (The directory is a prerequisite too: removing a piece changes it.)
+$(EXTENSION)--$(EXTVERSION).sql: $(SCRIPT_PARTS) src/sql
+	cat $(SCRIPT_PARTS) > $@
 
 # LLVM bitcode (for JIT inlining) is compiled by its own rule, which knows
 # no headers: it follows its object, which does.
