@@ -57,7 +57,9 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "portability/instr_time.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -1403,19 +1405,45 @@ lock_tables(SanitizePlan *plan)
 
 /*
  * report_progress
- *		Show the current step, and the rows the steps before it changed,
- *		in pg_stat_activity (background worker).
+ *		Show where a run is in this session's pg_stat_activity entry, in the
+ *		fixed form that view sandbox.progress takes apart (src/sql/40_worker.sql):
+ *		the step, its table with the table's size in blocks and its estimated
+ *		rows (-1 if unknown) when the step starts, and the rows the steps
+ *		before it changed.
+ *		A NULL step means the steps are done and the run verifies.  A step
+ *		is one statement: progress moves from step to step.
  */
 static void
 report_progress(int64 run_id, int stepno, int nsteps, PlanStep *step, int64 rows_done)
 {
+	Oid			relid = InvalidOid;
+	BlockNumber blocks = 0;
+	double		tuples = -1;		/* unknown */
+
 	if (!sandbox_report_progress)
 		return;
+	if (step == NULL)
+	{
+		pgstat_report_activity(STATE_RUNNING,
+							   psprintf("penelope_sandbox run %lld: verifying after %d steps (%lld rows done)",
+										(long long) run_id, nsteps, (long long) rows_done));
+		return;
+	}
+	if (OidIsValid(step->table->relid))
+	{
+		Relation	rel = relation_open(step->table->relid, AccessShareLock);
+
+		relid = RelationGetRelid(rel);
+		if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
+			blocks = RelationGetNumberOfBlocks(rel);
+		tuples = rel->rd_rel->reltuples;	/* -1: never vacuumed or analyzed */
+		relation_close(rel, NoLock);
+	}
 	pgstat_report_activity(STATE_RUNNING,
-						   psprintf("penelope_sandbox run %lld: step %d of %d: %s %s (%lld rows done)",
+						   psprintf("penelope_sandbox run %lld: step %d of %d: %s %s (relid %u, %u blocks, %.0f rows estimated, %lld rows done)",
 									(long long) run_id, stepno, nsteps,
 									method_names[step->method], step->table->qualname,
-									(long long) rows_done));
+									relid, blocks, tuples, (long long) rows_done));
 }
 
 /*
@@ -1494,6 +1522,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	}
 
 	/* The run holds only if every rule's effect can be seen in the data */
+	report_progress(run_id, stepno, list_length(plan->steps), NULL, total_rows);
 	results = verify_plan(plan);
 	foreach(lc, plan->steps)
 	{
@@ -1569,8 +1598,14 @@ Datum
 sandbox_sanitize(PG_FUNCTION_ARGS)
 {
 	char	   *environment = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *summary;
 
-	PG_RETURN_TEXT_P(cstring_to_text(sandbox_sanitize_environment(environment, 0)));
+	/* Meanwhile the steps show in pg_stat_activity and sandbox.progress */
+	sandbox_report_progress = true;
+	summary = sandbox_sanitize_environment(environment, 0);
+	pgstat_report_activity(STATE_RUNNING, debug_query_string);
+
+	PG_RETURN_TEXT_P(cstring_to_text(summary));
 }
 
 /*
