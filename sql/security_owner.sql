@@ -113,13 +113,19 @@ INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, ac
 	VALUES ('regress_so_analysis', 'regress_so', 'client', 'phone', 'set', $$'000'$$,
 			$$'x'::regress_so.tin IS NOT NULL$$);
 -- 1f. so is a cast whose function belongs to a third role
-SET ROLE regress_third;
-CREATE FUNCTION regress_so.third_cast(int) RETURNS regress_so.third_dom LANGUAGE sql AS $$ SELECT 'c'::text $$;
+SET ROLE regress_app;
+CREATE TYPE regress_so.app_rec AS (n int);
 RESET ROLE;
-CREATE CAST (int AS regress_so.third_dom) WITH FUNCTION regress_so.third_cast(int);
+SET ROLE regress_third;
+CREATE FUNCTION regress_so.third_cast(regress_so.app_rec) RETURNS text LANGUAGE sql AS $$
+	INSERT INTO regress_so.seen VALUES ('third cast', current_user) RETURNING 'c'
+$$;
+RESET ROLE;
+SET ROLE regress_app;
+CREATE CAST (regress_so.app_rec AS text) WITH FUNCTION regress_so.third_cast(regress_so.app_rec);
+RESET ROLE;
 INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
-	VALUES ('regress_so_analysis', 'regress_so', 'client', 'phone', 'set', $$(id::regress_so.third_dom)::text$$);
-DROP CAST (int AS regress_so.third_dom);
+	VALUES ('regress_so_analysis', 'regress_so', 'client', 'phone', 'set', $$(ROW(id)::regress_so.app_rec)::text$$);
 SELECT * FROM regress_so_status;
 SELECT regress_so_reset();
 DELETE FROM sandbox.rule WHERE environment = 'regress_so_analysis';
@@ -159,15 +165,22 @@ $$;
 RESET ROLE;
 INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
 	VALUES ('regress_so_settings', 'regress_so', 'client', 'phone', 'set', $$'000'$$);
--- 2a. a CHECK constraint
-ALTER TABLE regress_so.client ADD CONSTRAINT hijack CHECK (regress_so.hijack());
+-- 2a. a CHECK constraint, evaluated by a rewrite (adding it runs it here
+-- as regress_app: reset what it changed)
+SET ROLE regress_app;
+ALTER TABLE regress_so.client ADD CONSTRAINT hijack CHECK (regress_so.hijack_text(phone) IS NOT NULL);
+RESET ROLE;
+RESET search_path;
+RESET regress.leak;
 SELECT sandbox_sanitize('regress_so_settings') ~ '^run \d+: ' AS sanitized;
 SELECT * FROM public.regress_so_status;
 SELECT current_setting('search_path') AS search_path, current_setting('regress.leak', true) AS leaked_setting;
 SELECT public.regress_so_reset();
 ALTER TABLE regress_so.client DROP CONSTRAINT hijack;
 RESET search_path;
+RESET regress.leak;
 -- 2b. a row trigger, with the UPDATE strategy
+UPDATE regress_so.client SET phone = '555-0' || id;
 CREATE TRIGGER hijack BEFORE UPDATE ON regress_so.client FOR EACH ROW EXECUTE FUNCTION regress_so.hijack_trigger();
 SET penelope_sandbox.update_strategy = 'update';
 SELECT sandbox_sanitize('regress_so_settings') ~ '^run \d+: ' AS sanitized;
@@ -177,13 +190,18 @@ SELECT current_setting('search_path') AS search_path, current_setting('regress.l
 SELECT public.regress_so_reset();
 DROP TRIGGER hijack ON regress_so.client;
 RESET search_path;
--- 2c. an index expression (creating the index runs it here as regress_app)
+RESET regress.leak;
+-- 2c. an index expression, evaluated by an UPDATE (creating the index
+-- runs it here as regress_app)
+UPDATE regress_so.client SET phone = '555-0' || id;
 SET ROLE regress_app;
 CREATE INDEX client_hijack ON regress_so.client (regress_so.hijack_text(phone));
 RESET ROLE;
 RESET search_path;
-SET regress.leak = '';
+RESET regress.leak;
+SET penelope_sandbox.update_strategy = 'update';
 SELECT sandbox_sanitize('regress_so_settings') ~ '^run \d+: ' AS sanitized;
+RESET penelope_sandbox.update_strategy;
 SELECT * FROM public.regress_so_status;
 SELECT current_setting('search_path') AS search_path, current_setting('regress.leak', true) AS leaked_setting;
 SELECT public.regress_so_reset();
@@ -224,7 +242,7 @@ INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, ac
 		   ('regress_so_key', 'regress_so', 'contact', 'email', 'mask', 'sandbox.mask_email(email)');
 -- 3a. a trigger and 3b. a CHECK constraint of the owner, 3c. the domain of a column
 CREATE TRIGGER probe BEFORE UPDATE ON regress_so.client FOR EACH ROW EXECUTE FUNCTION regress_so.probe_trigger('trigger');
-ALTER TABLE regress_so.client ADD CONSTRAINT probe CHECK (regress_so.probe('check constraint'));
+ALTER TABLE regress_so.client ADD CONSTRAINT probe CHECK (regress_so.probe('check constraint')) NOT VALID;
 SET penelope_sandbox.update_strategy = 'update';
 SELECT sandbox_sanitize('regress_so_key') ~ '^run \d+: ' AS sanitized;
 RESET penelope_sandbox.update_strategy;
@@ -319,9 +337,9 @@ INSERT INTO sandbox.feature (environment, feature, policy) VALUES ('regress_so_m
 INSERT INTO sandbox.rule (environment, feature, table_schema, table_name, column_name, action, expression, restorable)
 	VALUES ('regress_so_messages', 'regress_so_switch', 'regress_so', 'client', 'active', 'set', 'false', true);
 SELECT sandbox_sanitize('regress_so_messages') ~ '^run \d+: ' AS sanitized;
-ALTER TABLE regress_so.client ADD CONSTRAINT not_zyxwicz CHECK (NOT active OR surname <> 'Zyxwicz') NOT VALID;
+ALTER TABLE regress_so.client ADD CONSTRAINT active_only_for_some CHECK (NOT active OR surname <> 'Zyxwicz') NOT VALID;
 SELECT regress_so_message_of($$SELECT sandbox_enable_feature('regress_so_switch')$$, 'zyxwicz|quorvane');
-ALTER TABLE regress_so.client DROP CONSTRAINT not_zyxwicz;
+ALTER TABLE regress_so.client DROP CONSTRAINT active_only_for_some;
 
 --
 -- Class 8: name parameters are whole NameData, zero-padded on disk
