@@ -11,11 +11,17 @@
  *	- the text is one scalar expression, nothing else (no second
  *	  statement, no FROM, no trailing clause smuggled past a parenthesis);
  *	- it is assignable to the column's type, or boolean for a filter;
- *	- it calls only trusted functions: owned by a superuser or by the
- *	  table's owner.  Rules run with the rights of the table owner (see
- *	  engine.c), so a function owned by anybody else could be used to act
- *	  as that owner: that is how PostgreSQL Anonymizer's masking rules
+ *	- it reaches only trusted functions and types: owned by a superuser
+ *	  or by the table's owner.  Rules run with the rights of the table
+ *	  owner (see engine.c), so code owned by anybody else could be used to
+ *	  act as that owner: that is how PostgreSQL Anonymizer's masking rules
  *	  were turned into privilege escalations.
+ *
+ * Analysing rule text already runs code (type input functions, domain
+ * constraints), so it is analysed as the table's owner inside a
+ * security-restricted operation, never as the caller.  The engine never
+ * runs the text as written: it runs the analysed tree, deparsed, with
+ * the run token passed to the keyed maskers (sandbox_rule_expression_sql).
  *
  * The same validation runs in the trigger on sandbox.rule (when a rule is
  * written) and in the engine (when it runs, since tables change).  Errors
@@ -133,12 +139,12 @@ List *
 sandbox_load_rules(const char *environment)
 {
 	static const char *chain_sql =
-		"SELECT count(*), bool_or(cycle) FROM sandbox.environment_chain($1)";
+		"SELECT pg_catalog.count(*), pg_catalog.bool_or(cycle) FROM sandbox.environment_chain($1)";
 	static const char *rules_sql =
 		"SELECT r.id, r.environment, r.feature, r.table_schema,"
 		"       r.table_name, r.column_name, r.action, r.expression, r.filter,"
 		"       r.restorable"
-		"  FROM sandbox.rule r JOIN sandbox.environment_chain($1) c ON c.name = r.environment"
+		"  FROM sandbox.rule r JOIN sandbox.environment_chain($1) c ON c.name OPERATOR(pg_catalog.=) r.environment"
 		" WHERE r.enabled"
 		" ORDER BY c.depth, r.id";
 	Oid			argtypes[1] = {TEXTOID};
@@ -204,7 +210,7 @@ sandbox_environment_disables_outbound(const char *environment)
 	bool		isnull;
 	bool		result;
 
-	if (SPI_execute_with_args("SELECT disable_outbound FROM sandbox.environment WHERE name = $1",
+	if (SPI_execute_with_args("SELECT disable_outbound FROM sandbox.environment WHERE name OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read sandbox.environment");
@@ -829,7 +835,7 @@ lookup_recogniser(Node *expr)
 
 	args[0] = ObjectIdGetDatum(((FuncExpr *) expr)->funcid);
 	if (SPI_execute_with_args("SELECT recogniser::pg_catalog.oid FROM sandbox.masking_function"
-							  " WHERE masker = $1",
+							  " WHERE masker::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read sandbox.masking_function");
 	if (SPI_processed == 1)

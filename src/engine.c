@@ -21,10 +21,15 @@
  *	   old values.
  *
  * Rows about to be removed are never updated first.  Each statement runs
- * as the owner of its table, inside a security-restricted operation and
- * with a fixed search_path, as VACUUM and REINDEX do: triggers, index
- * expressions and rule functions act with the owner's rights, never with
- * those of the superuser running the sanitization.
+ * as the owner of its table in an owner context: inside a
+ * security-restricted operation and with a fixed search_path, as VACUUM
+ * and REINDEX do, every setting put back afterwards, and every message
+ * below ERROR silenced (owner code may put row values in them): triggers,
+ * index expressions and rule functions act with the owner's rights,
+ * never with those of the superuser running the sanitization, and leave
+ * nothing behind.  Rule expressions appear in statements as
+ * sandbox_rule_expression_sql() gives them, and every statement binds the
+ * run token as $1 (see masking.c).
  *
  * Before a table's statement, the values its restorable rules overwrite
  * are saved; after the run, the switches of locked features are guarded
@@ -34,7 +39,7 @@
  * Everything happens in the caller's transaction, so an error leaves the
  * database as it was.  A failing statement's error is replaced with one
  * that names the rule and keeps only what cannot hold a row value (the
- * SQLSTATE and the names of the constraint, column and type).
+ * SQLSTATE, and the names of the table's constraint or column).
  *
  * Copyright (c) 2026, penelope_sandbox developers
  *
@@ -472,7 +477,7 @@ large_object_ids_sql(List *rules, const char *source)
 /* The existing large objects among those ids, as "lo" of relation "l" */
 #define EXISTING_LARGE_OBJECTS \
 	" AS l(lo) WHERE lo IS NOT NULL AND EXISTS" \
-	" (SELECT FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = l.lo)"
+	" (SELECT FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid OPERATOR(pg_catalog.=) l.lo)"
 
 /* ---- Building the plan ---- */
 
@@ -541,7 +546,7 @@ referencing_tables(Oid relid)
 	bool		isnull;
 
 	if (SPI_execute_with_args("SELECT DISTINCT conrelid FROM pg_catalog.pg_constraint"
-							  " WHERE contype = 'f' AND confrelid = $1 AND conrelid <> $1",
+							  " WHERE contype OPERATOR(pg_catalog.=) 'f' AND confrelid OPERATOR(pg_catalog.=) $1 AND conrelid OPERATOR(pg_catalog.<>) $1",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_constraint");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -795,16 +800,16 @@ rewrite_refusal(TableRules *table)
 		char	   *sql;
 
 		sql = psprintf("SELECT 1 FROM pg_catalog.pg_depend d"
-					   " WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-					   " AND d.refobjid = %u AND d.refobjsubid = %d"
-					   " AND d.classid NOT IN ('pg_catalog.pg_constraint'::pg_catalog.regclass,"
-					   "  'pg_catalog.pg_statistic_ext'::pg_catalog.regclass)"
-					   " AND NOT (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-					   "  AND d.objsubid = 0 AND (SELECT c.relkind FROM pg_catalog.pg_class c"
-					   "   WHERE c.oid = d.objid) IN ('i', 'I', 'S'))"
-					   " AND NOT (d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
-					   "  AND EXISTS (SELECT FROM pg_catalog.pg_attrdef a WHERE a.oid = d.objid"
-					   "   AND a.adrelid = d.refobjid AND a.adnum = d.refobjsubid))"
+					   " WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+					   " AND d.refobjid OPERATOR(pg_catalog.=) %u AND d.refobjsubid OPERATOR(pg_catalog.=) %d"
+					   " AND NOT d.classid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_constraint'::pg_catalog.regclass,"
+					   "  'pg_catalog.pg_statistic_ext'::pg_catalog.regclass])"
+					   " AND NOT (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+					   "  AND d.objsubid OPERATOR(pg_catalog.=) 0 AND (SELECT c.relkind FROM pg_catalog.pg_class c"
+					   "   WHERE c.oid OPERATOR(pg_catalog.=) d.objid) OPERATOR(pg_catalog.=) ANY ('{i,I,S}'::pg_catalog.\"char\"[]))"
+					   " AND NOT (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
+					   "  AND EXISTS (SELECT FROM pg_catalog.pg_attrdef a WHERE a.oid OPERATOR(pg_catalog.=) d.objid"
+					   "   AND a.adrelid OPERATOR(pg_catalog.=) d.refobjid AND a.adnum OPERATOR(pg_catalog.=) d.refobjsubid))"
 					   " LIMIT 1",
 					   table->relid, (int) attnum);
 		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
@@ -812,9 +817,10 @@ rewrite_refusal(TableRules *table)
 		if (SPI_processed > 0)
 			return "another object depends on a masked column";
 	}
-	if (SPI_execute(psprintf("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = %u"
-							 " AND NOT tgisinternal AND tgenabled <> 'D'"
-							 " AND (tgtype & %d) <> 0 AND (tgtype & %d) <> 0 LIMIT 1",
+	if (SPI_execute(psprintf("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) %u"
+							 " AND NOT tgisinternal AND tgenabled OPERATOR(pg_catalog.<>) 'D'"
+							 " AND (tgtype OPERATOR(pg_catalog.&) %d) OPERATOR(pg_catalog.<>) 0"
+							 " AND (tgtype OPERATOR(pg_catalog.&) %d) OPERATOR(pg_catalog.<>) 0 LIMIT 1",
 							 table->relid, TRIGGER_TYPE_ROW, TRIGGER_TYPE_UPDATE),
 					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_trigger");
@@ -1429,7 +1435,7 @@ reenabled_features(void)
 	List	   *features = NIL;
 
 	if (SPI_execute("SELECT DISTINCT e.feature FROM sandbox.feature_event e"
-					" WHERE e.run_id = (sandbox.last_run()).id",
+					" WHERE e.run_id OPERATOR(pg_catalog.=) (sandbox.last_run()).id",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read sandbox.feature_event");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -1460,7 +1466,7 @@ ledger_start(const char *environment, int64 run_id)
 	if (run_id > 0)
 	{
 		if (SPI_execute_with_args("UPDATE sandbox.run SET status = 'running'"
-								  " WHERE id = $4 AND environment = $1 RETURNING id",
+								  " WHERE id OPERATOR(pg_catalog.=) $4 AND environment OPERATOR(pg_catalog.=) $1 RETURNING id",
 								  4, argtypes, args, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
 			SPI_processed != 1)
 			elog(ERROR, "run %lld of environment \"%s\" is not in sandbox.run",
@@ -1521,7 +1527,7 @@ ledger_finish(int64 run_id, const char *summary)
 
 	if (SPI_execute_with_args("UPDATE sandbox.run SET status = 'succeeded',"
 							  " finished_at = pg_catalog.clock_timestamp(), summary = $2"
-							  " WHERE id = $1",
+							  " WHERE id OPERATOR(pg_catalog.=) $1",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update sandbox.run");
 }

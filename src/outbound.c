@@ -106,7 +106,7 @@ sandbox_outbound_steps(void)
 
 	/* Subscriptions of this database that are enabled or hold a slot */
 	if (SPI_execute(psprintf("SELECT subname FROM pg_catalog.pg_subscription"
-							 " WHERE subdbid = %u AND (subenabled OR subslotname IS NOT NULL)"
+							 " WHERE subdbid OPERATOR(pg_catalog.=) %u AND (subenabled OR subslotname IS NOT NULL)"
 							 " ORDER BY subname", MyDatabaseId),
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_subscription");
@@ -125,7 +125,7 @@ sandbox_outbound_steps(void)
 	}
 
 	/* User mappings, with the credentials they hold */
-	if (SPI_execute("SELECT CASE WHEN umuser = 0 THEN 'PUBLIC'"
+	if (SPI_execute("SELECT CASE WHEN umuser OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'"
 					"  ELSE pg_catalog.quote_ident(usename) END,"
 					" pg_catalog.quote_ident(srvname)"
 					" FROM pg_catalog.pg_user_mappings ORDER BY srvname, usename",
@@ -142,7 +142,7 @@ sandbox_outbound_steps(void)
 	/* pg_cron jobs aimed at this database */
 	if (cron_is_here())
 		steps = new_outbound_step(steps, "cron job",
-								  "UPDATE cron.job SET active = false WHERE jobid IN"
+								  "UPDATE cron.job SET active = false WHERE jobid OPERATOR(pg_catalog.=) ANY"
 								  " (SELECT jobid " FOREIGN_CRON_JOBS ")",
 								  "SELECT pg_catalog.count(*) " FOREIGN_CRON_JOBS);
 	return steps;
@@ -160,7 +160,7 @@ sandbox_outbound_checks(void)
 
 	checks = new_outbound_step(checks, "no subscription of this database is enabled or holds a slot",
 							   psprintf("SELECT pg_catalog.count(*) FROM pg_catalog.pg_subscription"
-										" WHERE subdbid = %u AND (subenabled OR subslotname IS NOT NULL)",
+										" WHERE subdbid OPERATOR(pg_catalog.=) %u AND (subenabled OR subslotname IS NOT NULL)",
 										MyDatabaseId), NULL);
 	checks = new_outbound_step(checks, "no user mapping holds credentials of a foreign server",
 							   "SELECT pg_catalog.count(*) FROM pg_catalog.pg_user_mappings", NULL);
