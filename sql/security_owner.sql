@@ -396,15 +396,23 @@ DROP SCHEMA cron CASCADE;
 -- 7d. on a production server plan and verify refuse, and no key is made
 DELETE FROM sandbox.secret;
 ALTER SYSTEM SET penelope_sandbox.server_role = 'production';
+-- (a backend reads the reloaded file between statements)
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+SELECT pg_sleep(0.3) FROM generate_series(1, 1);
+SELECT pg_sleep(0.3) FROM generate_series(1, 1);
+SELECT pg_sleep(0.3) FROM generate_series(1, 1);
+SELECT pg_sleep(0.3) FROM generate_series(1, 1);
 SHOW penelope_sandbox.server_role;
 SELECT count(*) FROM sandbox_plan('regress_so_key');
 SELECT count(*) FROM sandbox_verify('regress_so_key');
 SELECT count(*) AS keys FROM sandbox.secret;
 ALTER SYSTEM RESET penelope_sandbox.server_role;
+-- (a backend reads the reloaded file between statements)
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+SELECT pg_sleep(0.3) FROM generate_series(1, 1);
+SELECT pg_sleep(0.3) FROM generate_series(1, 1);
+SELECT pg_sleep(0.3) FROM generate_series(1, 1);
+SELECT pg_sleep(0.3) FROM generate_series(1, 1);
 SHOW penelope_sandbox.server_role;
 
 -- clean up
