@@ -95,12 +95,31 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	sandbox_masking_init();
+	sandbox_engine_init();
 	sandbox_worker_init();
 
 	MarkGUCPrefixReserved("penelope_sandbox");
 }
 
 /* ---- Production guard ---- */
+
+/*
+ * sandbox_check_not_production_server
+ *		Refuse to go on if penelope_sandbox.server_role says production.
+ *		sandbox_plan and sandbox_verify check this much: they neither
+ *		change data nor need a confirmation, but they run rule SQL and
+ *		may need the masking key, which a production server never makes.
+ */
+void
+sandbox_check_not_production_server(void)
+{
+	if (sandbox_server_role == SERVER_ROLE_PRODUCTION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("this server is a production server"),
+				 errdetail("penelope_sandbox.server_role is set to \"production\" in the server configuration."),
+				 errhint("Sanitize a restored copy on a server configured with penelope_sandbox.server_role = 'sandbox'.")));
+}
 
 /*
  * sandbox_check_not_production
@@ -125,12 +144,7 @@ sandbox_check_not_production(const char *environment)
 				 errmsg("environment \"production\" is never sanitized"),
 				 errhint("Name the environment this copy is for, such as \"migration\" or \"training_a\".")));
 
-	if (sandbox_server_role == SERVER_ROLE_PRODUCTION)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("this server is a production server"),
-				 errdetail("penelope_sandbox.server_role is set to \"production\" in the server configuration."),
-				 errhint("Sanitize a restored copy on a server configured with penelope_sandbox.server_role = 'sandbox'.")));
+	sandbox_check_not_production_server();
 
 	if (sandbox_server_role == SERVER_ROLE_SANDBOX)
 		return;

@@ -11,11 +11,17 @@
  *	- the text is one scalar expression, nothing else (no second
  *	  statement, no FROM, no trailing clause smuggled past a parenthesis);
  *	- it is assignable to the column's type, or boolean for a filter;
- *	- it calls only trusted functions: owned by a superuser or by the
- *	  table's owner.  Rules run with the rights of the table owner (see
- *	  engine.c), so a function owned by anybody else could be used to act
- *	  as that owner: that is how PostgreSQL Anonymizer's masking rules
+ *	- it reaches only trusted functions and types: owned by a superuser
+ *	  or by the table's owner.  Rules run with the rights of the table
+ *	  owner (see engine.c), so code owned by anybody else could be used to
+ *	  act as that owner: that is how PostgreSQL Anonymizer's masking rules
  *	  were turned into privilege escalations.
+ *
+ * Analysing rule text already runs code (type input functions, domain
+ * constraints), so it is analysed as the table's owner inside a
+ * security-restricted operation, never as the caller.  The engine never
+ * runs the text as written: it runs the analysed tree, deparsed, with
+ * the run token passed to the keyed maskers (sandbox_rule_expression_sql).
  *
  * The same validation runs in the trigger on sandbox.rule (when a rule is
  * written) and in the engine (when it runs, since tables change).  Errors
@@ -31,9 +37,14 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/genam.h"
 #include "access/relation.h"
+#include "access/table.h"
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_range.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -48,14 +59,17 @@
 #include "parser/parse_collate.h"
 #include "parser/parse_expr.h"
 #include "parser/parse_relation.h"
+#include "parser/parse_type.h"
 #include "parser/parser.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/ruleutils.h"
 #include "utils/syscache.h"
 
 #include "penelope_sandbox.h"
@@ -125,12 +139,12 @@ List *
 sandbox_load_rules(const char *environment)
 {
 	static const char *chain_sql =
-		"SELECT count(*), bool_or(cycle) FROM sandbox.environment_chain($1)";
+		"SELECT pg_catalog.count(*), pg_catalog.bool_or(cycle) FROM sandbox.environment_chain($1)";
 	static const char *rules_sql =
 		"SELECT r.id, r.environment, r.feature, r.table_schema,"
 		"       r.table_name, r.column_name, r.action, r.expression, r.filter,"
 		"       r.restorable"
-		"  FROM sandbox.rule r JOIN sandbox.environment_chain($1) c ON c.name = r.environment"
+		"  FROM sandbox.rule r JOIN sandbox.environment_chain($1) c ON c.name OPERATOR(pg_catalog.=) r.environment"
 		" WHERE r.enabled"
 		" ORDER BY c.depth, r.id";
 	Oid			argtypes[1] = {TEXTOID};
@@ -196,7 +210,7 @@ sandbox_environment_disables_outbound(const char *environment)
 	bool		isnull;
 	bool		result;
 
-	if (SPI_execute_with_args("SELECT disable_outbound FROM sandbox.environment WHERE name = $1",
+	if (SPI_execute_with_args("SELECT disable_outbound FROM sandbox.environment WHERE name OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read sandbox.environment");
@@ -207,11 +221,42 @@ sandbox_environment_disables_outbound(const char *environment)
 
 /* ---- Parsing rule SQL ---- */
 
+/*
+ * What a rule may reach.  Rule text is analysed as the table's owner
+ * inside a security-restricted operation (see analyse_rule_sql), because
+ * analysis already runs code: coercing a literal to an array or a
+ * composite of a domain calls the domain's input function, which checks
+ * the domain's constraints, and a type modifier calls the type's typmod
+ * input function.  On top of that, everything the text reaches must be
+ * trusted, that is owned by a superuser or by the table's owner, so that
+ * no third role's code ever acts with the owner's rights:
+ *
+ *	- every function, including those of operators and casts;
+ *	- every type, with its input and typmod input functions; for a
+ *	  domain its constraints' expressions and base type, for an array
+ *	  its element type, for a composite its attributes' types, for a
+ *	  range its subtype and canonical function.
+ *
+ * Types named in the text (casts) and the types of the columns it names
+ * are checked before anything is analysed; the analysed tree is then
+ * checked as a whole.
+ */
 typedef struct TrustContext
 {
 	const SandboxRule *rule;
 	Oid			table_owner;
+	List	   *types_seen;		/* OIDs of types already checked */
 } TrustContext;
+
+/*
+ * role_trusted
+ *		A superuser, or the table's owner.
+ */
+static bool
+role_trusted(const TrustContext *trust, Oid role)
+{
+	return role == trust->table_owner || superuser_arg(role);
+}
 
 /*
  * check_function_trusted
@@ -231,7 +276,7 @@ check_function_trusted(Oid funcid, void *context)
 	owner = ((Form_pg_proc) GETSTRUCT(proctup))->proowner;
 	ReleaseSysCache(proctup);
 
-	if (!superuser_arg(owner) && owner != trust->table_owner)
+	if (!role_trusted(trust, owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("function %s is not trusted",
@@ -242,21 +287,241 @@ check_function_trusted(Oid funcid, void *context)
 	return false;
 }
 
+static void check_type_trusted(TrustContext *trust, Oid typid);
+static bool trusted_walker(Node *node, void *context);
+
 /*
- * trusted_functions_walker
- *		Apply check_function_trusted to every function an expression
- *		calls, subqueries included.
+ * check_domain_constraints_trusted
+ *		Every function a domain's constraints call must be trusted.
+ */
+static void
+check_domain_constraints_trusted(TrustContext *trust, Oid typid)
+{
+	Relation	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	ScanKeyInit(&key, Anum_pg_constraint_contypid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(typid));
+	scan = systable_beginscan(conrel, ConstraintTypidIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		conbin = heap_getattr(tuple, Anum_pg_constraint_conbin,
+										  RelationGetDescr(conrel), &isnull);
+
+		if (!isnull)
+		{
+			Node	   *expr = stringToNode(TextDatumGetCString(conbin));
+
+			(void) trusted_walker(expr, trust);
+		}
+	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
+}
+
+/*
+ * check_type_trusted
+ *		Raise an error unless a type, and everything its input path can
+ *		run, is trusted.
+ */
+static void
+check_type_trusted(TrustContext *trust, Oid typid)
+{
+	HeapTuple	typtup;
+	Form_pg_type typ;
+
+	if (!OidIsValid(typid) || list_member_oid(trust->types_seen, typid))
+		return;
+	trust->types_seen = lappend_oid(trust->types_seen, typid);
+	check_stack_depth();
+
+	typtup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(typtup))
+		elog(ERROR, "cache lookup failed for type %u", typid);
+	typ = (Form_pg_type) GETSTRUCT(typtup);
+
+	if (!role_trusted(trust, typ->typowner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("type %s is not trusted", format_type_be_qualified(typid)),
+				 errdetail("Reading a value of a type can run code of the type's owner, with the rights of the owner of the table the rule changes."),
+				 errhint("Use types owned by a superuser or by the owner of table %s.",
+						 rule_relation_name(trust->rule))));
+	if (OidIsValid(typ->typinput))
+		check_function_trusted(typ->typinput, trust);
+	if (OidIsValid(typ->typmodin))
+		check_function_trusted(typ->typmodin, trust);
+
+	if (typ->typtype == TYPTYPE_DOMAIN)
+	{
+		check_domain_constraints_trusted(trust, typid);
+		check_type_trusted(trust, typ->typbasetype);
+	}
+	else if (OidIsValid(typ->typelem) && IsTrueArrayType(typ))
+		check_type_trusted(trust, typ->typelem);
+	else if (typ->typtype == TYPTYPE_COMPOSITE && OidIsValid(typ->typrelid))
+	{
+		Relation	rel = relation_open(typ->typrelid, AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+
+		for (int i = 0; i < desc->natts; i++)
+		{
+			if (!TupleDescAttr(desc, i)->attisdropped)
+				check_type_trusted(trust, TupleDescAttr(desc, i)->atttypid);
+		}
+		relation_close(rel, AccessShareLock);
+	}
+	else if (typ->typtype == TYPTYPE_RANGE || typ->typtype == TYPTYPE_MULTIRANGE)
+	{
+		Oid			rangeid = typ->typtype == TYPTYPE_RANGE ? typid : get_multirange_range(typid);
+		HeapTuple	rngtup = SearchSysCache1(RANGETYPE, ObjectIdGetDatum(rangeid));
+
+		if (HeapTupleIsValid(rngtup))
+		{
+			Form_pg_range rng = (Form_pg_range) GETSTRUCT(rngtup);
+			Oid			subtype = rng->rngsubtype;
+			Oid			canonical = rng->rngcanonical;
+
+			ReleaseSysCache(rngtup);
+			if (OidIsValid(canonical))
+				check_function_trusted(canonical, trust);
+			check_type_trusted(trust, rangeid);
+			check_type_trusted(trust, subtype);
+		}
+	}
+	ReleaseSysCache(typtup);
+}
+
+/*
+ * trusted_walker
+ *		Check every function an expression calls and every type its
+ *		values have, subqueries included.
  */
 static bool
-trusted_functions_walker(Node *node, void *context)
+trusted_walker(Node *node, void *context)
 {
+	TrustContext *trust = (TrustContext *) context;
+
 	if (node == NULL)
 		return false;
 	check_functions_in_node(node, check_function_trusted, context);
+	switch (nodeTag(node))
+	{
+		case T_Const:
+		case T_Var:
+		case T_Param:
+		case T_CoerceToDomain:
+		case T_CoerceViaIO:
+		case T_ArrayCoerceExpr:
+		case T_RelabelType:
+		case T_ArrayExpr:
+		case T_RowExpr:
+		case T_FuncExpr:
+		case T_OpExpr:
+			check_type_trusted(trust, exprType(node));
+			break;
+		default:
+			break;
+	}
 	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, trusted_functions_walker,
-								 context, 0);
-	return expression_tree_walker(node, trusted_functions_walker, context);
+		return query_tree_walker((Query *) node, trusted_walker, context, 0);
+	return expression_tree_walker(node, trusted_walker, context);
+}
+
+/* What check_raw_types collects from raw rule text */
+typedef struct RawNames
+{
+	List	   *type_names;		/* TypeName * */
+	List	   *relations;		/* RangeVar * */
+	List	   *columns;		/* last field of each ColumnRef, String */
+} RawNames;
+
+/*
+ * raw_names_walker
+ *		Collect the type names, relations and columns raw rule text names.
+ */
+static bool
+raw_names_walker(Node *node, void *context)
+{
+	RawNames   *names = (RawNames *) context;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, TypeCast))
+		names->type_names = lappend(names->type_names, ((TypeCast *) node)->typeName);
+	else if (IsA(node, RangeVar))
+		names->relations = lappend(names->relations, node);
+	else if (IsA(node, ColumnRef))
+	{
+		Node	   *last = llast(((ColumnRef *) node)->fields);
+
+		if (IsA(last, String))
+			names->columns = lappend(names->columns, last);
+	}
+	return raw_expression_tree_walker(node, raw_names_walker, context);
+}
+
+/*
+ * check_relation_types_trusted
+ *		The types of a relation's columns (only those named, when names
+ *		is not NIL) must be trusted: literals compared with them are
+ *		coerced to them while the rule is analysed.
+ */
+static void
+check_relation_types_trusted(TrustContext *trust, Oid relid, List *names)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, i);
+
+		if (attr->attisdropped)
+			continue;
+		if (names != NIL && !list_member(names, makeString(NameStr(attr->attname))))
+			continue;
+		check_type_trusted(trust, attr->atttypid);
+	}
+	relation_close(rel, AccessShareLock);
+}
+
+/*
+ * check_raw_types
+ *		Before anything of a rule's text is analysed: the types it names,
+ *		those of the target's columns it names, and those of the columns
+ *		of every other relation it reads must be trusted.
+ */
+static void
+check_raw_types(TrustContext *trust, Node *raw, Relation rel)
+{
+	RawNames	names = {0};
+	ListCell   *lc;
+
+	(void) raw_names_walker(raw, &names);
+	foreach(lc, names.type_names)
+	{
+		Type		type = LookupTypeName(NULL, lfirst(lc), NULL, true);
+
+		if (type != NULL)
+		{
+			Oid			typid = typeTypeId(type);
+
+			ReleaseSysCache(type);
+			check_type_trusted(trust, typid);
+		}
+	}
+	check_relation_types_trusted(trust, RelationGetRelid(rel), names.columns);
+	foreach(lc, names.relations)
+	{
+		Oid			relid = RangeVarGetRelid(lfirst(lc), NoLock, true);
+
+		if (OidIsValid(relid))
+			check_relation_types_trusted(trust, relid, NIL);
+	}
 }
 
 /*
@@ -323,29 +588,122 @@ sandbox_wrap_sql(const char *sql)
 }
 
 /*
- * transform_rule_sql
- *		Parse and analyse an expression (is_filter = false) or a filter
- *		(is_filter = true) of a rule against its table.
- *
- * An expression is coerced to the column's type by assignment rules, a
- * filter to boolean.  Sets rule->has_sublink when a subquery appears.
+ * keyed_masker_variant
+ *		For one of the extension's keyed maskers, sandbox.mask_x(t), the
+ *		variant sandbox.mask_x(t, bytea) taking the run token: the same C
+ *		function, declared with one more argument.  InvalidOid for any
+ *		other function.
+ */
+static Oid
+keyed_masker_variant(Oid funcid)
+{
+	HeapTuple	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	Form_pg_proc proc;
+	Oid			nspid = get_namespace_oid(SANDBOX_SCHEMA, true);
+	Oid			variant = InvalidOid;
+
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", funcid);
+	proc = (Form_pg_proc) GETSTRUCT(proctup);
+	if (proc->pronamespace == nspid && proc->pronargs == 1 &&
+		proc->prolang == ClanguageId)
+	{
+		Oid			argtypes[2] = {proc->proargtypes.values[0], BYTEAOID};
+		HeapTuple	varianttup;
+
+		varianttup = SearchSysCache3(PROCNAMEARGSNSP,
+									 NameGetDatum(&proc->proname),
+									 PointerGetDatum(buildoidvector(argtypes, 2)),
+									 ObjectIdGetDatum(nspid));
+		if (HeapTupleIsValid(varianttup))
+		{
+			Form_pg_proc vproc = (Form_pg_proc) GETSTRUCT(varianttup);
+			bool		isnull;
+			char	   *src = TextDatumGetCString(SysCacheGetAttr(PROCOID, proctup,
+																  Anum_pg_proc_prosrc, &isnull));
+			char	   *vsrc = TextDatumGetCString(SysCacheGetAttr(PROCOID, varianttup,
+																   Anum_pg_proc_prosrc, &isnull));
+
+			if (vproc->prolang == ClanguageId && strcmp(src, vsrc) == 0 &&
+				superuser_arg(vproc->proowner))
+				variant = vproc->oid;
+			ReleaseSysCache(varianttup);
+		}
+	}
+	ReleaseSysCache(proctup);
+	return variant;
+}
+
+/*
+ * add_run_token_mutator
+ *		Rewrite every call of a keyed masker into its variant taking the
+ *		run token, parameter $SANDBOX_RUN_TOKEN_PARAM.
  */
 static Node *
-transform_rule_sql(SandboxRule *rule, Relation rel, bool is_filter,
-				   Oid coltype, int32 coltypmod)
+add_run_token_mutator(Node *node, void *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, FuncExpr))
+	{
+		FuncExpr   *call = (FuncExpr *) expression_tree_mutator(node, add_run_token_mutator,
+																context);
+		Oid			variant = keyed_masker_variant(call->funcid);
+
+		if (OidIsValid(variant))
+		{
+			Param	   *token = makeNode(Param);
+
+			token->paramkind = PARAM_EXTERN;
+			token->paramid = SANDBOX_RUN_TOKEN_PARAM;
+			token->paramtype = BYTEAOID;
+			token->paramtypmod = -1;
+			token->paramcollid = InvalidOid;
+			token->location = -1;
+			call->funcid = variant;
+			call->args = lappend(list_copy(call->args), token);
+		}
+		return (Node *) call;
+	}
+	if (IsA(node, Query))
+		return (Node *) query_tree_mutator((Query *) node, add_run_token_mutator, context, 0);
+	return expression_tree_mutator(node, add_run_token_mutator, context);
+}
+
+/*
+ * rule_sql_from_tree
+ *		The SQL the engine runs for an analysed expression: deparsed under
+ *		the rule search_path, so that every object outside pg_catalog is
+ *		schema-qualified and the text means exactly what was analysed and
+ *		checked, with the run token passed to every keyed masker.
+ */
+static char *
+rule_sql_from_tree(Node *expr, Relation rel)
+{
+	Node	   *tokenised = add_run_token_mutator(expr, NULL);
+
+	return deparse_expression(tokenised,
+							  deparse_context_for(RelationGetRelationName(rel),
+												  RelationGetRelid(rel)),
+							  false, false);
+}
+
+/*
+ * analyse_rule_sql
+ *		Parse, analyse and coerce rule text.  Runs as the table's owner
+ *		in an owner context (see the comment above TrustContext).
+ */
+static Node *
+analyse_rule_sql(SandboxRule *rule, Relation rel, Node *raw, bool is_filter,
+				 Oid coltype, int32 coltypmod, TrustContext *trust)
 {
 	const char *what = is_filter ? "filter" : "expression";
-	const char *sql = is_filter ? rule->filter : rule->expression;
 	ParseState *pstate;
 	ParseNamespaceItem *nsitem;
-	Node	   *raw;
 	Node	   *expr;
-	TrustContext trust;
-
-	raw = raw_rule_expression(rule, what, sql);
 
 	pstate = make_parsestate(NULL);
-	pstate->p_sourcetext = sql;
+	pstate->p_sourcetext = is_filter ? rule->filter : rule->expression;
 	nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock,
 										   NULL, false, true);
 	addNSItemToQuery(pstate, nsitem, false, true, true);
@@ -383,12 +741,79 @@ transform_rule_sql(SandboxRule *rule, Relation rel, bool is_filter,
 	if (pstate->p_hasSubLinks)
 		rule->has_sublink = true;
 
-	trust.rule = rule;
-	trust.table_owner = rule->relowner;
-	trusted_functions_walker(expr, &trust);
+	trusted_walker(expr, trust);
+	if (is_filter)
+		rule->filter_sql = rule_sql_from_tree(expr, rel);
+	else
+		rule->expression_sql = rule_sql_from_tree(expr, rel);
 
 	free_parsestate(pstate);
 	return expr;
+}
+
+/*
+ * transform_rule_sql
+ *		Parse and analyse an expression (is_filter = false) or a filter
+ *		(is_filter = true) of a rule against its table.
+ *
+ * An expression is coerced to the column's type by assignment rules, a
+ * filter to boolean.  Sets rule->has_sublink when a subquery appears,
+ * and rule->expression_sql or rule->filter_sql.
+ *
+ * Nothing the text reaches runs as the caller: the types it names are
+ * checked first (catalog look-ups only), then it is analysed as the
+ * table's owner in a security-restricted operation, and everything the
+ * analysed tree reaches is checked.
+ */
+static Node *
+transform_rule_sql(SandboxRule *rule, Relation rel, bool is_filter,
+				   Oid coltype, int32 coltypmod)
+{
+	const char *what = is_filter ? "filter" : "expression";
+	Node	   *raw;
+	Node	   *expr;
+	TrustContext trust = {0};
+	SandboxOwnerContext context;
+
+	raw = raw_rule_expression(rule, what, is_filter ? rule->filter : rule->expression);
+
+	trust.rule = rule;
+	trust.table_owner = rule->relowner;
+	check_raw_types(&trust, raw, rel);
+	if (!is_filter)
+		check_type_trusted(&trust, coltype);
+
+	sandbox_owner_context_enter(rule->relowner, &context);
+	PG_TRY();
+	{
+		expr = analyse_rule_sql(rule, rel, raw, is_filter, coltype, coltypmod, &trust);
+	}
+	PG_CATCH();
+	{
+		sandbox_owner_context_abort(&context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	sandbox_owner_context_leave(&context);
+	return expr;
+}
+
+/*
+ * sandbox_rule_expression_sql
+ *		See penelope_sandbox.h.
+ */
+char *
+sandbox_rule_expression_sql(const SandboxRule *rule, bool is_filter)
+{
+	const char *sql = is_filter ? rule->filter_sql : rule->expression_sql;
+
+	if (sql == NULL)
+	{
+		if ((is_filter ? rule->filter : rule->expression) == NULL)
+			return NULL;
+		elog(ERROR, "rule %lld has not been validated", (long long) rule->id);
+	}
+	return psprintf("(%s)", sql);
 }
 
 /*
@@ -410,7 +835,7 @@ lookup_recogniser(Node *expr)
 
 	args[0] = ObjectIdGetDatum(((FuncExpr *) expr)->funcid);
 	if (SPI_execute_with_args("SELECT recogniser::pg_catalog.oid FROM sandbox.masking_function"
-							  " WHERE masker = $1",
+							  " WHERE masker::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read sandbox.masking_function");
 	if (SPI_processed == 1)
@@ -627,7 +1052,7 @@ sandbox_validate_rule(SandboxRule *rule, bool check_writer)
 				 edata->hint ? errhint("%s", edata->hint) : 0));
 	}
 	PG_END_TRY();
-	AtEOXact_GUC(true, save_nestlevel);
+	AtEOXact_GUC(false, save_nestlevel);
 }
 
 /* ---- The trigger on sandbox.rule ---- */

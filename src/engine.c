@@ -21,10 +21,15 @@
  *	   old values.
  *
  * Rows about to be removed are never updated first.  Each statement runs
- * as the owner of its table, inside a security-restricted operation and
- * with a fixed search_path, as VACUUM and REINDEX do: triggers, index
- * expressions and rule functions act with the owner's rights, never with
- * those of the superuser running the sanitization.
+ * as the owner of its table in an owner context: inside a
+ * security-restricted operation and with a fixed search_path, as VACUUM
+ * and REINDEX do, every setting put back afterwards, and every message
+ * below ERROR silenced (owner code may put row values in them): triggers,
+ * index expressions and rule functions act with the owner's rights,
+ * never with those of the superuser running the sanitization, and leave
+ * nothing behind.  Rule expressions appear in statements as
+ * sandbox_rule_expression_sql() gives them, and every statement binds the
+ * run token as $1 (see masking.c).
  *
  * Before a table's statement, the values its restorable rules overwrite
  * are saved; after the run, the switches of locked features are guarded
@@ -34,7 +39,7 @@
  * Everything happens in the caller's transaction, so an error leaves the
  * database as it was.  A failing statement's error is replaced with one
  * that names the rule and keeps only what cannot hold a row value (the
- * SQLSTATE and the names of the constraint, column and type).
+ * SQLSTATE, and the names of the table's constraint or column).
  *
  * Copyright (c) 2026, penelope_sandbox developers
  *
@@ -48,6 +53,9 @@
 #include "access/relation.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/index.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -67,6 +75,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/ruleutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "penelope_sandbox.h"
@@ -158,38 +167,142 @@ typedef struct VerifyResult
 /* ---- Running SQL as a table's owner ---- */
 
 /*
+ * How deep we are in owner contexts (sandbox_owner_context_enter), and
+ * how many messages below ERROR were silenced there since the counter
+ * was last reset.
+ */
+static int	owner_context_depth = 0;
+static int64 silenced_messages = 0;
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/*
+ * silence_owner_messages
+ *		emit_log_hook: a message below ERROR raised while code runs as a
+ *		table owner goes neither to the client nor to the server log.
+ *
+ * Owner code (a trigger's RAISE WARNING, a NOTICE of a statement it
+ * runs) may put row values into such a message.  It is counted instead
+ * (from LOG up: DEBUG messages are dropped uncounted), and the count is
+ * part of the run's summary.  Errors are not handled
+ * here: every statement run as an owner is guarded, and its error
+ * replaced (see report_rules_failure).  log_min_messages is lowered to
+ * DEBUG5 inside an owner context, so that every message reaches this
+ * hook, whatever client_min_messages the owner code sets.
+ */
+static void
+silence_owner_messages(ErrorData *edata)
+{
+	if (owner_context_depth > 0 && edata->elevel < ERROR)
+	{
+		edata->output_to_client = false;
+		edata->output_to_server = false;
+		if (edata->elevel >= LOG)
+			silenced_messages++;
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+/*
+ * sandbox_engine_init
+ *		Install the hook silencing owner code's messages (from _PG_init).
+ */
+void
+sandbox_engine_init(void)
+{
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = silence_owner_messages;
+}
+
+/*
+ * sandbox_owner_context_enter
+ *		Act as a table's owner, inside a security-restricted operation, as
+ *		VACUUM and REINDEX do, with the rule search_path, and with every
+ *		message below ERROR silenced.
+ *
+ * Whatever runs until sandbox_owner_context_leave() has the owner's
+ * rights only, and every setting it changes (even with set_config(...,
+ * false)) is put back on leaving: AtEOXact_GUC(false, ...), as VACUUM
+ * does.  On an error, the caller catches it and calls
+ * sandbox_owner_context_abort() before re-throwing it.
+ */
+void
+sandbox_owner_context_enter(Oid owner, SandboxOwnerContext *context)
+{
+	GetUserIdAndSecContext(&context->save_userid, &context->save_sec_context);
+	SetUserIdAndSecContext(owner, context->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	context->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", SANDBOX_RULE_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("log_min_messages", "debug5",
+							 PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	context->save_depth = owner_context_depth++;
+}
+
+/*
+ * sandbox_owner_context_leave
+ *		Back to the caller's rights and settings.
+ */
+void
+sandbox_owner_context_leave(SandboxOwnerContext *context)
+{
+	AtEOXact_GUC(false, context->save_nestlevel);
+	SetUserIdAndSecContext(context->save_userid, context->save_sec_context);
+	owner_context_depth = context->save_depth;
+}
+
+/*
+ * sandbox_owner_context_abort
+ *		After an error raised inside an owner context was caught: back to
+ *		the caller's rights and settings at once, before the error is
+ *		handled (the (sub)transaction abort that must follow would put the
+ *		settings back too, but only after its own messages were raised
+ *		with the owner context's log_min_messages).
+ */
+void
+sandbox_owner_context_abort(SandboxOwnerContext *context)
+{
+	AtEOXact_GUC(false, context->save_nestlevel);
+	SetUserIdAndSecContext(context->save_userid, context->save_sec_context);
+	owner_context_depth = context->save_depth;
+}
+
+/*
  * sandbox_run_as_owner
  *		Execute one statement with the rights of a table owner.
  *
- * The statement runs inside a security-restricted operation with the
- * rule search_path, so nothing it sets off can act with the rights of
- * the caller.  It is never run read-only: it must see the changes of the
- * statements before it in the run.  Returns the SPI result code; the
- * result stays in SPI_tuptable / SPI_processed.
+ * The statement runs in an owner context (see
+ * sandbox_owner_context_enter), so nothing it sets off can act with the
+ * rights of the caller or leave a setting behind.  It is never run
+ * read-only: it must see the changes of the statements before it in the
+ * run.  Returns the SPI result code; the result stays in SPI_tuptable /
+ * SPI_processed.  The caller must run it in a subtransaction it rolls
+ * back on error (run_guarded does).
  */
 int
 sandbox_run_as_owner(Oid owner, const char *sql, int nargs, Oid *argtypes, Datum *values)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
+	SandboxOwnerContext context;
 	int			ret;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", SANDBOX_RULE_SEARCH_PATH,
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-
-	ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
-	if (ret < 0)
-		elog(ERROR, "SPI_execute failed: error code %d", ret);
-
-	AtEOXact_GUC(true, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	sandbox_owner_context_enter(owner, &context);
+	PG_TRY();
+	{
+		ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+		if (ret < 0)
+			elog(ERROR, "SPI_execute failed: error code %d", ret);
+	}
+	PG_CATCH();
+	{
+		sandbox_owner_context_abort(&context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	sandbox_owner_context_leave(&context);
 	return ret;
 }
 
@@ -205,7 +318,7 @@ rule_condition(const SandboxRule *rule)
 {
 	if (rule->filter == NULL)
 		return "true";
-	return psprintf("COALESCE(%s, false)", sandbox_wrap_sql(rule->filter));
+	return psprintf("COALESCE(%s, false)", sandbox_rule_expression_sql(rule, true));
 }
 
 /*
@@ -234,12 +347,12 @@ rows_where(List *rules)
 		bool		duplicate = false;
 
 		foreach(lc2, seen)
-			duplicate |= (strcmp(lfirst(lc2), rule->filter) == 0);
+			duplicate |= (strcmp(lfirst(lc2), rule->filter_sql) == 0);
 		if (duplicate)
 			continue;
-		seen = lappend(seen, rule->filter);
+		seen = lappend(seen, rule->filter_sql);
 		appendStringInfoString(&buf, buf.len == 0 ? " WHERE " : " OR ");
-		appendStringInfoString(&buf, sandbox_wrap_sql(rule->filter));
+		appendStringInfoString(&buf, sandbox_rule_expression_sql(rule, true));
 	}
 	return buf.data;
 }
@@ -299,7 +412,7 @@ column_value_sql(List *rules, const char *column)
 	SandboxRule *first = linitial(rules);
 
 	if (first->filter == NULL)
-		return sandbox_wrap_sql(first->expression);
+		return sandbox_rule_expression_sql(first, false);
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "CASE");
@@ -309,12 +422,12 @@ column_value_sql(List *rules, const char *column)
 
 		if (rule->filter == NULL)
 		{
-			appendStringInfo(&buf, " ELSE %s END", sandbox_wrap_sql(rule->expression));
+			appendStringInfo(&buf, " ELSE %s END", sandbox_rule_expression_sql(rule, false));
 			return buf.data;
 		}
 		appendStringInfo(&buf, " WHEN %s THEN %s",
-						 sandbox_wrap_sql(rule->filter),
-						 sandbox_wrap_sql(rule->expression));
+						 sandbox_rule_expression_sql(rule, true),
+						 sandbox_rule_expression_sql(rule, false));
 	}
 	appendStringInfo(&buf, " ELSE %s END", quote_identifier(column));
 	return buf.data;
@@ -366,7 +479,7 @@ large_object_ids_sql(List *rules, const char *source)
 /* The existing large objects among those ids, as "lo" of relation "l" */
 #define EXISTING_LARGE_OBJECTS \
 	" AS l(lo) WHERE lo IS NOT NULL AND EXISTS" \
-	" (SELECT FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = l.lo)"
+	" (SELECT FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid OPERATOR(pg_catalog.=) l.lo)"
 
 /* ---- Building the plan ---- */
 
@@ -435,7 +548,7 @@ referencing_tables(Oid relid)
 	bool		isnull;
 
 	if (SPI_execute_with_args("SELECT DISTINCT conrelid FROM pg_catalog.pg_constraint"
-							  " WHERE contype = 'f' AND confrelid = $1 AND conrelid <> $1",
+							  " WHERE contype OPERATOR(pg_catalog.=) 'f' AND confrelid OPERATOR(pg_catalog.=) $1 AND conrelid OPERATOR(pg_catalog.<>) $1",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_constraint");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -651,6 +764,14 @@ rewrite_refusal(TableRules *table)
 
 		if (rule->has_sublink)
 			return "a rule has a subquery";
+
+		/*
+		 * ALTER TABLE ... USING takes no parameter, and the run token is
+		 * one (see sandbox_rule_expression_sql).
+		 */
+		if (strstr(rule->expression_sql, "$1") != NULL ||
+			(rule->filter_sql != NULL && strstr(rule->filter_sql, "$1") != NULL))
+			return "a rule calls a keyed masking function";
 		covers_all |= (rule->filter == NULL);
 	}
 	if (!covers_all && sandbox_update_strategy == STRATEGY_AUTO)
@@ -681,16 +802,16 @@ rewrite_refusal(TableRules *table)
 		char	   *sql;
 
 		sql = psprintf("SELECT 1 FROM pg_catalog.pg_depend d"
-					   " WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-					   " AND d.refobjid = %u AND d.refobjsubid = %d"
-					   " AND d.classid NOT IN ('pg_catalog.pg_constraint'::pg_catalog.regclass,"
-					   "  'pg_catalog.pg_statistic_ext'::pg_catalog.regclass)"
-					   " AND NOT (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-					   "  AND d.objsubid = 0 AND (SELECT c.relkind FROM pg_catalog.pg_class c"
-					   "   WHERE c.oid = d.objid) IN ('i', 'I', 'S'))"
-					   " AND NOT (d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
-					   "  AND EXISTS (SELECT FROM pg_catalog.pg_attrdef a WHERE a.oid = d.objid"
-					   "   AND a.adrelid = d.refobjid AND a.adnum = d.refobjsubid))"
+					   " WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+					   " AND d.refobjid OPERATOR(pg_catalog.=) %u AND d.refobjsubid OPERATOR(pg_catalog.=) %d"
+					   " AND NOT d.classid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_constraint'::pg_catalog.regclass,"
+					   "  'pg_catalog.pg_statistic_ext'::pg_catalog.regclass])"
+					   " AND NOT (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+					   "  AND d.objsubid OPERATOR(pg_catalog.=) 0 AND (SELECT c.relkind FROM pg_catalog.pg_class c"
+					   "   WHERE c.oid OPERATOR(pg_catalog.=) d.objid) OPERATOR(pg_catalog.=) ANY ('{i,I,S}'::pg_catalog.\"char\"[]))"
+					   " AND NOT (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
+					   "  AND EXISTS (SELECT FROM pg_catalog.pg_attrdef a WHERE a.oid OPERATOR(pg_catalog.=) d.objid"
+					   "   AND a.adrelid OPERATOR(pg_catalog.=) d.refobjid AND a.adnum OPERATOR(pg_catalog.=) d.refobjsubid))"
 					   " LIMIT 1",
 					   table->relid, (int) attnum);
 		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
@@ -698,9 +819,10 @@ rewrite_refusal(TableRules *table)
 		if (SPI_processed > 0)
 			return "another object depends on a masked column";
 	}
-	if (SPI_execute(psprintf("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = %u"
-							 " AND NOT tgisinternal AND tgenabled <> 'D'"
-							 " AND (tgtype & %d) <> 0 AND (tgtype & %d) <> 0 LIMIT 1",
+	if (SPI_execute(psprintf("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) %u"
+							 " AND NOT tgisinternal AND tgenabled OPERATOR(pg_catalog.<>) 'D'"
+							 " AND (tgtype OPERATOR(pg_catalog.&) %d) OPERATOR(pg_catalog.<>) 0"
+							 " AND (tgtype OPERATOR(pg_catalog.&) %d) OPERATOR(pg_catalog.<>) 0 LIMIT 1",
 							 table->relid, TRIGGER_TYPE_ROW, TRIGGER_TYPE_UPDATE),
 					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_trigger");
@@ -911,35 +1033,62 @@ error_is_environmental(const ErrorData *edata)
 }
 
 /*
+ * name_of_table_object
+ *		Whether a name an error carries is that of a constraint or an
+ *		index of the table (kind 'c') or of one of its columns (kind 'a')
+ *		as the catalogs hold it now, after the failed statement was rolled
+ *		back.  Owner code could have renamed an object after a row value
+ *		during the statement; such a name no longer exists.
+ */
+static bool
+name_of_table_object(Oid relid, const char *name, char kind)
+{
+	Oid			indexid;
+
+	if (!OidIsValid(relid) || name == NULL)
+		return false;
+	if (kind == 'a')
+		return get_attnum(relid, name) != InvalidAttrNumber;
+	if (OidIsValid(get_relation_constraint_oid(relid, name, true)))
+		return true;
+	indexid = get_relname_relid(name, get_rel_namespace(relid));
+	return OidIsValid(indexid) && get_rel_relkind(indexid) == RELKIND_INDEX &&
+		IndexGetRelation(indexid, true) == relid;
+}
+
+/*
  * safe_error_detail
  *		What may be told of an error without risking a row value.
  *
- * The server's own integrity-constraint and syntax/access messages name
- * objects only; every other message (a data exception quotes the
- * offending value, a trigger's RAISE may say anything) is replaced by
- * its SQLSTATE and the names of the objects the error carries.  The
- * error's own DETAIL is never kept: it is where PostgreSQL puts key
- * values and failing rows.
+ * Only the server's own integrity-constraint messages (SQLSTATE class
+ * 23) are kept, and only when the constraint, index or column they name
+ * is one of the table's as the catalogs hold it now.  Every other
+ * message, whatever its class, is replaced by its SQLSTATE: a data
+ * exception quotes the offending value, a trigger's RAISE may say
+ * anything, and owner code can make a "column does not exist" (class 42)
+ * out of a row value.  The error's own DETAIL is never kept: it is where
+ * PostgreSQL puts key values and failing rows.
  */
 static char *
-safe_error_detail(const ErrorData *edata)
+safe_error_detail(const ErrorData *edata, Oid relid)
 {
 	StringInfoData buf;
-	int			category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+	bool		constraint_ok = name_of_table_object(relid, edata->constraint_name, 'c');
+	bool		column_ok = name_of_table_object(relid, edata->column_name, 'a');
 
 	initStringInfo(&buf);
 	if (!error_from_user_code(edata) &&
-		(category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
-		 category == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION))
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION &&
+		(constraint_ok || column_ok) &&
+		(edata->constraint_name == NULL || constraint_ok) &&
+		(edata->column_name == NULL || column_ok))
 		appendStringInfo(&buf, "The statement failed: %s.", edata->message);
 	else
 		appendStringInfo(&buf, "The statement failed with SQLSTATE %s.",
 						 unpack_sql_state(edata->sqlerrcode));
-	if (edata->column_name)
+	if (column_ok)
 		appendStringInfo(&buf, " Column: %s.", edata->column_name);
-	if (edata->datatype_name)
-		appendStringInfo(&buf, " Data type: %s.", edata->datatype_name);
-	if (edata->constraint_name)
+	if (constraint_ok)
 		appendStringInfo(&buf, " Constraint: %s.", edata->constraint_name);
 	appendStringInfoString(&buf, " Row values are not shown.");
 	return buf.data;
@@ -953,14 +1102,14 @@ safe_error_detail(const ErrorData *edata)
 static char *
 probe_sql(const SandboxRule *rule, const TableRules *table)
 {
-	const char *where = rule->filter ? psprintf(" WHERE %s", sandbox_wrap_sql(rule->filter)) : "";
+	const char *where = rule->filter ? psprintf(" WHERE %s", sandbox_rule_expression_sql(rule, true)) : "";
 
 	switch (rule->action)
 	{
 		case ACTION_MASK:
 		case ACTION_SET:
 			return psprintf("SELECT pg_catalog.count(CAST(%s AS %s)) FROM %s%s",
-							sandbox_wrap_sql(rule->expression),
+							sandbox_rule_expression_sql(rule, false),
 							format_type_be(get_atttype(table->relid,
 													   get_attnum(table->relid, rule->column_name))),
 							table->qualname, where);
@@ -974,21 +1123,34 @@ probe_sql(const SandboxRule *rule, const TableRules *table)
 
 /*
  * run_in_subtransaction
- *		Run a statement as a table owner in a subtransaction.  On error,
- *		roll the subtransaction back and return the error; else NULL.
+ *		Run a statement as a table owner in a subtransaction, with the
+ *		run token as parameter $1 and the caller's parameters after it.
+ *		On error, roll the subtransaction back and return the error; else
+ *		NULL.
  */
 static ErrorData *
-run_in_subtransaction(Oid owner, const char *sql)
+run_in_subtransaction(Oid owner, const char *sql, int nargs, Oid *argtypes, Datum *values)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	ErrorData  *volatile edata = NULL;
+	Oid		   *types = palloc(sizeof(Oid) * (nargs + 1));
+	Datum	   *args = palloc(sizeof(Datum) * (nargs + 1));
+
+	StaticAssertStmt(SANDBOX_RUN_TOKEN_PARAM == 1, "the run token is $1");
+	types[0] = BYTEAOID;
+	args[0] = sandbox_run_token();
+	for (int i = 0; i < nargs; i++)
+	{
+		types[i + 1] = argtypes[i];
+		args[i + 1] = values[i];
+	}
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		sandbox_run_as_owner(owner, sql, 0, NULL, NULL);
+		sandbox_run_as_owner(owner, sql, nargs + 1, types, args);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -1027,7 +1189,7 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 
 		if (sql == NULL)
 			continue;
-		probe_error = run_in_subtransaction(table->owner, sql);
+		probe_error = run_in_subtransaction(table->owner, sql, 0, NULL, NULL);
 		if (probe_error != NULL)
 		{
 			culprits = list_make1(rule);
@@ -1042,7 +1204,7 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 			 list_length(culprits) == 1 ?
 			 errmsg("rule %s failed on table %s", rule_id_list(culprits), table->qualname) :
 			 errmsg("rules %s failed together on table %s", rule_id_list(culprits), table->qualname),
-			 errdetail_internal("%s", safe_error_detail(edata)),
+			 errdetail_internal("%s", safe_error_detail(edata, table->relid)),
 			 errhint("Nothing was changed: the whole sanitization is rolled back.")));
 }
 
@@ -1054,10 +1216,41 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 static void
 run_guarded(TableRules *table, List *rules, const char *sql)
 {
-	ErrorData  *edata = run_in_subtransaction(table->owner, sql);
+	ErrorData  *edata = run_in_subtransaction(table->owner, sql, 0, NULL, NULL);
 
 	if (edata != NULL)
 		report_rules_failure(rules, table, edata);
+}
+
+/*
+ * sandbox_run_guarded_sql
+ *		See penelope_sandbox.h: run a statement on a table (relid) as its
+ *		owner; an error names "what" and holds no row value.
+ */
+void
+sandbox_run_guarded_sql(Oid relid, const char *what, const char *sql,
+						int nargs, Oid *argtypes, Datum *values)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+	ErrorData  *edata;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+
+	edata = run_in_subtransaction(owner, sql, nargs, argtypes, values);
+
+	if (edata == NULL)
+		return;
+	if (error_is_environmental(edata))
+		ReThrowError(edata);
+	ereport(ERROR,
+			(errcode(edata->sqlerrcode),
+			 errmsg("%s failed", what),
+			 errdetail_internal("%s", safe_error_detail(edata, relid)),
+			 errhint("Nothing was changed.")));
 }
 
 /*
@@ -1161,7 +1354,7 @@ verify_check_sql(SandboxRule *rule, TableRules *table, List *reenabled, char **d
 	*detail = psprintf("%s holds the value of the rule's expression", rule->column_name);
 	return psprintf("%s AND %s IS DISTINCT FROM CAST(%s AS %s)",
 					applies.data, quote_identifier(rule->column_name),
-					sandbox_wrap_sql(rule->expression),
+					sandbox_rule_expression_sql(rule, false),
 					format_type_be(get_atttype(table->relid,
 											   get_attnum(table->relid, rule->column_name))));
 }
@@ -1244,7 +1437,7 @@ reenabled_features(void)
 	List	   *features = NIL;
 
 	if (SPI_execute("SELECT DISTINCT e.feature FROM sandbox.feature_event e"
-					" WHERE e.run_id = (sandbox.last_run()).id",
+					" WHERE e.run_id OPERATOR(pg_catalog.=) (sandbox.last_run()).id",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read sandbox.feature_event");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -1275,7 +1468,7 @@ ledger_start(const char *environment, int64 run_id)
 	if (run_id > 0)
 	{
 		if (SPI_execute_with_args("UPDATE sandbox.run SET status = 'running'"
-								  " WHERE id = $4 AND environment = $1 RETURNING id",
+								  " WHERE id OPERATOR(pg_catalog.=) $4 AND environment OPERATOR(pg_catalog.=) $1 RETURNING id",
 								  4, argtypes, args, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
 			SPI_processed != 1)
 			elog(ERROR, "run %lld of environment \"%s\" is not in sandbox.run",
@@ -1307,8 +1500,8 @@ ledger_step(int64 run_id, PlanStep *step, int64 rows)
 
 	args[0] = Int64GetDatum(run_id);
 	args[1] = Int32GetDatum(step->stepno);
-	args[2] = CStringGetDatum(step->table->schema);
-	args[3] = CStringGetDatum(step->table->name);
+	args[2] = DirectFunctionCall1(namein, CStringGetDatum(step->table->schema));
+	args[3] = DirectFunctionCall1(namein, CStringGetDatum(step->table->name));
 	args[4] = CStringGetTextDatum(method_names[step->method]);
 	args[5] = PointerGetDatum(construct_array(ids, list_length(step->rules),
 											  INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -1336,7 +1529,7 @@ ledger_finish(int64 run_id, const char *summary)
 
 	if (SPI_execute_with_args("UPDATE sandbox.run SET status = 'succeeded',"
 							  " finished_at = pg_catalog.clock_timestamp(), summary = $2"
-							  " WHERE id = $1",
+							  " WHERE id OPERATOR(pg_catalog.=) $1",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update sandbox.run");
 }
@@ -1447,6 +1640,22 @@ report_progress(int64 run_id, int stepno, int nsteps, PlanStep *step, int64 rows
 }
 
 /*
+ * pin_search_path
+ *		Every statement the engine runs with the caller's rights resolves
+ *		names under the rule search_path, whoever called: the SQL entry
+ *		points have it from their SET clause, the background worker gets
+ *		it here.  It holds until the enclosing function (or, in the
+ *		worker, the transaction) ends.
+ */
+static void
+pin_search_path(void)
+{
+	(void) set_config_option("search_path", SANDBOX_RULE_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
  * sandbox_sanitize_environment
  *		Apply, record and verify every rule of an environment.  See
  *		penelope_sandbox.h.
@@ -1468,6 +1677,8 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	ListCell   *lc;
 
 	sandbox_check_not_production(environment);
+	pin_search_path();
+	silenced_messages = 0;
 	lock_out_concurrent_runs();
 	INSTR_TIME_SET_CURRENT(run_start);
 
@@ -1567,6 +1778,9 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 					   INSTR_TIME_GET_DOUBLE(duration),
 					   list_length(plan->rules), list_length(plan->steps),
 					   (long long) total_rows, list_length(results));
+	if (silenced_messages > 0)
+		summary = psprintf("%s; %lld messages of owner code silenced", summary,
+						   (long long) silenced_messages);
 	ledger_finish(run_id, summary);
 	sandbox_lock_features(environment, plan->rules);
 	sandbox_note_sanitized();
@@ -1621,14 +1835,17 @@ sandbox_plan(PG_FUNCTION_ARGS)
 	SanitizePlan *plan;
 	ListCell   *lc;
 
+	sandbox_check_not_production_server();
 	if (strcmp(environment, "production") == 0)
 		sandbox_check_not_production(environment);
+	pin_search_path();
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
 	plan = build_plan(environment);
+	sandbox_masking_prepare_key();
 	foreach(lc, plan->steps)
 	{
 		PlanStep   *step = lfirst(lc);
@@ -1660,6 +1877,8 @@ sandbox_verify(PG_FUNCTION_ARGS)
 	SanitizePlan *plan;
 	ListCell   *lc;
 
+	sandbox_check_not_production_server();
+	pin_search_path();
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

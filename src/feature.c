@@ -105,23 +105,6 @@ sandbox_primary_key_columns(Oid relid)
 }
 
 /*
- * relation_owner
- *		The owner of a relation.
- */
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
-/*
  * locked_error
  *		The error for an attempt to re-enable a locked feature.
  */
@@ -183,7 +166,7 @@ sandbox_save_restorable(int64 run_id, Oid relid, List *rules)
 									  key.data, quote_identifier(rule->column_name),
 									  quote_qualified_identifier(rule->table_schema, rule->table_name),
 									  rule->filter ? " WHERE " : "",
-									  rule->filter ? sandbox_wrap_sql(rule->filter) : ""));
+									  rule->filter ? sandbox_rule_expression_sql(rule, true) : ""));
 		saved = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
 			continue;			/* no row to save */
@@ -191,9 +174,9 @@ sandbox_save_restorable(int64 run_id, Oid relid, List *rules)
 		args[0] = Int64GetDatum(run_id);
 		args[1] = Int64GetDatum(rule->id);
 		args[2] = CStringGetTextDatum(rule->feature);
-		args[3] = CStringGetDatum(rule->table_schema);
-		args[4] = CStringGetDatum(rule->table_name);
-		args[5] = CStringGetDatum(rule->column_name);
+		args[3] = DirectFunctionCall1(namein, CStringGetDatum(rule->table_schema));
+		args[4] = DirectFunctionCall1(namein, CStringGetDatum(rule->table_name));
+		args[5] = DirectFunctionCall1(namein, CStringGetDatum(rule->column_name));
 		args[6] = datumCopy(saved, false, -1);
 		if (SPI_execute_with_args("INSERT INTO sandbox.saved_value (run_id, rule_id, feature,"
 								  " table_schema, table_name, column_name, row_key, old_value)"
@@ -244,7 +227,7 @@ sandbox_lock_features(const char *environment, List *rules)
 
 		qualname = quote_qualified_identifier(rule->table_schema, rule->table_name);
 		sandbox_run_rule_sql(rule,
-							 psprintf("SELECT CAST(%s AS %s)", sandbox_wrap_sql(rule->expression),
+							 psprintf("SELECT CAST(%s AS %s)", sandbox_rule_expression_sql(rule, false),
 									  format_type_be(get_atttype(rule->relid,
 																 get_attnum(rule->relid, rule->column_name)))));
 		value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -376,16 +359,17 @@ sandbox_enable_feature(PG_FUNCTION_ARGS)
 					 errmsg("table %s no longer exists", qualname)));
 		initStringInfo(&match);
 		foreach(lc, sandbox_primary_key_columns(relid))
-			appendStringInfo(&match, "%st.%s = r.%s", match.len > 0 ? " AND " : "",
+			appendStringInfo(&match, "%st.%s OPERATOR(pg_catalog.=) r.%s", match.len > 0 ? " AND " : "",
 							 quote_identifier(lfirst(lc)), quote_identifier(lfirst(lc)));
 
-		sandbox_run_as_owner(relation_owner(relid),
-							 psprintf("UPDATE %s t SET %s = r.%s"
-									  " FROM pg_catalog.jsonb_populate_recordset(NULL::%s, $1::pg_catalog.jsonb) r"
-									  " WHERE %s",
-									  qualname, quote_identifier(column), quote_identifier(column),
-									  qualname, match.data),
-							 1, rowsargtypes, rows);
+		sandbox_run_guarded_sql(relid, psprintf("restoring column %s of table %s",
+												quote_identifier(column), qualname),
+								psprintf("UPDATE %s t SET %s = r.%s"
+										 " FROM pg_catalog.jsonb_populate_recordset(NULL::%s, $2::pg_catalog.jsonb) r"
+										 " WHERE %s",
+										 qualname, quote_identifier(column), quote_identifier(column),
+										 qualname, match.data),
+								1, rowsargtypes, rows);
 		restored += SPI_processed;
 	}
 

@@ -11,18 +11,31 @@
  *
  * Where the key comes from, in order:
  *
- *	1. the setting penelope_sandbox.secret, when a superuser set it (in
- *	   postgresql.conf, ALTER SYSTEM or ALTER DATABASE): a passphrase from
- *	   which the key is derived, so several databases share pseudonyms;
- *	2. the singleton table sandbox.secret, filled by sandbox.set_secret()
- *	   (also a passphrase) or, on first use, with 32 bytes from
+ *	1. the setting penelope_sandbox.secret, set in postgresql.conf or with
+ *	   ALTER SYSTEM (never for a database or a role, whose settings every
+ *	   role reads in pg_db_role_setting: that is refused): a passphrase
+ *	   from which the key is derived, so several databases share
+ *	   pseudonyms;
+ *	2. the singleton table sandbox.secret, filled by
+ *	   sandbox.set_secret_from_file() (a passphrase read from a file on
+ *	   the server, so that it never appears in SQL text, which
+ *	   log_statement would record) or, on first use, with 32 bytes from
  *	   pg_strong_random().
  *
- * Either way, only roles that may read sandbox.secret (superusers, and
- * roles a superuser granted SELECT on it) may use the key: anyone else
- * calling a masking function gets "permission denied to use the masking
- * key".  That is what makes the mapping impossible to enumerate for an
- * ordinary user.
+ * Who may use the key is decided on every call of a masker:
+ *
+ *	- called with the run token (the variant sandbox.mask_x(value, token)
+ *	  that the engine writes into the SQL of rules, binding the token of
+ *	  the transaction as a parameter): always;
+ *	- otherwise, never inside a security-restricted operation (owner code
+ *	  running during a sanitization: a trigger, a CHECK constraint, a
+ *	  domain, an index expression), and elsewhere only for roles that may
+ *	  read sandbox.secret (superusers, and roles a superuser granted SELECT
+ *	  on it).  The check is cached for the current user and transaction.
+ *
+ * Anyone else gets "permission denied to use the masking key".  That is
+ * what makes the mapping impossible to enumerate, for an ordinary user
+ * and for a hostile table owner alike.
  *
  * The key is loaded at most once per transaction and kept in this
  * backend's memory until the transaction ends.  The sanitizing engine
@@ -45,6 +58,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/hmac.h"
 #include "common/sha2.h"
@@ -52,6 +66,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -73,8 +88,16 @@ static int	masking_date_window = 180;
 static MaskKey cached_key;
 static bool key_cached = false;
 
-/* Did sandbox.set_secret() run in this transaction? */
+/* Did sandbox.set_secret_from_file() run in this transaction? */
 static bool key_changed_in_xact = false;
+
+/* The user last found allowed to read the key, in this transaction */
+static Oid	key_user = InvalidOid;
+
+/* The run token of this transaction, when run_token_made */
+#define RUN_TOKEN_LEN 32
+static uint8 run_token[RUN_TOKEN_LEN];
+static bool run_token_made = false;
 
 /*
  * Key derived from penelope_sandbox.secret: deriving is slow on purpose,
@@ -98,6 +121,7 @@ masking_forget_key(void)
 	if (key_cached)
 		explicit_bzero(&cached_key, sizeof(cached_key));
 	key_cached = false;
+	key_user = InvalidOid;
 }
 
 /*
@@ -117,6 +141,8 @@ masking_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			masking_forget_key();
 			key_changed_in_xact = false;
+			explicit_bzero(run_token, sizeof(run_token));
+			run_token_made = false;
 			break;
 		default:
 			break;
@@ -147,6 +173,29 @@ masking_secret_assign(const char *newval, void *extra)
 }
 
 /*
+ * Check hook of penelope_sandbox.secret: refuse it for a database, a role
+ * or a function (ALTER DATABASE/ROLE ... SET, CREATE FUNCTION ... SET, all
+ * validated with source PGC_S_TEST), since every role can read those
+ * settings in pg_db_role_setting or pg_proc.
+ */
+static bool
+masking_secret_check(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (source == PGC_S_TEST || source == PGC_S_DATABASE || source == PGC_S_USER ||
+		source == PGC_S_DATABASE_USER)
+	{
+		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+		GUC_check_errmsg("penelope_sandbox.secret cannot be set for a database, a role or a function");
+		GUC_check_errdetail("Every role can read such settings in pg_db_role_setting or pg_proc.");
+		GUC_check_errhint("Set it in postgresql.conf or with ALTER SYSTEM, which only the server's operating system account can read.");
+		return false;
+	}
+	return true;
+}
+
+/*
  * sandbox_masking_init
  *		Define the masking settings and the transaction callback (called
  *		from _PG_init).
@@ -157,13 +206,14 @@ sandbox_masking_init(void)
 	DefineCustomStringVariable("penelope_sandbox.secret",
 							   "Passphrase from which the masking key is derived, overriding sandbox.secret.",
 							   "Databases with the same passphrase give the same pseudonyms. "
-							   "Set it in postgresql.conf, with ALTER SYSTEM or with ALTER "
-							   "DATABASE, not with SET, which statement logging could record.",
+							   "Set it in postgresql.conf or with ALTER SYSTEM; it is refused "
+							   "for a database or a role, whose settings every role can read, "
+							   "and SET would be recorded by statement logging.",
 							   &masking_secret_setting,
 							   NULL,
 							   PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, masking_secret_assign, NULL);
+							   masking_secret_check, masking_secret_assign, NULL);
 
 	DefineCustomIntVariable("penelope_sandbox.date_window",
 							"Largest number of days sandbox.mask_date() moves a date by.",
@@ -363,32 +413,144 @@ sandbox_masking_prepare_key(void)
 	key_cached = true;
 }
 
-/* The key of this transaction, loading it when needed. */
-static inline const MaskKey *
-masking_key(void)
+/*
+ * sandbox_run_token
+ *		See penelope_sandbox.h: the run token of this transaction, made on
+ *		first use, as a bytea datum.
+ */
+Datum
+sandbox_run_token(void)
 {
-	if (unlikely(!key_cached))
-		sandbox_masking_prepare_key();
+	bytea	   *token = palloc(VARHDRSZ + RUN_TOKEN_LEN);
+
+	if (!run_token_made)
+	{
+		if (!pg_strong_random(run_token, RUN_TOKEN_LEN))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate a random run token")));
+		run_token_made = true;
+	}
+	SET_VARSIZE(token, VARHDRSZ + RUN_TOKEN_LEN);
+	memcpy(VARDATA(token), run_token, RUN_TOKEN_LEN);
+	return PointerGetDatum(token);
+}
+
+/*
+ * masking_refuse
+ *		The error for a caller that may not use the key.
+ */
+static void
+masking_refuse(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to use the masking key"),
+			 errdetail_internal("%s", detail),
+			 errhint("Ask your database administrator to run the sanitization, or to grant SELECT on %s.secret to a trusted role.",
+					 SANDBOX_SCHEMA)));
+}
+
+/*
+ * masking_key
+ *		The key of this transaction, for a masker's caller that may use it
+ *		(see the header comment), loading it when needed.
+ */
+static inline const MaskKey *
+masking_key(FunctionCallInfo fcinfo)
+{
+	if (PG_NARGS() == 2)
+	{
+		/* the variant the engine writes into rule SQL */
+		bytea	   *token = PG_GETARG_BYTEA_PP(1);
+
+		if (!run_token_made || VARSIZE_ANY_EXHDR(token) != RUN_TOKEN_LEN ||
+			timingsafe_bcmp(VARDATA_ANY(token), run_token, RUN_TOKEN_LEN) != 0)
+			masking_refuse("The run token does not match.");
+		if (unlikely(!key_cached))
+			sandbox_masking_prepare_key();
+		return &cached_key;
+	}
+
+	if (InSecurityRestrictedOperation())
+		masking_refuse("Masking functions cannot be called by code running as a table owner during a sanitization, nor in any other security-restricted operation.");
+	if (unlikely(GetUserId() != key_user))
+	{
+		if (pg_class_aclcheck(masking_secret_relid(), GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			masking_refuse("Masking functions need the key in table sandbox.secret, which this role may not read.");
+		if (!key_cached)
+			sandbox_masking_prepare_key();
+		key_user = GetUserId();
+	}
 	return &cached_key;
 }
 
 /* ---- Key management functions ---- */
 
-PG_FUNCTION_INFO_V1(sandbox_set_secret);
+PG_FUNCTION_INFO_V1(sandbox_set_secret_from_file);
+
+/* Longest passphrase file read */
+#define MASKING_MAX_PASSPHRASE 1024
 
 /*
- * sandbox.set_secret(passphrase text) returns void
- *		Replace the key in sandbox.secret by one derived from a passphrase,
- *		so that databases given the same passphrase share pseudonyms.
+ * read_passphrase_file
+ *		The first line of a file on the server, without its line end.
+ *		The caller must be a superuser or a member of
+ *		pg_read_server_files.  Error messages name the file, never what
+ *		it holds.
+ */
+static char *
+read_passphrase_file(const char *path)
+{
+	char	   *passphrase = palloc0(MASKING_MAX_PASSPHRASE + 1);
+	FILE	   *file;
+	size_t		len;
+
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read a passphrase file"),
+				 errdetail("Only superusers and members of pg_read_server_files may read files on the server.")));
+	if (!is_absolute_path(path))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the passphrase file must be named by an absolute path")));
+	file = AllocateFile(path, "r");
+	if (file == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open passphrase file \"%s\": %m", path)));
+	len = fread(passphrase, 1, MASKING_MAX_PASSPHRASE, file);
+	if (ferror(file))
+	{
+		explicit_bzero(passphrase, MASKING_MAX_PASSPHRASE);
+		FreeFile(file);
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read passphrase file \"%s\": %m", path)));
+	}
+	FreeFile(file);
+	passphrase[len] = '\0';
+	passphrase[strcspn(passphrase, "\r\n")] = '\0';
+	return passphrase;
+}
+
+/*
+ * sandbox.set_secret_from_file(path text) returns void
+ *		Replace the key in sandbox.secret by one derived from the
+ *		passphrase in the first line of a file on the server, so that
+ *		databases given the same passphrase share pseudonyms.
  *
- * EXECUTE is revoked from PUBLIC; the statement runs as the caller, who
- * must also be allowed to write sandbox.secret.
+ * The passphrase is never SQL text: log_statement and
+ * pg_stat_statements would keep it.  EXECUTE is revoked from PUBLIC;
+ * the statement runs as the caller, who must also be allowed to read
+ * server files and to write sandbox.secret.
  */
 Datum
-sandbox_set_secret(PG_FUNCTION_ARGS)
+sandbox_set_secret_from_file(PG_FUNCTION_ARGS)
 {
-	text	   *t = PG_GETARG_TEXT_PP(0);
-	char	   *passphrase = text_to_cstring(t);
+	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *passphrase = read_passphrase_file(path);
 	uint8		secret[MC_SECRET_LEN];
 	bytea	   *b;
 	Oid			argtypes[1] = {BYTEAOID};
@@ -465,7 +627,7 @@ PG_FUNCTION_INFO_V1(sandbox_mask_email);
 Datum
 sandbox_mask_email(PG_FUNCTION_ARGS)
 {
-	const MaskKey *key = masking_key();
+	const MaskKey *key = masking_key(fcinfo);
 	text	   *in = PG_GETARG_TEXT_PP(0);
 	text	   *out = masking_alloc_text(MC_EMAIL_LEN);
 
@@ -482,7 +644,7 @@ PG_FUNCTION_INFO_V1(sandbox_mask_phone);
 Datum
 sandbox_mask_phone(PG_FUNCTION_ARGS)
 {
-	const MaskKey *key = masking_key();
+	const MaskKey *key = masking_key(fcinfo);
 	text	   *in = PG_GETARG_TEXT_PP(0);
 	size_t		len = VARSIZE_ANY_EXHDR(in);
 	text	   *out = masking_alloc_text(len);
@@ -501,7 +663,7 @@ PG_FUNCTION_INFO_V1(sandbox_mask_id);
 Datum
 sandbox_mask_id(PG_FUNCTION_ARGS)
 {
-	const MaskKey *key = masking_key();
+	const MaskKey *key = masking_key(fcinfo);
 	text	   *in = PG_GETARG_TEXT_PP(0);
 	size_t		len = VARSIZE_ANY_EXHDR(in);
 	text	   *out = masking_alloc_text(len);
@@ -515,7 +677,7 @@ static Datum
 masking_name(FunctionCallInfo fcinfo,
 			 size_t (*masker) (const MaskKey *, const char *, size_t, char *))
 {
-	const MaskKey *key = masking_key();
+	const MaskKey *key = masking_key(fcinfo);
 	text	   *in = PG_GETARG_TEXT_PP(0);
 	size_t		len = VARSIZE_ANY_EXHDR(in);
 	text	   *out = masking_alloc_text(mc_name_out_len(len));
@@ -569,7 +731,7 @@ PG_FUNCTION_INFO_V1(sandbox_mask_address);
 Datum
 sandbox_mask_address(PG_FUNCTION_ARGS)
 {
-	const MaskKey *key = masking_key();
+	const MaskKey *key = masking_key(fcinfo);
 	text	   *in = PG_GETARG_TEXT_PP(0);
 	text	   *out = masking_alloc_text(MC_ADDRESS_MAX_LEN);
 	size_t		len;
@@ -587,7 +749,7 @@ PG_FUNCTION_INFO_V1(sandbox_mask_text);
 Datum
 sandbox_mask_text(PG_FUNCTION_ARGS)
 {
-	const MaskKey *key = masking_key();
+	const MaskKey *key = masking_key(fcinfo);
 	text	   *in = PG_GETARG_TEXT_PP(0);
 	size_t		len = VARSIZE_ANY_EXHDR(in);
 	size_t		nchars = (size_t) pg_mbstrlen_with_len(VARDATA_ANY(in), (int) len);
@@ -608,7 +770,7 @@ PG_FUNCTION_INFO_V1(sandbox_mask_date);
 Datum
 sandbox_mask_date(PG_FUNCTION_ARGS)
 {
-	const MaskKey *key = masking_key();
+	const MaskKey *key = masking_key(fcinfo);
 	DateADT		d = PG_GETARG_DATEADT(0);
 
 	if (DATE_NOT_FINITE(d))

@@ -13,8 +13,9 @@
  *	  replication slot (the slot on the publisher is left alone: dropping
  *	  it from a copy would break production's replication);
  *	- drops every user mapping of the database;
- *	- deactivates the pg_cron jobs of the database, except those calling
- *	  sandbox_sanitize or sandbox_verify, when pg_cron lives here.
+ *	- deactivates the pg_cron jobs of the database, except the sandbox's
+ *	  own (exactly the commands docs/pg_cron.md schedules), when pg_cron
+ *	  lives here.
  *
  * These are built-in steps: they run with the rights of the sanitizing
  * function's owner (a superuser), are recorded in the run ledger like
@@ -35,10 +36,29 @@
 
 #include "penelope_sandbox.h"
 
+/*
+ * The sandbox's own pg_cron jobs: commands that are, as a whole, exactly
+ * what docs/pg_cron.md schedules (white space aside): a call of
+ * sandbox_sanitize or sandbox_verify on an environment, or the recipe's
+ * block that fails when sandbox_verify finds a check that does not hold.
+ * A command that merely mentions them (in a comment, or next to another
+ * statement) is not one of them.
+ */
+#define ENVIRONMENT_LITERAL "''[a-z][a-z0-9_]*''"
+#define OWN_CRON_CALL \
+	"^\\s*SELECT\\s+(pg_catalog\\.)?sandbox_(sanitize|verify)\\(" ENVIRONMENT_LITERAL "\\)\\s*;?\\s*$"
+#define OWN_CRON_VERIFY_BLOCK \
+	"^\\s*DO\\s+\\$\\$\\s*DECLARE\\s+failing\\s+bigint;\\s*BEGIN\\s+" \
+	"SELECT\\s+count\\(\\*\\)\\s+INTO\\s+failing\\s+FROM\\s+sandbox_verify\\(" ENVIRONMENT_LITERAL "\\)" \
+	"\\s+WHERE\\s+NOT\\s+ok;\\s*IF\\s+failing\\s*>\\s*0\\s+THEN\\s+" \
+	"RAISE\\s+EXCEPTION\\s+''sandbox_verify\\([a-z][a-z0-9_]*\\):\\s+%\\s+checks\\s+fail'',\\s*failing;" \
+	"\\s*END\\s+IF;\\s*END\\s*\\$\\$\\s*;?\\s*$"
+
 /* pg_cron jobs of this database that are not the sandbox's own */
 #define FOREIGN_CRON_JOBS \
-	"FROM cron.job WHERE database = pg_catalog.current_database() AND active" \
-	" AND command !~ 'sandbox_(sanitize|verify)'"
+	"FROM cron.job WHERE database OPERATOR(pg_catalog.=) pg_catalog.current_database() AND active" \
+	" AND command OPERATOR(pg_catalog.!~*) '" OWN_CRON_CALL "'" \
+	" AND command OPERATOR(pg_catalog.!~*) '" OWN_CRON_VERIFY_BLOCK "'"
 
 /*
  * new_outbound_step
@@ -86,7 +106,7 @@ sandbox_outbound_steps(void)
 
 	/* Subscriptions of this database that are enabled or hold a slot */
 	if (SPI_execute(psprintf("SELECT subname FROM pg_catalog.pg_subscription"
-							 " WHERE subdbid = %u AND (subenabled OR subslotname IS NOT NULL)"
+							 " WHERE subdbid OPERATOR(pg_catalog.=) %u AND (subenabled OR subslotname IS NOT NULL)"
 							 " ORDER BY subname", MyDatabaseId),
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_subscription");
@@ -105,7 +125,7 @@ sandbox_outbound_steps(void)
 	}
 
 	/* User mappings, with the credentials they hold */
-	if (SPI_execute("SELECT CASE WHEN umuser = 0 THEN 'PUBLIC'"
+	if (SPI_execute("SELECT CASE WHEN umuser OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'"
 					"  ELSE pg_catalog.quote_ident(usename) END,"
 					" pg_catalog.quote_ident(srvname)"
 					" FROM pg_catalog.pg_user_mappings ORDER BY srvname, usename",
@@ -122,7 +142,7 @@ sandbox_outbound_steps(void)
 	/* pg_cron jobs aimed at this database */
 	if (cron_is_here())
 		steps = new_outbound_step(steps, "cron job",
-								  "UPDATE cron.job SET active = false WHERE jobid IN"
+								  "UPDATE cron.job SET active = false WHERE jobid OPERATOR(pg_catalog.=) ANY"
 								  " (SELECT jobid " FOREIGN_CRON_JOBS ")",
 								  "SELECT pg_catalog.count(*) " FOREIGN_CRON_JOBS);
 	return steps;
@@ -140,7 +160,7 @@ sandbox_outbound_checks(void)
 
 	checks = new_outbound_step(checks, "no subscription of this database is enabled or holds a slot",
 							   psprintf("SELECT pg_catalog.count(*) FROM pg_catalog.pg_subscription"
-										" WHERE subdbid = %u AND (subenabled OR subslotname IS NOT NULL)",
+										" WHERE subdbid OPERATOR(pg_catalog.=) %u AND (subenabled OR subslotname IS NOT NULL)",
 										MyDatabaseId), NULL);
 	checks = new_outbound_step(checks, "no user mapping holds credentials of a foreign server",
 							   "SELECT pg_catalog.count(*) FROM pg_catalog.pg_user_mappings", NULL);

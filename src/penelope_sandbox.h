@@ -87,6 +87,9 @@ typedef struct SandboxRule
 	Oid			recogniser;		/* mask: recogniser function, or InvalidOid */
 	bool		expr_uses_column;	/* expression reads the column it writes */
 	bool		expr_reads_row; /* expression reads any column */
+	char	   *expression_sql; /* what the engine runs: see
+								 * sandbox_rule_expression_sql() */
+	char	   *filter_sql;
 } SandboxRule;
 
 /* catalog.c */
@@ -160,5 +163,58 @@ extern void sandbox_masking_prepare_key(void);
  */
 extern void sandbox_worker_init(void);
 extern void sandbox_note_sanitized(void);
+
+/* ---- Owner code and the key (issue 8: secowner) ---- */
+
+/*
+ * engine.c: an owner context is the only way the extension runs SQL or
+ * analyses rule text as a table's owner: a security-restricted operation
+ * with the rule search_path, every setting put back on leaving, and
+ * every message below ERROR silenced (and counted).
+ */
+typedef struct SandboxOwnerContext
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	int			save_depth;
+} SandboxOwnerContext;
+
+extern void sandbox_engine_init(void);
+extern void sandbox_owner_context_enter(Oid owner, SandboxOwnerContext *context);
+extern void sandbox_owner_context_leave(SandboxOwnerContext *context);
+extern void sandbox_owner_context_abort(SandboxOwnerContext *context);
+
+/*
+ * engine.c: run a statement touching a user table (relid) as its owner,
+ * in a subtransaction; any error is replaced by one naming "what" and
+ * holding no row value.  $1 of the statement is always the run token
+ * (see below); the caller's own parameters are $2 onwards.
+ */
+extern void sandbox_run_guarded_sql(Oid relid, const char *what, const char *sql,
+									int nargs, Oid *argtypes, Datum *values);
+
+/*
+ * catalog.c: the SQL text of a validated rule's expression (is_filter =
+ * false) or filter, parenthesised, as every statement of the engine must
+ * embed it: deparsed from the analysed tree, so every object is
+ * schema-qualified or in pg_catalog, and every call of the extension's
+ * keyed maskers takes the run token as parameter $SANDBOX_RUN_TOKEN_PARAM
+ * (of type bytea, see sandbox_run_token()).  NULL for a missing filter.
+ */
+#define SANDBOX_RUN_TOKEN_PARAM 1
+extern char *sandbox_rule_expression_sql(const SandboxRule *rule, bool is_filter);
+
+/*
+ * masking.c: the run token, a random value for this transaction that the
+ * engine binds as parameter $1 of every statement carrying rule SQL.
+ * Inside a security-restricted operation the maskers work only when
+ * called with it; anywhere else only for roles that may read
+ * sandbox.secret.
+ */
+extern Datum sandbox_run_token(void);
+
+/* penelope_sandbox.c: plan and verify refuse a production server too */
+extern void sandbox_check_not_production_server(void);
 
 #endif							/* PENELOPE_SANDBOX_H */

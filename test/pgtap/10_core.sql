@@ -60,7 +60,7 @@ SELECT is((SELECT count(*)::int FROM sandbox_plan('training_a') s WHERE s ~ '^(U
 SELECT is((SELECT count(*)::int FROM sandbox_plan('training_a')), 3,
 	'plan: training_a has truncate, delete, one statement for person, nothing for hook');
 SELECT ok((SELECT s FROM sandbox_plan('training_a') s WHERE s ~ '^(UPDATE|ALTER TABLE) tap\.person ')
-	~ 'CASE WHEN \(kind = ''staff''\) THEN .* WHEN \(kind = ''client''\) THEN .* ELSE email END',
+	~ 'CASE WHEN \(+kind = ''staff''(::text)?\)+ THEN .* WHEN \(+kind = ''client''(::text)?\)+ THEN .* ELSE email END',
 	'plan: filters are combined with CASE, the column kept where no filter matches');
 SELECT results_eq(
 	$$SELECT substring(s FROM '^(TRUNCATE|DELETE|UPDATE|ALTER)') FROM sandbox_plan('training_a') s$$,
@@ -72,7 +72,7 @@ SELECT ok((SELECT s FROM sandbox_plan('training_a') s WHERE s LIKE 'DELETE%') LI
 SELECT is((SELECT count(*)::int FROM sandbox_plan('training_b') s WHERE s ~ 'tap\.(hook|token|note|person)'), 4,
 	'plan: training_b applies its own rules and those of training_a');
 SELECT ok((SELECT s FROM sandbox_plan('training_b') s WHERE s ~ '^(UPDATE|ALTER TABLE) tap\.person ')
-	~ 'CASE WHEN \(id = 1\) .* WHEN \(kind = ''staff''\)', 'plan: the inheriting environment''s rule comes first');
+	~ 'CASE WHEN \(+id = 1\)+ .* WHEN \(+kind = ''staff''', 'plan: the inheriting environment''s rule comes first');
 SELECT is((SELECT count(*)::int FROM sandbox_verify('training_b') WHERE rule_id IS NOT NULL AND NOT ok), 8,
 	'verify before: one row per enabled rule, all violated');
 SELECT is((SELECT count(*)::int FROM tap.person WHERE email LIKE '%@example.com'), 9, 'plan and verify change nothing');
