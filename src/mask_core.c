@@ -126,13 +126,18 @@ mc_load64_le(const unsigned char *p)
 		((uint64_t) p[6] << 48) | ((uint64_t) p[7] << 56);
 }
 
+/* Written out byte by byte, which compilers merge into one store. */
 static inline void
 mc_store64_le(unsigned char *p, uint64_t v)
 {
-	int			i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char) (v >> (8 * i));
+	p[0] = (unsigned char) v;
+	p[1] = (unsigned char) (v >> 8);
+	p[2] = (unsigned char) (v >> 16);
+	p[3] = (unsigned char) (v >> 24);
+	p[4] = (unsigned char) (v >> 32);
+	p[5] = (unsigned char) (v >> 40);
+	p[6] = (unsigned char) (v >> 48);
+	p[7] = (unsigned char) (v >> 56);
 }
 
 /* Number of trailing zero bits of x, which is not 0. */
@@ -155,15 +160,6 @@ mc_ctz64(uint64_t x)
 
 #define MC_ONES UINT64_C(0x0101010101010101)
 #define MC_HIGHS UINT64_C(0x8080808080808080)
-
-/* The high bit of each byte of x that equals b (exact for the lowest one). */
-static inline uint64_t
-mc_bytes_equal(uint64_t x, unsigned char b)
-{
-	uint64_t	t = x ^ (MC_ONES * b);
-
-	return (t - MC_ONES) & ~t & MC_HIGHS;
-}
 
 /* ---- Characters ---- */
 
@@ -2042,6 +2038,38 @@ mc_mask_text(const MaskKey *key, const char *in, size_t len, size_t nchars,
 	r.bits = 0;
 	r.left = 0;
 
+	/*
+	 * While any word, a full stop and a space fit, one random word per
+	 * step with few branches: 16 bits choose the word, 16 more the length
+	 * of the next sentence.
+	 */
+	sentence_left = 4 + (int) mc_text_draw(&r, 10);
+	while (o + MC_MAX_WORD_LEN + 4 <= nchars)
+	{
+		uint64_t	z = (r.state += UINT64_C(0x9E3779B97F4A7C15));
+		size_t		idx;
+
+		z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+		z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+		z ^= z >> 31;
+		if (o > 0)
+			o8[o++] = ' ';
+		idx = (size_t) (((z & 0xffff) * (uint64_t) mc_n_text_words) >> 16);
+		mc_store64_le(o8 + o, mc_text_word_keys[idx][0]);
+		mc_store64_le(o8 + o + 8, mc_text_word_keys[idx][1]);
+		o8[o] &= (unsigned char) ~(capital ? 0x20 : 0);
+		o += mc_text_word_lens[idx];
+		capital = --sentence_left == 0;
+		if (capital)
+		{
+			o8[o++] = '.';
+			sentence_left = 4 + (int) ((((z >> 16) & 0xffff) * 10) >> 16);
+		}
+	}
+	if (capital)
+		sentence_left = 0;
+
+	/* the last words, as many as fit */
 	for (;;)
 	{
 		size_t		room = nchars > o ? nchars - o : 0;
@@ -2084,98 +2112,139 @@ mc_mask_text(const MaskKey *key, const char *in, size_t len, size_t nchars,
 	return o;
 }
 
+/* The bytes of the first l of 16 bytes, as two 64-bit masks (0 <= l <= 16). */
+static const uint64_t mc_text_mask[17][2] = {
+	{0, 0},
+	{UINT64_C(0x00000000000000ff), 0},
+	{UINT64_C(0x000000000000ffff), 0},
+	{UINT64_C(0x0000000000ffffff), 0},
+	{UINT64_C(0x00000000ffffffff), 0},
+	{UINT64_C(0x000000ffffffffff), 0},
+	{UINT64_C(0x0000ffffffffffff), 0},
+	{UINT64_C(0x00ffffffffffffff), 0},
+	{~UINT64_C(0), 0},
+	{~UINT64_C(0), UINT64_C(0x00000000000000ff)},
+	{~UINT64_C(0), UINT64_C(0x000000000000ffff)},
+	{~UINT64_C(0), UINT64_C(0x0000000000ffffff)},
+	{~UINT64_C(0), UINT64_C(0x00000000ffffffff)},
+	{~UINT64_C(0), UINT64_C(0x000000ffffffffff)},
+	{~UINT64_C(0), UINT64_C(0x0000ffffffffffff)},
+	{~UINT64_C(0), UINT64_C(0x00ffffffffffffff)},
+	{~UINT64_C(0), ~UINT64_C(0)},
+};
+
+/*
+ * The slot of a text word's key in mc_text_word_index; src/mask_dictionaries.py
+ * computes it the same way to find a seed that gives every word a slot of
+ * its own.
+ */
+static inline size_t
+mc_text_slot(uint64_t lo, uint64_t hi)
+{
+	uint64_t	x = lo * UINT64_C(0x9E3779B97F4A7C15) + hi * UINT64_C(0xC2B2AE3D27D4EB4F) +
+		mc_text_word_seed * UINT64_C(0xD6E8FEB86659FD93);
+
+	x = (x ^ (x >> 32)) * UINT64_C(0xD6E8FEB86659FD93);
+	return (size_t) (x >> (64 - MC_TEXT_INDEX_BITS));
+}
+
+/*
+ * Is [p + s, p + e) a list word, with an optional full stop and first
+ * letter in upper case?  len is the length of the whole value, which may
+ * be read up to 16 bytes from s.
+ */
+static inline bool
+mc_text_word_ok(const unsigned char *p, size_t len, size_t s, size_t e)
+{
+	size_t		wl = e - s,
+				l;
+	uint64_t	lo,
+				hi;
+	uint8_t		idx;
+
+	if (wl == 0 || wl > 16)
+		return false;
+	if (len - s >= 16)
+	{
+		lo = mc_load64_le(p + s);
+		hi = mc_load64_le(p + s + 8);
+	}
+	else
+	{
+		unsigned char buf[16];
+
+		memset(buf, 0, sizeof(buf));
+		memcpy(buf, p + s, len - s);
+		lo = mc_load64_le(buf);
+		hi = mc_load64_le(buf + 8);
+	}
+
+	/* without its full stop, zero-padded, first letter lower-cased */
+	l = wl - (p[e - 1] == '.');
+	if (l == 0 || l > MC_MAX_WORD_LEN)
+		return false;
+	lo &= mc_text_mask[l][0];
+	hi &= mc_text_mask[l][1];
+	lo |= (uint64_t) ((unsigned char) ((lo & 0xff) - 'A') < 26) << 5;
+
+	idx = mc_text_word_index[mc_text_slot(lo, hi)];
+	return idx != 0 && mc_text_word_keys[idx - 1][0] == lo && mc_text_word_keys[idx - 1][1] == hi;
+}
+
 /*
  * mc_is_masked_text
  *		Is the value made of list words, as mc_mask_text() writes them?
  *		Keyless.
  *
  * The words are single-space separated, may end with a full stop and
- * start with a capital.  Each is read 16 bytes at a time: the space that
- * ends it is found in those with a bitwise test, and the word, zero-padded
- * like the keys of the list, is looked up in the list's hash table.
+ * start with a capital.  The spaces of each 64 bytes are found at once,
+ * as a bit mask, so that finding the next word never waits for the
+ * lookup of the previous one; each word, zero-padded like the keys of
+ * the list, is looked up in the list's hash table.
  */
 bool
 mc_is_masked_text(const char *in, size_t len)
 {
 	const unsigned char *p = (const unsigned char *) in;
-	size_t		i = 0;
+	const uint64_t lows = UINT64_C(0x7F7F7F7F7F7F7F7F);
+	size_t		start = 0,
+				base;
 
-	while (i < len)
+	if (len == 0)
+		return true;
+	for (base = 0; base < len; base += 64)
 	{
-		uint64_t	lo,
-					hi,
-					sp;
-		size_t		left = len - i,
-					wl,
-					l,
-					j;
-		uint16_t	idx;
+		uint64_t	m = 0;
+		size_t		k;
 
-		if (left >= 16)
+		if (len - base >= 64)
 		{
-			lo = mc_load64_le(p + i);
-			hi = mc_load64_le(p + i + 8);
+			for (k = 0; k < 8; k++)
+			{
+				/* the high bit of each byte that is a space, exactly */
+				uint64_t	t = mc_load64_le(p + base + 8 * k) ^ (MC_ONES * ' ');
+				uint64_t	z = ~(((t & lows) + lows) | t | lows);
+
+				m |= (((z >> 7) * UINT64_C(0x0102040810204080)) >> 56) << (8 * k);
+			}
 		}
 		else
 		{
-			unsigned char buf[16];
-
-			memset(buf, 0, sizeof(buf));
-			memcpy(buf, p + i, left);
-			lo = mc_load64_le(buf);
-			hi = mc_load64_le(buf + 8);
+			for (k = 0; base + k < len; k++)
+				if (p[base + k] == ' ')
+					m |= UINT64_C(1) << k;
 		}
-
-		/* the word runs to the first space, or to the end */
-		if ((sp = mc_bytes_equal(lo, ' ')) != 0)
-			wl = (size_t) mc_ctz64(sp) / 8;
-		else if ((sp = mc_bytes_equal(hi, ' ')) != 0)
-			wl = 8 + (size_t) mc_ctz64(sp) / 8;
-		else
-			wl = 16;
-		if (wl > left)
-			wl = left;
-		else if (wl == 16)
-			return false;		/* longer than any word */
-
-		/* without its full stop, zero-padded, first letter lower-cased */
-		l = wl;
-		if (l > 0 && p[i + l - 1] == '.')
-			l--;
-		if (l == 0 || l > MC_MAX_WORD_LEN)
-			return false;
-		if (l < 8)
+		while (m != 0)
 		{
-			lo &= (UINT64_C(1) << (8 * l)) - 1;
-			hi = 0;
-		}
-		else if (l == 8)
-			hi = 0;
-		else
-			hi &= (UINT64_C(1) << (8 * (l - 8))) - 1;
-		if ((lo & 0xff) >= 'A' && (lo & 0xff) <= 'Z')
-			lo |= 0x20;
+			size_t		pos = base + (size_t) mc_ctz64(m);
 
-		j = (size_t) mc_dict_hash(lo, hi) & (mc_n_text_words_slots - 1);
-		for (;;)
-		{
-			idx = mc_text_words_slots[j];
-			if (idx == 0)
+			m &= m - 1;
+			if (!mc_text_word_ok(p, len, start, pos))
 				return false;
-			if (mc_text_word_keys[idx - 1][0] == lo && mc_text_word_keys[idx - 1][1] == hi)
-				break;
-			j = (j + 1) & (mc_n_text_words_slots - 1);
+			start = pos + 1;
 		}
-
-		/* then one space and another word, or the end */
-		i += wl;
-		if (i == len)
-			return true;
-		i++;
-		if (i == len)
-			return false;
 	}
-	return true;
+	return mc_text_word_ok(p, len, start, len);
 }
 
 /* ---- Dates ---- */

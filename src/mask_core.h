@@ -227,6 +227,15 @@ extern const size_t mc_n_text_words_slots;
 extern const uint64_t mc_text_word_keys[][2];
 extern const uint8_t mc_text_word_lens[];
 
+/*
+ * A perfect hash of the text words, for mc_is_masked_text(): the word with
+ * key (lo, hi), if any, is number mc_text_word_index[mc_text_slot(lo, hi)]
+ * - 1 (0: none), mc_text_slot() using mc_text_word_seed.
+ */
+#define MC_TEXT_INDEX_BITS 10
+extern const uint64_t mc_text_word_seed;
+extern const uint8_t mc_text_word_index[1 << MC_TEXT_INDEX_BITS];
+
 /* ---- Character classes (mask_unicode.c) ---- */
 
 extern const uint32_t mc_unicode_classes[];
