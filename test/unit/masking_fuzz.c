@@ -10,8 +10,8 @@
  * replaced by an ASCII one, marks dropped, everything else kept), differs
  * from the input, and an ASCII identifier's mask is inverted by the
  * inverse permutation; and no recogniser accepts a value holding a letter
- * or digit that is not ASCII.  Memory
- * errors are caught by AddressSanitizer.  Run by test/masking_core.sh.
+ * or digit that is not ASCII.  Memory errors are caught by
+ * AddressSanitizer.  Run by test/masking_core.sh.
  *
  * Copyright (c) 2026, penelope_sandbox developers
  *
