@@ -29,13 +29,23 @@
  *	  conjugated with "add one": Q(x) = P(P^-1(x) + 1) is still a keyed
  *	  bijection, and has no fixed point.
  *
- *	- Phone numbers keep their shape; recognised national formats (North
- *	  America, the UK, Australia) land in the ranges reserved for drama;
- *	  other numbers get keyed digits with a mod-97 check so the recogniser
- *	  can tell them from real ones.
+ *	  Letters and digits of every script take part (src/mask_unicode.c
+ *	  classifies each code point): they come out as ASCII letters and
+ *	  digits, so no letter or digit of the input's script survives.
+ *
+ *	- Phone numbers keep their shape, read digits of any script by value
+ *	  and write ASCII digits; recognised national formats (North America,
+ *	  the UK, Australia) land in the ranges reserved for drama; other
+ *	  numbers get keyed digits with a mod-97 check so the recogniser can
+ *	  tell them from real ones.
  *
  *	- Names, addresses and free text are drawn from the dictionaries in
- *	  mask_dictionaries.c.
+ *	  mask_dictionaries.c; free text at about one nanosecond per byte
+ *	  (SipHash of the input, then a SplitMix64 stream of words).
+ *
+ *	- Every recogniser refuses what its masker never writes (a letter or
+ *	  digit that is not ASCII, above all), and costs less than the masker:
+ *	  verification runs it over every row.
  *
  * Copyright (c) 2026, penelope_sandbox developers
  *
@@ -124,6 +134,202 @@ mc_load64_le(const unsigned char *p)
 		((uint64_t) p[2] << 16) | ((uint64_t) p[3] << 24) |
 		((uint64_t) p[4] << 32) | ((uint64_t) p[5] << 40) |
 		((uint64_t) p[6] << 48) | ((uint64_t) p[7] << 56);
+}
+
+/* Written out byte by byte, which compilers merge into one store. */
+static inline void
+mc_store64_le(unsigned char *p, uint64_t v)
+{
+	p[0] = (unsigned char) v;
+	p[1] = (unsigned char) (v >> 8);
+	p[2] = (unsigned char) (v >> 16);
+	p[3] = (unsigned char) (v >> 24);
+	p[4] = (unsigned char) (v >> 32);
+	p[5] = (unsigned char) (v >> 40);
+	p[6] = (unsigned char) (v >> 48);
+	p[7] = (unsigned char) (v >> 56);
+}
+
+/* Number of trailing zero bits of x, which is not 0. */
+static inline int
+mc_ctz64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	return __builtin_ctzll(x);
+#else
+	int			n = 0;
+
+	while ((x & 1) == 0)
+	{
+		x >>= 1;
+		n++;
+	}
+	return n;
+#endif
+}
+
+#define MC_ONES UINT64_C(0x0101010101010101)
+#define MC_HIGHS UINT64_C(0x8080808080808080)
+
+/* ---- Characters ---- */
+
+/*
+ * mc_char_class
+ *		The class of a code point (see src/mask_unicode.py), and in *value
+ *		the value of a digit (0 for any other class).  Anything beyond
+ *		U+10FFFF, such as MC_INVALID_BYTE + byte, is a letter.
+ */
+MaskCharClass
+mc_char_class(uint32_t cp, int *value)
+{
+	size_t		lo = 0,
+				hi = mc_n_unicode_classes;
+	uint32_t	e;
+	MaskCharClass cls;
+
+	*value = 0;
+	if (cp < 0x80)
+	{
+		if (mc_isdigit((unsigned char) cp))
+		{
+			*value = (int) (cp - '0');
+			return MC_CHAR_DIGIT;
+		}
+		if (mc_isupper((unsigned char) cp))
+			return MC_CHAR_UPPER;
+		if (mc_islower((unsigned char) cp))
+			return MC_CHAR_LOWER;
+		return MC_CHAR_OTHER;
+	}
+	if (cp > 0x10FFFF)
+		return MC_CHAR_LETTER;
+
+	/* the last range that starts at or before cp (the first starts at 0) */
+	while (hi - lo > 1)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		if ((mc_unicode_classes[mid] >> 8) <= cp)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	e = mc_unicode_classes[lo];
+	cls = (MaskCharClass) (e & 0x0f);
+	if (cls == MC_CHAR_DIGIT)
+		*value = (int) (((e >> 4) & 0x0f) + (cp - (e >> 8)));
+	return cls;
+}
+
+/*
+ * mc_utf8_next
+ *		Decode and classify the character at s (len > 0 bytes left); returns
+ *		its length in bytes.
+ *
+ * A byte that does not start a well-formed UTF-8 sequence (a stray
+ * continuation byte, an overlong form, a surrogate, a sequence cut short
+ * or beyond U+10FFFF) is one character by itself, the letter
+ * MC_INVALID_BYTE + byte.
+ */
+size_t
+mc_utf8_next(const char *s, size_t len, MaskChar *ch)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	unsigned char c = p[0];
+	uint32_t	cp = 0;
+	size_t		n = 0,
+				i;
+
+	if (c < 0x80)
+	{
+		ch->cp = c;
+		ch->len = 1;
+		ch->cls = mc_char_class(c, &ch->value);
+		return 1;
+	}
+	if (c >= 0xC2 && c <= 0xDF)
+	{
+		n = 2;
+		cp = c & 0x1F;
+	}
+	else if (c >= 0xE0 && c <= 0xEF)
+	{
+		n = 3;
+		cp = c & 0x0F;
+	}
+	else if (c >= 0xF0 && c <= 0xF4)
+	{
+		n = 4;
+		cp = c & 0x07;
+	}
+	if (n > 0 && n <= len)
+	{
+		for (i = 1; i < n; i++)
+		{
+			if ((p[i] & 0xC0) != 0x80)
+				break;
+			cp = (cp << 6) | (p[i] & 0x3F);
+		}
+		if (i == n &&
+			!(n == 3 && cp < 0x800) &&
+			!(n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) &&
+			!(cp >= 0xD800 && cp <= 0xDFFF))
+		{
+			ch->cp = cp;
+			ch->len = (uint32_t) n;
+			ch->cls = mc_char_class(cp, &ch->value);
+			return n;
+		}
+	}
+	ch->cp = MC_INVALID_BYTE + c;
+	ch->len = 1;
+	ch->cls = MC_CHAR_LETTER;
+	ch->value = 0;
+	return 1;
+}
+
+/*
+ * mc_utf8_nchars
+ *		Number of characters of valid UTF-8 (the bytes that are not
+ *		continuation bytes), eight bytes at a time.
+ */
+size_t
+mc_utf8_nchars(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	size_t		i = 0,
+				cont = 0;
+
+	for (; i + 8 <= len; i += 8)
+	{
+		uint64_t	x = mc_load64_le(p + i);
+
+		/* a continuation byte is 10xxxxxx */
+		x = (x & ~(x << 1)) & MC_HIGHS;
+		cont += (size_t) (((x >> 7) * MC_ONES) >> 56);
+	}
+	for (; i < len; i++)
+		if ((p[i] & 0xC0) == 0x80)
+			cont++;
+	return len - cont;
+}
+
+/*
+ * mc_is_ascii
+ *		Is every byte below 0x80?
+ */
+bool
+mc_is_ascii(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	uint64_t	acc = 0;
+	size_t		i = 0;
+
+	for (; i + 8 <= len; i += 8)
+		acc |= mc_load64_le(p + i);
+	for (; i < len; i++)
+		acc |= p[i];
+	return (acc & MC_HIGHS) == 0;
 }
 
 /* ---- SipHash-2-4 ---- */
@@ -480,20 +686,17 @@ mc_mask_email(const MaskKey *key, const char *in, size_t len, char *out)
 bool
 mc_is_masked_email(const char *in, size_t len)
 {
+	const unsigned char *p = (const unsigned char *) in;
+	unsigned int bad = 0;
 	size_t		i;
 
-	if (len != MC_EMAIL_LEN || in[0] != 'u')
+	if (len != MC_EMAIL_LEN || p[0] != 'u' || !(p[1] >= 'a' && p[1] <= 'h'))
 		return false;
-	if (!(in[1] >= 'a' && in[1] <= 'h'))
-		return false;
+	/* base32: a-z and 2-7, tested without a branch per character */
 	for (i = 2; i < MC_EMAIL_LOCAL_LEN; i++)
-	{
-		unsigned char c = (unsigned char) in[i];
-
-		if (!(mc_islower(c) || (c >= '2' && c <= '7')))
-			return false;
-	}
-	return memcmp(in + MC_EMAIL_LOCAL_LEN, MC_EMAIL_DOMAIN, 16) == 0;
+		bad |= (unsigned int) ((unsigned char) (p[i] - 'a') >= 26) &
+			(unsigned int) ((unsigned char) (p[i] - '2') >= 6);
+	return bad == 0 && memcmp(in + MC_EMAIL_LOCAL_LEN, MC_EMAIL_DOMAIN, 16) == 0;
 }
 
 /* ---- Phone numbers ---- */
@@ -513,6 +716,7 @@ typedef struct PhoneShape
 	size_t		kept;			/* leading digits kept as they are */
 	PhoneFormat format;
 	char		sig[12];		/* NANP/UK/AU: first significant digits */
+	bool		foreign;		/* holds what mc_mask_phone() never writes */
 } PhoneShape;
 
 /* Values with fewer digits than this hold no phone number. */
@@ -600,19 +804,30 @@ mc_phone_parse(const char *in, size_t len, PhoneShape *ps)
 	bool		plus = false,
 				seen = false;
 
-	for (i = 0; i < len; i++)
+	ps->foreign = false;
+	for (i = 0; i < len;)
 	{
-		unsigned char c = (unsigned char) in[i];
+		MaskChar	ch;
 
-		if (mc_isdigit(c))
+		i += mc_utf8_next(in + i, len - i, &ch);
+		if (ch.cls == MC_CHAR_DIGIT || ch.cls == MC_CHAR_NUMBER)
 		{
 			if (nd < sizeof(d))
-				d[nd] = (char) c;
+				d[nd] = (char) ('0' + ch.value);
 			nd++;
 			seen = true;
+			if (ch.cp >= 0x80)
+				ps->foreign = true;
 		}
-		else if (c == '+' && !seen)
-			plus = true;
+		else if (MC_CHAR_IS_LETTER(ch.cls))
+		{
+			if (ch.cp != 'x' && ch.cp != 'X')
+				ps->foreign = true;
+		}
+		else if (ch.cls == MC_CHAR_MARK)
+			ps->foreign = true;
+		else if ((ch.cp == '+' || ch.cp == 0xFF0B) && !seen)
+			plus = true;		/* "+" or the fullwidth plus */
 	}
 	ps->ndigits = nd;
 	ps->format = PHONE_GENERIC;
@@ -770,16 +985,17 @@ mc_phone_fill_sig(PhoneShape *ps, MaskStream *s, uint32_t bump, char *sig)
 }
 
 /*
- * One pass of phone masking into out (already a copy of in).
+ * One pass of phone masking into out; returns the length written.
  */
-static void
+static size_t
 mc_phone_fill(const PhoneShape *ps_in, const uint64_t h[2], uint32_t bump,
 			  const char *in, size_t len, char *out)
 {
 	PhoneShape	ps = *ps_in;
 	MaskStream	s;
 	char		sig[12];
-	size_t		i,
+	size_t		i = 0,
+				o = 0,
 				k = 0;
 	bool		check = ps.ndigits - ps.kept >= 3;
 	uint32_t	rem = 0,
@@ -789,15 +1005,28 @@ mc_phone_fill(const PhoneShape *ps_in, const uint64_t h[2], uint32_t bump,
 	if (ps.format != PHONE_GENERIC)
 		mc_phone_fill_sig(&ps, &s, bump, sig);
 
-	for (i = 0; i < len; i++)
+	while (i < len)
 	{
-		unsigned char c = (unsigned char) in[i];
+		MaskChar	ch;
+		size_t		l = mc_utf8_next(in + i, len - i, &ch);
 		uint32_t	dv;
 
-		if (!mc_isdigit(c))
+		i += l;
+		if (ch.cls == MC_CHAR_OTHER)
+		{
+			memmove(out + o, in + i - l, l);
+			o += l;
 			continue;
+		}
+		if (ch.cls == MC_CHAR_MARK)
+			continue;
+		if (MC_CHAR_IS_LETTER(ch.cls))
+		{
+			out[o++] = ch.cls == MC_CHAR_LOWER ? 'x' : 'X';
+			continue;
+		}
 		if (k < ps.kept)
-			dv = (uint32_t) (c - '0');
+			dv = (uint32_t) ch.value;
 		else if (ps.format != PHONE_GENERIC)
 			dv = (uint32_t) (sig[k - ps.kept] - '0');
 		else if (check && k == ps.ndigits - 2)
@@ -815,70 +1044,80 @@ mc_phone_fill(const PhoneShape *ps_in, const uint64_t h[2], uint32_t bump,
 				dv = (dv + bump) % 10;
 		}
 		rem = (rem * 10 + dv) % 97;
-		out[i] = (char) ('0' + dv);
+		out[o++] = (char) ('0' + dv);
 		k++;
 	}
+	return o;
 }
 
 /*
  * mc_mask_phone
- *		Mask a phone number into out, which is exactly as long as in.
+ *		Mask a phone number into out (len bytes); returns the length of the
+ *		masked value, at most len.
  *
- * Every byte that is not an ASCII digit stays where it is (spaces,
- * dashes, brackets, "+", letters, other characters), and so do the
- * international prefix ("+" or "00") and the country code.  North
- * American, UK and Australian numbers (national or international form)
- * land in the ranges reserved for fiction.  Other numbers keep the digit
- * after the country code (international form) or their first two digits
- * (national form), which decide how the number is read, and get keyed
- * digits whose value is 42 modulo 97, so that mc_is_masked_phone() can
- * tell them apart from real numbers (one in 97 real numbers passes by
- * chance).  A value with fewer than five digits is no phone number: its
- * digits are replaced without a check.  A value without digits is
- * returned unchanged: it holds nothing to mask.  The digits alone (not
- * the punctuation) choose the pseudonym.
+ * Digits of any script (ASCII, fullwidth, Arabic-Indic, Devanagari ...)
+ * are read by their value and written as ASCII digits; letters of any
+ * script become "x" ("X" for an upper-case letter or one without case),
+ * combining marks are dropped, and every other character stays where it
+ * is (spaces, dashes, brackets, "+", symbols).  The international prefix
+ * ("+" or "00") and the country code are kept.  North American, UK and
+ * Australian numbers (national or international form) land in the ranges
+ * reserved for fiction.  Other numbers keep the digit after the country
+ * code (international form) or their first two digits (national form),
+ * which decide how the number is read, and get keyed digits whose value is
+ * 42 modulo 97, so that mc_is_masked_phone() can tell them apart from real
+ * numbers (one in 97 real numbers passes by chance).  A value with fewer
+ * than five digits is no phone number: its digits are replaced without a
+ * check.  The digits alone (not the punctuation, nor their script) choose
+ * the pseudonym.
  */
-void
+size_t
 mc_mask_phone(const MaskKey *key, const char *in, size_t len, char *out)
 {
 	PhoneShape	ps;
 	MaskSipState st;
-	uint64_t	h[2];
+	uint64_t	h[2] = {0, 0};
 	unsigned char buf[64];
 	size_t		i,
-				n = 0;
+				n = 0,
+				o;
 
-	memcpy(out, in, len);
 	mc_phone_parse(in, len, &ps);
-	if (ps.ndigits == 0 || ps.kept >= ps.ndigits)
-		return;
-
-	/* the key of the number is its digits, whatever the punctuation */
-	mc_siphash_init(&st, &key->sub[MC_PURPOSE_PHONE], true);
-	for (i = 0; i < len; i++)
+	if (ps.kept < ps.ndigits)
 	{
-		if (mc_isdigit((unsigned char) in[i]))
+		/* the key of the number is its digits, whatever the punctuation */
+		mc_siphash_init(&st, &key->sub[MC_PURPOSE_PHONE], true);
+		for (i = 0; i < len;)
 		{
-			buf[n++] = (unsigned char) in[i];
-			if (n == sizeof(buf))
+			MaskChar	ch;
+
+			i += mc_utf8_next(in + i, len - i, &ch);
+			if (ch.cls == MC_CHAR_DIGIT || ch.cls == MC_CHAR_NUMBER)
 			{
-				mc_siphash_update(&st, buf, n);
-				n = 0;
+				buf[n++] = (unsigned char) ('0' + ch.value);
+				if (n == sizeof(buf))
+				{
+					mc_siphash_update(&st, buf, n);
+					n = 0;
+				}
 			}
 		}
+		if (n > 0)
+			mc_siphash_update(&st, buf, n);
+		mc_siphash_final128(&st, h);
 	}
-	if (n > 0)
-		mc_siphash_update(&st, buf, n);
-	mc_siphash_final128(&st, h);
 
-	mc_phone_fill(&ps, h, 0, in, len, out);
-	if (memcmp(out, in, len) == 0)
-		mc_phone_fill(&ps, h, 1, in, len, out);
+	o = mc_phone_fill(&ps, h, 0, in, len, out);
+	if (o == len && memcmp(out, in, len) == 0 && ps.kept < ps.ndigits)
+		o = mc_phone_fill(&ps, h, 1, in, len, out);
+	return o;
 }
 
 /*
  * mc_is_masked_phone
- *		Could the value have come out of mc_mask_phone()?  Keyless.
+ *		Could the value have come out of mc_mask_phone()?  Keyless.  A digit
+ *		that is not ASCII, a letter other than "x" or "X", or a combining
+ *		mark is never written by the masker.
  */
 bool
 mc_is_masked_phone(const char *in, size_t len)
@@ -889,6 +1128,8 @@ mc_is_masked_phone(const char *in, size_t len)
 	uint32_t	rem = 0;
 
 	mc_phone_parse(in, len, &ps);
+	if (ps.foreign)
+		return false;
 	if (ps.ndigits < MC_PHONE_MIN_DIGITS)
 		return true;
 	switch (ps.format)
@@ -932,13 +1173,6 @@ mc_is_masked_phone(const char *in, size_t len)
 
 /* In the compact form of an identifier, this bit marks a letter. */
 #define MC_ID_LETTER 0x80
-
-/* Is c a digit or an ASCII letter? */
-static inline bool
-mc_id_symbol(unsigned char c)
-{
-	return mc_isdigit(c) || mc_isupper(c) || mc_islower(c);
-}
 
 /*
  * Draw a value below the radix of compact symbol v (10 for a digit, 26
@@ -1082,40 +1316,91 @@ mc_id_step(unsigned char *v, size_t n, int delta)
 }
 
 /*
- * Gather the symbols of in, in compact form, at the start of out (one
- * byte per symbol: its value, plus MC_ID_LETTER for a letter), and start
- * the keyed hash with the tweak.  Returns the number of symbols.
+ * Gather the symbols of in, in compact form, at the end of out (one byte
+ * per symbol: its value, plus MC_ID_LETTER for a letter), and start the
+ * keyed hash with the tweak.  Returns the number of symbols n; *outlen is
+ * the length the masked value will have.
  *
- * The tweak is the sequence of symbol classes, digit or letter, one bit
- * each, and their number, padded with zeros to a multiple of 8 bytes: an
- * identifier gets the same digits and letters whatever its punctuation
- * or case, and different shapes get unrelated permutations.
+ * Symbols are the letters, digits and numbers of any script (see
+ * mc_utf8_next).  An ASCII letter has its place in the alphabet, without
+ * case; a digit of any script its value, so "１２３" is read as "123"; every
+ * other symbol (a letter of another script, a number such as "½") the
+ * value of its code point modulo its radix.  The tweak is the sequence of
+ * symbol classes, digit or letter, one bit each, and their number; when
+ * the value holds symbols that are not ASCII letters or digits, or
+ * combining marks, a keyed hash of their code points and places follows,
+ * so that such values get a permutation of their own.  The tweak is
+ * padded with zeros to a multiple of 8 bytes: an identifier gets the same
+ * digits and letters whatever its punctuation or case.
  */
 static size_t
 mc_id_setup(const MaskKey *key, const char *in, size_t len, char *out,
-			MaskSipState *tweaked)
+			MaskSipState *tweaked, size_t *outlen)
 {
 	static const unsigned char zeros[8] = {0};
 	unsigned char buf[64];
-	size_t		i,
+	unsigned char eb[64];
+	MaskSipState extra;
+	size_t		i = 0,
 				n = 0,
-				nb = 0;
+				nb = 0,
+				ne = 0,
+				kept = 0;
 	unsigned char bits = 0;
+	bool		has_extra = false;
 	uint64_t	n64;
 
 	mc_siphash_init(tweaked, &key->sub[MC_PURPOSE_ID], false);
-	for (i = 0; i < len; i++)
+	mc_siphash_init(&extra, &key->sub[MC_PURPOSE_ID], true);
+	while (i < len)
 	{
-		unsigned char c = (unsigned char) in[i];
+		MaskChar	ch;
+		uint32_t	note = 0;	/* code point to put into the tweak, + 1 */
 
-		if (mc_isdigit(c))
-			out[n] = (char) (c - '0');
-		else if (mc_isupper(c) || mc_islower(c))
+		i += mc_utf8_next(in + i, len - i, &ch);
+		switch (ch.cls)
 		{
-			out[n] = (char) (MC_ID_LETTER | (mc_tolower(c) - 'a'));
-			bits |= (unsigned char) (1 << (n % 8));
+			case MC_CHAR_OTHER:
+				kept += ch.len;
+				continue;
+			case MC_CHAR_MARK:
+				note = (ch.cp + 1) | UINT32_C(0x80000000);
+				break;
+			case MC_CHAR_DIGIT:
+				out[n] = (char) ch.value;
+				break;
+			case MC_CHAR_NUMBER:
+				out[n] = (char) (ch.cp % 10);
+				note = ch.cp + 1;
+				break;
+			case MC_CHAR_UPPER:
+			case MC_CHAR_LOWER:
+			case MC_CHAR_LETTER:
+				if (ch.cp < 0x80)
+					out[n] = (char) (MC_ID_LETTER | (mc_tolower((unsigned char) ch.cp) - 'a'));
+				else
+				{
+					out[n] = (char) (MC_ID_LETTER | (ch.cp % 26));
+					note = ch.cp + 1;
+				}
+				bits |= (unsigned char) (1 << (n % 8));
+				break;
 		}
-		else
+		if (note != 0)
+		{
+			/* the place (symbols before it) and the code point */
+			uint64_t	e = ((uint64_t) n << 32) | note;
+
+			mc_store64_le(eb + ne, e);
+			ne += 8;
+			if (ne == sizeof(eb))
+			{
+				mc_siphash_update(&extra, eb, ne);
+				ne = 0;
+			}
+			has_extra = true;
+		}
+		if (ch.cls == MC_CHAR_MARK)
 			continue;
 		n++;
 		if (n % 8 == 0)
@@ -1135,59 +1420,93 @@ mc_id_setup(const MaskKey *key, const char *in, size_t len, char *out,
 		mc_siphash_update(tweaked, buf, nb);
 	n64 = n;
 	mc_siphash_update(tweaked, &n64, sizeof(n64));
+	if (has_extra)
+	{
+		uint64_t	h[2];
+		unsigned char hb[16];
+
+		if (ne > 0)
+			mc_siphash_update(&extra, eb, ne);
+		mc_siphash_final128(&extra, h);
+		mc_store64_le(hb, h[0]);
+		mc_store64_le(hb + 8, h[1]);
+		mc_siphash_update(tweaked, hb, sizeof(hb));
+	}
 	if (tweaked->ntail > 0)
 		mc_siphash_update(tweaked, zeros, (size_t) (8 - tweaked->ntail));
+
+	/* every symbol and every kept byte comes from at least one input byte */
+	memmove(out + len - n, out, n);
+	*outlen = n + kept;
 	return n;
 }
 
 /*
- * Spread the n compact symbols at the start of out back over the
- * positions of the input's symbols, as characters of the input's classes
- * and case, with every other byte copied from the input.  Works from the
- * end, so it can be done in place (symbol k is at a position >= k).
+ * Write the masked value: each symbol of the input as the matching
+ * compact symbol (at the end of out) in ASCII, a digit as a digit, a
+ * letter as a letter of the input's case (upper case for a letter without
+ * case), combining marks dropped, every other character copied.  Output
+ * position o of symbol k never passes the place of compact symbol k, which
+ * is read before it is overwritten.  Returns the length.
  */
-static void
+static size_t
 mc_id_finish(const char *in, size_t len, size_t n, char *out)
 {
-	size_t		pos = len;
+	const unsigned char *sym = (const unsigned char *) out + len - n;
+	size_t		i = 0,
+				o = 0,
+				k = 0;
 
-	while (pos > 0)
+	while (i < len)
 	{
-		unsigned char c = (unsigned char) in[--pos];
+		MaskChar	ch;
+		size_t		l = mc_utf8_next(in + i, len - i, &ch);
 		unsigned char v;
 
-		if (!mc_id_symbol(c))
+		if (ch.cls == MC_CHAR_OTHER)
 		{
-			out[pos] = (char) c;
-			continue;
+			memmove(out + o, in + i, l);
+			o += l;
 		}
-		v = (unsigned char) out[--n] & (unsigned char) ~MC_ID_LETTER;
-		if (mc_isdigit(c))
-			out[pos] = (char) ('0' + v);
-		else if (mc_isupper(c))
-			out[pos] = (char) ('A' + v);
-		else
-			out[pos] = (char) ('a' + v);
+		else if (ch.cls != MC_CHAR_MARK)
+		{
+			v = sym[k++] & (unsigned char) ~MC_ID_LETTER;
+			if (ch.cls == MC_CHAR_DIGIT || ch.cls == MC_CHAR_NUMBER)
+				out[o++] = (char) ('0' + v);
+			else if (ch.cls == MC_CHAR_LOWER)
+				out[o++] = (char) ('a' + v);
+			else
+				out[o++] = (char) ('A' + v);
+		}
+		i += l;
 	}
+	return o;
 }
 
 /*
  * mc_mask_id
- *		Mask an identifier into out, exactly as long as in.
+ *		Mask an identifier into out (len bytes); returns the length of the
+ *		masked value, at most len.
  *
- * Digits stay digits, letters stay letters of the same case, every other
- * byte stays in place.  For strings of one shape this is a keyed
- * permutation Q(x) = P(P^-1(x) + 1): distinct inputs give distinct
- * outputs (so UNIQUE constraints survive), and no output equals its input
- * (letters compared without case).  A value without digits or letters is
- * returned unchanged.
+ * Every letter of any script becomes an ASCII letter (of the same case; a
+ * letter without case, such as a Chinese character, an upper-case one),
+ * every digit or number of any script an ASCII digit, combining marks are
+ * dropped, and every other character (spaces, punctuation, symbols) stays
+ * in place: the value keeps its shape and holds no letter or digit of its
+ * own script.  For ASCII identifiers of one shape this is a keyed
+ * permutation Q(x) = P(P^-1(x) + 1): distinct inputs give distinct outputs
+ * (so UNIQUE constraints survive), and no output equals its input (letters
+ * compared without case); values with other letters are permuted among
+ * those with the same such letters in the same places.  A value without
+ * letters, digits or marks is returned unchanged.
  */
-void
+size_t
 mc_mask_id(const MaskKey *key, const char *in, size_t len, char *out)
 {
 	MaskSipState tweaked;
-	size_t		n = mc_id_setup(key, in, len, out, &tweaked);
-	unsigned char *v = (unsigned char *) out;
+	size_t		outlen;
+	size_t		n = mc_id_setup(key, in, len, out, &tweaked, &outlen);
+	unsigned char *v = (unsigned char *) out + len - n;
 
 	if (n > 0)
 	{
@@ -1195,20 +1514,21 @@ mc_mask_id(const MaskKey *key, const char *in, size_t len, char *out)
 		mc_id_step(v, n, 1);
 		mc_id_permute(&tweaked, v, n, true);
 	}
-	mc_id_finish(in, len, n, out);
+	return mc_id_finish(in, len, n, out);
 }
 
 /*
  * mc_unmask_id
- *		The inverse of mc_mask_id(), for the unit tests only: it is not
- *		offered in SQL.
+ *		The inverse of mc_mask_id() on ASCII values, for the unit tests
+ *		only: it is not offered in SQL.
  */
-void
+size_t
 mc_unmask_id(const MaskKey *key, const char *in, size_t len, char *out)
 {
 	MaskSipState tweaked;
-	size_t		n = mc_id_setup(key, in, len, out, &tweaked);
-	unsigned char *v = (unsigned char *) out;
+	size_t		outlen;
+	size_t		n = mc_id_setup(key, in, len, out, &tweaked, &outlen);
+	unsigned char *v = (unsigned char *) out + len - n;
 
 	if (n > 0)
 	{
@@ -1216,38 +1536,94 @@ mc_unmask_id(const MaskKey *key, const char *in, size_t len, char *out)
 		mc_id_step(v, n, -1);
 		mc_id_permute(&tweaked, v, n, true);
 	}
-	mc_id_finish(in, len, n, out);
+	return mc_id_finish(in, len, n, out);
+}
+
+/*
+ * Does the value hold only characters a shape-keeping masker may write:
+ * ASCII, and characters that are neither letters nor digits nor marks?
+ */
+static bool
+mc_only_ascii_symbols(const char *in, size_t len)
+{
+	size_t		i = 0;
+
+	if (mc_is_ascii(in, len))
+		return true;
+	while (i < len)
+	{
+		MaskChar	ch;
+
+		if ((unsigned char) in[i] < 0x80)
+		{
+			i++;
+			continue;
+		}
+		i += mc_utf8_next(in + i, len - i, &ch);
+		if (ch.cls != MC_CHAR_OTHER)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * mc_is_masked_id
+ *		Could the value have come out of mc_mask_id()?  Keyless: a masked
+ *		identifier has the form of a real ASCII one, so this refuses only
+ *		what mc_mask_id() never writes, a letter, digit or mark that is not
+ *		ASCII (or a byte that is not UTF-8).
+ */
+bool
+mc_is_masked_id(const char *in, size_t len)
+{
+	return mc_only_ascii_symbols(in, len);
 }
 
 /* ---- Names ---- */
 
 /*
- * Binary search for an exact entry of a sorted dictionary.
+ * The hash of a word of at most 16 bytes, zero-padded, given as two
+ * little-endian 64-bit words; src/mask_dictionaries.py computes it the
+ * same way to build the mc_*_slots tables.
+ */
+static inline uint64_t
+mc_dict_hash(uint64_t lo, uint64_t hi)
+{
+	uint64_t	h = lo * UINT64_C(0x9E3779B97F4A7C15) + hi * UINT64_C(0xC2B2AE3D27D4EB4F);
+
+	return h ^ (h >> 29);
+}
+
+/*
+ * Is [w, w + len) an entry of a dictionary?  One probe of its hash table,
+ * rarely more.
  */
 static bool
-mc_in_dictionary(const char *const *dict, size_t n, const char *w, size_t len)
+mc_in_dictionary(const char *const *dict, const uint16_t *slots, size_t nslots,
+				 const char *w, size_t len)
 {
-	size_t		lo = 0,
-				hi = n;
+	unsigned char buf[16];
+	size_t		j;
+	uint16_t	idx;
 
-	if (len == 0 || len > MC_MAX_WORD_LEN)
+	if (len == 0 || len > MC_MAX_WORD_LEN || memchr(w, '\0', len) != NULL)
 		return false;
-	while (lo < hi)
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, w, len);
+	j = (size_t) mc_dict_hash(mc_load64_le(buf), mc_load64_le(buf + 8)) & (nslots - 1);
+	while ((idx = slots[j]) != 0)
 	{
-		size_t		mid = lo + (hi - lo) / 2;
-		int			c = strncmp(dict[mid], w, len);
+		const char *e = dict[idx - 1];
 
-		if (c == 0 && dict[mid][len] != '\0')
-			c = 1;
-		if (c == 0)
+		if (strncmp(e, (const char *) buf, len + 1) == 0)
 			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+		j = (j + 1) & (nslots - 1);
 	}
 	return false;
 }
+
+/* The arguments of mc_in_dictionary() that name dictionary "name". */
+#define MC_DICT(name) mc_##name, mc_##name##_slots, mc_n_##name##_slots
 
 /*
  * Pick a dictionary entry for a name: keyed hash of the trimmed,
@@ -1404,7 +1780,7 @@ mc_mask_full_name(const MaskKey *key, const char *in, size_t len, char *out)
 bool
 mc_is_masked_first_name(const char *in, size_t len)
 {
-	return len == 0 || mc_in_dictionary(mc_first_names, mc_n_first_names, in, len);
+	return len == 0 || mc_in_dictionary(MC_DICT(first_names), in, len);
 }
 
 /*
@@ -1414,7 +1790,7 @@ mc_is_masked_first_name(const char *in, size_t len)
 bool
 mc_is_masked_last_name(const char *in, size_t len)
 {
-	return len == 0 || mc_in_dictionary(mc_last_names, mc_n_last_names, in, len);
+	return len == 0 || mc_in_dictionary(MC_DICT(last_names), in, len);
 }
 
 /*
@@ -1439,7 +1815,7 @@ mc_all_given(const char *in, size_t len, bool lead)
 		start = i;
 		while (i < len && in[i] != ' ')
 			i++;
-		if (!mc_in_dictionary(mc_first_names, mc_n_first_names, in + start, i - start))
+		if (!mc_in_dictionary(MC_DICT(first_names), in + start, i - start))
 			return false;
 	}
 	return true;
@@ -1463,16 +1839,16 @@ mc_is_masked_full_name(const char *in, size_t len)
 	{
 		size_t		cl = (size_t) (comma - in);
 
-		return mc_in_dictionary(mc_last_names, mc_n_last_names, in, cl) &&
+		return mc_in_dictionary(MC_DICT(last_names), in, cl) &&
 			mc_all_given(comma + 1, len - cl - 1, true);
 	}
 	sp = memchr(in, ' ', len);
 	if (sp == NULL)
-		return mc_in_dictionary(mc_first_names, mc_n_first_names, in, len);
+		return mc_in_dictionary(MC_DICT(first_names), in, len);
 	last = len;
 	while (in[last - 1] != ' ')
 		last--;
-	return mc_in_dictionary(mc_last_names, mc_n_last_names, in + last, len - last) &&
+	return mc_in_dictionary(MC_DICT(last_names), in + last, len - last) &&
 		mc_all_given(in, last - 1, false);
 }
 
@@ -1556,16 +1932,16 @@ mc_is_masked_address(const char *in, size_t len)
 	start = ++i;
 	while (i < len && in[i] != ' ')
 		i++;
-	if (i == len || !mc_in_dictionary(mc_street_names, mc_n_street_names, in + start, i - start))
+	if (i == len || !mc_in_dictionary(MC_DICT(street_names), in + start, i - start))
 		return false;
 	start = ++i;
 	while (i < len && in[i] != ',')
 		i++;
 	if (i + 1 >= len || in[i + 1] != ' ' ||
-		!mc_in_dictionary(mc_street_types, mc_n_street_types, in + start, i - start))
+		!mc_in_dictionary(MC_DICT(street_types), in + start, i - start))
 		return false;
 	i += 2;
-	return mc_in_dictionary(mc_cities, mc_n_cities, in + i, len - i);
+	return mc_in_dictionary(MC_DICT(cities), in + i, len - i);
 }
 
 /* ---- Free text ---- */
@@ -1580,21 +1956,60 @@ mc_text_out_len(size_t nchars)
 	return nchars + MC_MAX_WORD_LEN + 2;
 }
 
-/* Pick a word no longer than room (room >= 2: the list has a 2-letter word). */
-static const char *
-mc_text_word(MaskStream *s, size_t room)
+/*
+ * A fast generator of random bits for the text masker: SplitMix64 (Steele,
+ * Lea and Flood), seeded with the keyed hash of the text, handing out 16
+ * bits at a time.  Knowing its state reveals only that hash, which is
+ * what the masked text is a function of anyway.
+ */
+typedef struct MaskTextRng
 {
-	uint32_t	idx = mc_stream_uniform(s, (uint32_t) mc_n_text_words);
+	uint64_t	state;
+	uint64_t	bits;
+	int			left;			/* 16-bit chunks left in bits */
+} MaskTextRng;
+
+/* A value in [0, n) for n <= 65536, by multiply-shift (no division). */
+static inline uint32_t
+mc_text_draw(MaskTextRng *r, uint32_t n)
+{
+	uint32_t	v;
+
+	if (r->left == 0)
+	{
+		uint64_t	z = (r->state += UINT64_C(0x9E3779B97F4A7C15));
+
+		z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+		z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+		r->bits = z ^ (z >> 31);
+		r->left = 4;
+	}
+	v = (uint32_t) (r->bits & 0xffff);
+	r->bits >>= 16;
+	r->left--;
+	return (v * n) >> 16;
+}
+
+/*
+ * A word no longer than room (room >= 2: the list has 2-letter words):
+ * the drawn one, or the next that fits.
+ */
+static size_t
+mc_text_word(MaskTextRng *r, size_t room)
+{
+	size_t		idx = mc_text_draw(r, (uint32_t) mc_n_text_words);
 	size_t		tries;
 
-	for (tries = 0; tries < mc_n_text_words; tries++)
+	if (mc_text_word_lens[idx] <= room)
+		return idx;
+	for (tries = 1; tries < mc_n_text_words; tries++)
 	{
-		const char *w = mc_text_words[(idx + tries) % mc_n_text_words];
+		size_t		j = (idx + tries) % mc_n_text_words;
 
-		if (strlen(w) <= room)
-			return w;
+		if (mc_text_word_lens[j] <= room)
+			return j;
 	}
-	return NULL;
+	return idx;					/* not reached */
 }
 
 /*
@@ -1602,19 +2017,23 @@ mc_text_word(MaskStream *s, size_t room)
  *		Replace free text by made-up Latin-looking sentences of about the
  *		same length: nchars characters of input (the caller counts them in
  *		its encoding) give between nchars - 2 and nchars ASCII characters,
- *		and at least one word.
+ *		and at least one word.  out must have room for
+ *		mc_text_out_len(nchars) bytes.
  *
  * The words come from a fixed list of lorem-ipsum words (which avoids
- * words that are also common English words), chosen by a keyed stream
- * seeded with the whole input: no word of the input is copied.  Empty
- * text stays empty.
+ * words that are also common English words), chosen by a generator seeded
+ * with a keyed hash of the whole input: no word of the input is copied.
+ * Each word is written as the 16 bytes of its zero-padded key and then
+ * overwritten by what follows, which is why out has room for a word more
+ * than the text.  Empty text stays empty.
  */
 size_t
 mc_mask_text(const MaskKey *key, const char *in, size_t len, size_t nchars,
 			 char *out)
 {
 	uint64_t	h[2];
-	MaskStream	s;
+	MaskTextRng r;
+	unsigned char *o8 = (unsigned char *) out;
 	size_t		o = 0;
 	int			sentence_left = 0;
 	bool		capital = true;
@@ -1622,29 +2041,64 @@ mc_mask_text(const MaskKey *key, const char *in, size_t len, size_t nchars,
 	if (nchars == 0)
 		return 0;
 	mc_siphash128(&key->sub[MC_PURPOSE_TEXT], in, len, h);
-	mc_stream_init(&s, h);
+	r.state = h[0] ^ (h[1] << 1);
+	r.bits = 0;
+	r.left = 0;
 
+	/*
+	 * While any word, a full stop and a space fit, one random word per
+	 * step with few branches: 16 bits choose the word, 16 more the length
+	 * of the next sentence.
+	 */
+	sentence_left = 4 + (int) mc_text_draw(&r, 10);
+	while (o + MC_MAX_WORD_LEN + 4 <= nchars)
+	{
+		uint64_t	z = (r.state += UINT64_C(0x9E3779B97F4A7C15));
+		size_t		idx;
+
+		z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+		z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+		z ^= z >> 31;
+		if (o > 0)
+			o8[o++] = ' ';
+		idx = (size_t) (((z & 0xffff) * (uint64_t) mc_n_text_words) >> 16);
+		mc_store64_le(o8 + o, mc_text_word_keys[idx][0]);
+		mc_store64_le(o8 + o + 8, mc_text_word_keys[idx][1]);
+		o8[o] &= (unsigned char) ~(capital ? 0x20 : 0);
+		o += mc_text_word_lens[idx];
+		capital = --sentence_left == 0;
+		if (capital)
+		{
+			o8[o++] = '.';
+			sentence_left = 4 + (int) ((((z >> 16) & 0xffff) * 10) >> 16);
+		}
+	}
+	if (capital)
+		sentence_left = 0;
+
+	/* the last words, as many as fit */
 	for (;;)
 	{
 		size_t		room = nchars > o ? nchars - o : 0;
-		const char *w;
-		size_t		wl;
+		size_t		idx,
+					wl;
 
 		if (o > 0)
 		{
 			/* room for a space and a word of at least two letters? */
 			if (room < 3)
 				break;
-			out[o++] = ' ';
+			o8[o++] = ' ';
 			room--;
 		}
 		if (sentence_left == 0)
-			sentence_left = 4 + (int) mc_stream_uniform(&s, 10);
-		w = mc_text_word(&s, room < 2 ? 2 : room);
-		wl = strlen(w);
-		memcpy(out + o, w, wl);
+			sentence_left = 4 + (int) mc_text_draw(&r, 10);
+		idx = mc_text_word(&r, room < 2 ? 2 : room);
+		wl = mc_text_word_lens[idx];
+		mc_store64_le(o8 + o, mc_text_word_keys[idx][0]);
+		mc_store64_le(o8 + o + 8, mc_text_word_keys[idx][1]);
 		if (capital)
-			out[o] = (char) (out[o] - ('a' - 'A'));
+			o8[o] = (unsigned char) (o8[o] - ('a' - 'A'));
 		o += wl;
 		capital = false;
 		sentence_left--;
@@ -1653,7 +2107,7 @@ mc_mask_text(const MaskKey *key, const char *in, size_t len, size_t nchars,
 		room = nchars > o ? nchars - o : 0;
 		if (room >= 1 && (room < 3 || sentence_left == 0))
 		{
-			out[o++] = '.';
+			o8[o++] = '.';
 			capital = true;
 			sentence_left = 0;
 		}
@@ -1665,41 +2119,139 @@ mc_mask_text(const MaskKey *key, const char *in, size_t len, size_t nchars,
 	return o;
 }
 
+/* The bytes of the first l of 16 bytes, as two 64-bit masks (0 <= l <= 16). */
+static const uint64_t mc_text_mask[17][2] = {
+	{0, 0},
+	{UINT64_C(0x00000000000000ff), 0},
+	{UINT64_C(0x000000000000ffff), 0},
+	{UINT64_C(0x0000000000ffffff), 0},
+	{UINT64_C(0x00000000ffffffff), 0},
+	{UINT64_C(0x000000ffffffffff), 0},
+	{UINT64_C(0x0000ffffffffffff), 0},
+	{UINT64_C(0x00ffffffffffffff), 0},
+	{~UINT64_C(0), 0},
+	{~UINT64_C(0), UINT64_C(0x00000000000000ff)},
+	{~UINT64_C(0), UINT64_C(0x000000000000ffff)},
+	{~UINT64_C(0), UINT64_C(0x0000000000ffffff)},
+	{~UINT64_C(0), UINT64_C(0x00000000ffffffff)},
+	{~UINT64_C(0), UINT64_C(0x000000ffffffffff)},
+	{~UINT64_C(0), UINT64_C(0x0000ffffffffffff)},
+	{~UINT64_C(0), UINT64_C(0x00ffffffffffffff)},
+	{~UINT64_C(0), ~UINT64_C(0)},
+};
+
+/*
+ * The slot of a text word's key in mc_text_word_index; src/mask_dictionaries.py
+ * computes it the same way to find a seed that gives every word a slot of
+ * its own.
+ */
+static inline size_t
+mc_text_slot(uint64_t lo, uint64_t hi)
+{
+	uint64_t	x = lo * UINT64_C(0x9E3779B97F4A7C15) + hi * UINT64_C(0xC2B2AE3D27D4EB4F) +
+		mc_text_word_seed * UINT64_C(0xD6E8FEB86659FD93);
+
+	x = (x ^ (x >> 32)) * UINT64_C(0xD6E8FEB86659FD93);
+	return (size_t) (x >> (64 - MC_TEXT_INDEX_BITS));
+}
+
+/*
+ * Is [p + s, p + e) a list word, with an optional full stop and first
+ * letter in upper case?  len is the length of the whole value, which may
+ * be read up to 16 bytes from s.
+ */
+static inline bool
+mc_text_word_ok(const unsigned char *p, size_t len, size_t s, size_t e)
+{
+	size_t		wl = e - s,
+				l;
+	uint64_t	lo,
+				hi;
+	uint8_t		idx;
+
+	if (wl == 0 || wl > 16)
+		return false;
+	if (len - s >= 16)
+	{
+		lo = mc_load64_le(p + s);
+		hi = mc_load64_le(p + s + 8);
+	}
+	else
+	{
+		unsigned char buf[16];
+
+		memset(buf, 0, sizeof(buf));
+		memcpy(buf, p + s, len - s);
+		lo = mc_load64_le(buf);
+		hi = mc_load64_le(buf + 8);
+	}
+
+	/* without its full stop, zero-padded, first letter lower-cased */
+	l = wl - (p[e - 1] == '.');
+	if (l == 0 || l > MC_MAX_WORD_LEN)
+		return false;
+	lo &= mc_text_mask[l][0];
+	hi &= mc_text_mask[l][1];
+	lo |= (uint64_t) ((unsigned char) ((lo & 0xff) - 'A') < 26) << 5;
+
+	idx = mc_text_word_index[mc_text_slot(lo, hi)];
+	return idx != 0 && mc_text_word_keys[idx - 1][0] == lo && mc_text_word_keys[idx - 1][1] == hi;
+}
+
 /*
  * mc_is_masked_text
  *		Is the value made of list words, as mc_mask_text() writes them?
  *		Keyless.
+ *
+ * The words are single-space separated, may end with a full stop and
+ * start with a capital.  The spaces of each 64 bytes are found at once,
+ * as a bit mask, so that finding the next word never waits for the
+ * lookup of the previous one; each word, zero-padded like the keys of
+ * the list, is looked up in the list's hash table.
  */
 bool
 mc_is_masked_text(const char *in, size_t len)
 {
-	size_t		i = 0;
+	const unsigned char *p = (const unsigned char *) in;
+	const uint64_t lows = UINT64_C(0x7F7F7F7F7F7F7F7F);
+	size_t		start = 0,
+				base;
 
-	while (i < len)
+	if (len == 0)
+		return true;
+	for (base = 0; base < len; base += 64)
 	{
-		char		w[MC_MAX_WORD_LEN + 1];
-		size_t		start = i,
-					wl;
+		uint64_t	m = 0;
+		size_t		k;
 
-		if (i > 0)
+		if (len - base >= 64)
 		{
-			if (in[i] != ' ')
-				return false;
-			start = ++i;
+			for (k = 0; k < 8; k++)
+			{
+				/* the high bit of each byte that is a space, exactly */
+				uint64_t	t = mc_load64_le(p + base + 8 * k) ^ (MC_ONES * ' ');
+				uint64_t	z = ~(((t & lows) + lows) | t | lows);
+
+				m |= (((z >> 7) * UINT64_C(0x0102040810204080)) >> 56) << (8 * k);
+			}
 		}
-		while (i < len && in[i] != ' ')
-			i++;
-		wl = i - start;
-		if (wl > 0 && in[i - 1] == '.')
-			wl--;
-		if (wl == 0 || wl > MC_MAX_WORD_LEN)
-			return false;
-		memcpy(w, in + start, wl);
-		w[0] = (char) mc_tolower((unsigned char) w[0]);
-		if (!mc_in_dictionary(mc_text_words, mc_n_text_words, w, wl))
-			return false;
+		else
+		{
+			for (k = 0; base + k < len; k++)
+				if (p[base + k] == ' ')
+					m |= UINT64_C(1) << k;
+		}
+		while (m != 0)
+		{
+			size_t		pos = base + (size_t) mc_ctz64(m);
+
+			m &= m - 1;
+			if (!mc_text_word_ok(p, len, start, pos))
+				return false;
+			start = pos + 1;
+		}
 	}
-	return true;
+	return mc_text_word_ok(p, len, start, len);
 }
 
 /* ---- Dates ---- */

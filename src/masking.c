@@ -616,6 +616,153 @@ masking_set_len(text *t, size_t len)
 	return t;
 }
 
+/* ---- Character encodings ---- */
+
+/*
+ * The maskers and recognisers of the core that read characters (mask_id,
+ * mask_phone) take UTF-8.  In a UTF8 database a value is passed as it is,
+ * and so in SQL_ASCII, where the server knows no encoding (bytes that are
+ * not UTF-8 count as letters there, so they are masked).  In any other
+ * database a value that is not plain ASCII is converted to UTF-8 with the
+ * server's conversion functions, and the masked value converted back.
+ */
+static bool
+masking_needs_utf8(const char *s, size_t len)
+{
+	int			enc = GetDatabaseEncoding();
+
+	return enc != PG_UTF8 && enc != PG_SQL_ASCII && !mc_is_ascii(s, len);
+}
+
+/*
+ * Convert len bytes from encoding "from" to encoding "to"; returns a
+ * palloc'd string and its length in *outlen.  A character the conversion
+ * cannot map is replaced by "bad" (never an error: the message would show
+ * bytes of the value).
+ */
+static char *
+masking_convert(const char *s, size_t len, int from, int to,
+				const char *bad, size_t *outlen)
+{
+	static Oid	procs[2] = {InvalidOid, InvalidOid};
+	int			which = to == PG_UTF8 ? 0 : 1;
+	size_t		badlen = strlen(bad);
+	size_t		cap,
+				i = 0,
+				o = 0;
+	char	   *dst;
+
+	/* the database encoding of a backend never changes */
+	if (!OidIsValid(procs[which]))
+	{
+		procs[which] = FindDefaultConversionProc(from, to);
+		if (!OidIsValid(procs[which]))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("default conversion function for encoding \"%s\" to \"%s\" does not exist",
+							pg_encoding_to_char(from), pg_encoding_to_char(to))));
+	}
+	if (len > (MaxAllocSize - 1) / MAX_CONVERSION_GROWTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("value too long to mask"),
+				 errdetail("Values longer than %d bytes are masked in UTF8 databases only.",
+						   (int) ((MaxAllocSize - 1) / MAX_CONVERSION_GROWTH))));
+
+	cap = len * MAX_CONVERSION_GROWTH + 1;
+	dst = palloc(cap);
+	while (i < len)
+	{
+		int			done;
+		size_t		l;
+
+		done = pg_do_encoding_conversion_buf(procs[which], from, to,
+											 (unsigned char *) s + i, (int) (len - i),
+											 (unsigned char *) dst + o, (int) (cap - o),
+											 true);
+		i += (size_t) done;
+		o += strlen(dst + o);
+		if (i >= len)
+			break;
+		/* skip the character the conversion stopped at */
+		l = (size_t) pg_encoding_mblen_bounded(from, s + i);
+		i += Min(Max(l, 1), len - i);
+		memcpy(dst + o, bad, badlen);
+		o += badlen;
+		dst[o] = '\0';
+	}
+	*outlen = o;
+	return dst;
+}
+
+/*
+ * Run a shape-keeping masker (output at most as long as its input) on a
+ * text value, in UTF-8.
+ */
+static text *
+masking_utf8_masker(FunctionCallInfo fcinfo, text *in,
+					size_t (*masker) (const MaskKey *, const char *, size_t, char *))
+{
+	const MaskKey *key = masking_key(fcinfo);
+	const char *s = VARDATA_ANY(in);
+	size_t		len = VARSIZE_ANY_EXHDR(in);
+	int			enc = GetDatabaseEncoding();
+	text	   *out;
+	char	   *u;
+	char	   *m;
+	char	   *back;
+	size_t		ulen,
+				mlen,
+				blen;
+
+	if (!masking_needs_utf8(s, len))
+	{
+		out = masking_alloc_text(len);
+		return masking_set_len(out, masker(key, s, len, VARDATA(out)));
+	}
+
+	/* characters the server cannot map become U+E000, a letter, masked */
+	u = masking_convert(s, len, enc, PG_UTF8, "\xee\x80\x80", &ulen);
+	m = palloc(ulen + 1);
+	mlen = masker(key, u, ulen, m);
+	back = masking_convert(m, mlen, PG_UTF8, enc, "?", &blen);
+	out = masking_alloc_text(blen);
+	memcpy(VARDATA(out), back, blen);
+	pfree(u);
+	pfree(m);
+	pfree(back);
+	return out;
+}
+
+/* Run a recogniser of the core on a text value, in UTF-8. */
+static bool
+masking_utf8_recogniser(text *in, bool (*recogniser) (const char *, size_t))
+{
+	const char *s = VARDATA_ANY(in);
+	size_t		len = VARSIZE_ANY_EXHDR(in);
+	char	   *u;
+	size_t		ulen;
+	bool		result;
+
+	if (!masking_needs_utf8(s, len))
+		return recogniser(s, len);
+	u = masking_convert(s, len, GetDatabaseEncoding(), PG_UTF8, "\xee\x80\x80", &ulen);
+	result = recogniser(u, ulen);
+	pfree(u);
+	return result;
+}
+
+/* Number of characters of a text value, in the database encoding. */
+static size_t
+masking_nchars(const char *s, size_t len)
+{
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return mc_utf8_nchars(s, len);
+	if (pg_database_encoding_max_length() == 1)
+		return len;
+	return (size_t) pg_mbstrlen_with_len(s, (int) len);
+}
+
 /* ---- Maskers ---- */
 
 PG_FUNCTION_INFO_V1(sandbox_mask_email);
@@ -639,37 +786,26 @@ PG_FUNCTION_INFO_V1(sandbox_mask_phone);
 
 /*
  * sandbox.mask_phone(text) returns text
- *		A phone number of the same shape, in a fictional range.
+ *		A phone number of the same shape, in a fictional range, in ASCII
+ *		digits whatever the digits of the input.
  */
 Datum
 sandbox_mask_phone(PG_FUNCTION_ARGS)
 {
-	const MaskKey *key = masking_key(fcinfo);
-	text	   *in = PG_GETARG_TEXT_PP(0);
-	size_t		len = VARSIZE_ANY_EXHDR(in);
-	text	   *out = masking_alloc_text(len);
-
-	mc_mask_phone(key, VARDATA_ANY(in), len, VARDATA(out));
-	PG_RETURN_TEXT_P(out);
+	PG_RETURN_TEXT_P(masking_utf8_masker(fcinfo, PG_GETARG_TEXT_PP(0), mc_mask_phone));
 }
 
 PG_FUNCTION_INFO_V1(sandbox_mask_id);
 
 /*
  * sandbox.mask_id(text) returns text
- *		An identifier of the same shape: a keyed permutation, so distinct
- *		identifiers stay distinct.
+ *		An identifier of the same shape in ASCII letters and digits: a keyed
+ *		permutation, so distinct identifiers stay distinct.
  */
 Datum
 sandbox_mask_id(PG_FUNCTION_ARGS)
 {
-	const MaskKey *key = masking_key(fcinfo);
-	text	   *in = PG_GETARG_TEXT_PP(0);
-	size_t		len = VARSIZE_ANY_EXHDR(in);
-	text	   *out = masking_alloc_text(len);
-
-	mc_mask_id(key, VARDATA_ANY(in), len, VARDATA(out));
-	PG_RETURN_TEXT_P(out);
+	PG_RETURN_TEXT_P(masking_utf8_masker(fcinfo, PG_GETARG_TEXT_PP(0), mc_mask_id));
 }
 
 /* Common body of the name maskers. */
@@ -752,7 +888,7 @@ sandbox_mask_text(PG_FUNCTION_ARGS)
 	const MaskKey *key = masking_key(fcinfo);
 	text	   *in = PG_GETARG_TEXT_PP(0);
 	size_t		len = VARSIZE_ANY_EXHDR(in);
-	size_t		nchars = (size_t) pg_mbstrlen_with_len(VARDATA_ANY(in), (int) len);
+	size_t		nchars = masking_nchars(VARDATA_ANY(in), len);
 	text	   *out = masking_alloc_text(mc_text_out_len(nchars));
 
 	len = mc_mask_text(key, VARDATA_ANY(in), len, nchars, VARDATA(out));
@@ -795,12 +931,53 @@ cname(PG_FUNCTION_ARGS) \
  * sandbox.is_masked_email(text) ... sandbox.is_masked_text(text) returns
  * boolean: could the value have come out of the matching masker?  They
  * judge by form only (the domain, the fictional phone ranges and check
- * digits, the dictionaries), need no key and are IMMUTABLE.
+ * digits, the dictionaries, the script of letters and digits), need no key
+ * and are IMMUTABLE.
  */
 MASKING_RECOGNISER(is_masked_email, sandbox_is_masked_email, mc_is_masked_email)
-MASKING_RECOGNISER(is_masked_phone, sandbox_is_masked_phone, mc_is_masked_phone)
 MASKING_RECOGNISER(is_masked_first_name, sandbox_is_masked_first_name, mc_is_masked_first_name)
 MASKING_RECOGNISER(is_masked_last_name, sandbox_is_masked_last_name, mc_is_masked_last_name)
 MASKING_RECOGNISER(is_masked_full_name, sandbox_is_masked_full_name, mc_is_masked_full_name)
 MASKING_RECOGNISER(is_masked_address, sandbox_is_masked_address, mc_is_masked_address)
 MASKING_RECOGNISER(is_masked_text, sandbox_is_masked_text, mc_is_masked_text)
+
+PG_FUNCTION_INFO_V1(sandbox_is_masked_phone);
+
+/*
+ * sandbox.is_masked_phone(text) returns boolean
+ *		In a fictional range or carrying the check digits, in ASCII digits,
+ *		with no letter but "x".
+ */
+Datum
+sandbox_is_masked_phone(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(masking_utf8_recogniser(PG_GETARG_TEXT_PP(0), mc_is_masked_phone));
+}
+
+PG_FUNCTION_INFO_V1(sandbox_is_masked_id);
+
+/*
+ * sandbox.is_masked_id(text) returns boolean
+ *		No letter, digit or combining mark that is not ASCII: a masked
+ *		identifier has the form of a real ASCII one, so that is all there is
+ *		to tell.
+ */
+Datum
+sandbox_is_masked_id(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(masking_utf8_recogniser(PG_GETARG_TEXT_PP(0), mc_is_masked_id));
+}
+
+PG_FUNCTION_INFO_V1(sandbox_is_masked_date);
+
+/*
+ * sandbox.is_masked_date(date) returns boolean
+ *		Always true: a masked date has the form of a real one.  In C, so
+ *		that verification, which calls it for every row, costs next to
+ *		nothing.
+ */
+Datum
+sandbox_is_masked_date(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(true);
+}

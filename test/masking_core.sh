@@ -15,7 +15,7 @@ BUILD=$TOP/test/unit/build
 FUZZ_SECONDS=${MASKING_FUZZ_SECONDS:-15}
 CC=${CLANG:-clang}
 CFLAGS=(-std=c99 -g -O1 -Wall -Wextra -Werror -I"$TOP/src")
-CORE=("$TOP/src/mask_core.c" "$TOP/src/mask_dictionaries.c")
+CORE=("$TOP/src/mask_core.c" "$TOP/src/mask_dictionaries.c" "$TOP/src/mask_unicode.c")
 
 passed=0
 failed=0

@@ -62,7 +62,7 @@ CREATE FUNCTION sandbox.mask_phone(text) RETURNS text
 AS 'MODULE_PATHNAME', 'sandbox_mask_phone'
 LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION sandbox.mask_phone(text) IS
-	'Phone number of the same shape; North American, UK and Australian numbers land in ranges reserved for fiction';
+	'Phone number of the same shape in ASCII digits (letters become x); North American, UK and Australian numbers land in ranges reserved for fiction';
 
 CREATE FUNCTION sandbox.mask_first_name(text) RETURNS text
 AS 'MODULE_PATHNAME', 'sandbox_mask_first_name'
@@ -104,7 +104,7 @@ CREATE FUNCTION sandbox.mask_id(text) RETURNS text
 AS 'MODULE_PATHNAME', 'sandbox_mask_id'
 LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION sandbox.mask_id(text) IS
-	'Identifier of the same shape (digits stay digits, letters letters, separators stay) by a keyed permutation: distinct stays distinct';
+	'Identifier of the same shape by a keyed permutation: letters of any script become ASCII letters, digits ASCII digits, marks are dropped, other characters stay; distinct stays distinct';
 
 /*
  * The recognisers: keyless, judging by form only, so IMMUTABLE and
@@ -120,7 +120,7 @@ CREATE FUNCTION sandbox.is_masked_phone(text) RETURNS boolean
 AS 'MODULE_PATHNAME', 'sandbox_is_masked_phone'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION sandbox.is_masked_phone(text) IS
-	'Is the value in a fictional range, or a number carrying the mask_phone check digits (1 real number in 97 passes)?';
+	'Is the value in a fictional range, or a number carrying the mask_phone check digits (1 real number in 97 passes), in ASCII digits with no letter but x?';
 
 CREATE FUNCTION sandbox.is_masked_first_name(text) RETURNS boolean
 AS 'MODULE_PATHNAME', 'sandbox_is_masked_first_name'
@@ -153,21 +153,24 @@ COMMENT ON FUNCTION sandbox.is_masked_text(text) IS
 	'Is the value made of the words sandbox.mask_text writes?';
 
 /*
- * mask_id and mask_date keep the form of their input exactly (any
- * identifier of a shape, any date), so nothing in a masked value can tell
- * it from a real one: their recognisers accept every value.  They exist
- * so the maskers can be registered, which rules that read the column they
- * write require.
+ * mask_id keeps the form of its input but writes ASCII letters and digits
+ * only: its recogniser refuses a letter, digit or combining mark of any
+ * other script, and accepts every ASCII identifier (a masked one has the
+ * form of a real one).  mask_date keeps the form of a date exactly: its
+ * recogniser accepts every value, and exists so the masker can be
+ * registered, which rules that read the column they write require.  Both
+ * are C functions, as cheap as the verification that calls them for every
+ * row needs them to be.
  */
 CREATE FUNCTION sandbox.is_masked_id(text) RETURNS boolean
-AS 'SELECT true'
-LANGUAGE sql STRICT IMMUTABLE PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_id'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION sandbox.is_masked_id(text) IS
-	'Accepts every value: a masked identifier has the form of a real one';
+	'Holds the value no letter, digit or combining mark but ASCII ones, as sandbox.mask_id output?';
 
 CREATE FUNCTION sandbox.is_masked_date(date) RETURNS boolean
-AS 'SELECT true'
-LANGUAGE sql STRICT IMMUTABLE PARALLEL SAFE;
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_date'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION sandbox.is_masked_date(date) IS
 	'Accepts every value: a masked date has the form of a real one';
 
