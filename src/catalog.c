@@ -455,6 +455,8 @@ validate_rule_body(SandboxRule *rule)
 	AttrNumber	attnum = InvalidAttrNumber;
 	Oid			coltype = InvalidOid;
 	int32		coltypmod = -1;
+	Node	   *expr = NULL;
+	Node	   *filter = NULL;
 
 	/* Which fields each action takes */
 	switch (rule->action)
@@ -488,7 +490,9 @@ validate_rule_body(SandboxRule *rule)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table %s does not exist",
-						rule_relation_name(rule))));
+						rule_relation_name(rule)),
+				 errhint("Correct the rule, or disable it (UPDATE sandbox.rule SET enabled = false WHERE id = %lld) or delete it: a disabled rule is checked again only when it is enabled.",
+						 (long long) rule->id)));
 
 	rel = relation_open(rule->relid, AccessShareLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
@@ -510,7 +514,9 @@ validate_rule_body(SandboxRule *rule)
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" of table %s does not exist",
 							rule->column_name,
-							rule_relation_name(rule))));
+							rule_relation_name(rule)),
+					 errhint("Correct the rule, or disable it (UPDATE sandbox.rule SET enabled = false WHERE id = %lld) or delete it: a disabled rule is checked again only when it is enabled.",
+							 (long long) rule->id)));
 		attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
 		coltype = attr->atttypid;
 		coltypmod = attr->atttypmod;
@@ -547,11 +553,12 @@ validate_rule_body(SandboxRule *rule)
 
 	/* The expression and the filter */
 	if (rule->filter != NULL)
-		transform_rule_sql(rule, rel, true, InvalidOid, -1);
+		filter = transform_rule_sql(rule, rel, true, InvalidOid, -1);
 	if (rule->expression != NULL)
 	{
-		Node	   *expr = transform_rule_sql(rule, rel, false, coltype, coltypmod);
 		Bitmapset  *attnos = NULL;
+
+		expr = transform_rule_sql(rule, rel, false, coltype, coltypmod);
 
 		pull_varattnos(expr, 1, &attnos);
 		rule->expr_uses_column =
@@ -575,6 +582,9 @@ validate_rule_body(SandboxRule *rule)
 					 errhint("Call a function listed in sandbox.masking_function, such as sandbox.mask_email(%s), or register your function with its recogniser there.",
 							 quote_identifier(rule->column_name))));
 	}
+
+	/* What the rule would do when it runs, and other rules (rule_checks.c) */
+	sandbox_check_rule(rule, rel, attnum, expr, filter);
 
 	relation_close(rel, NoLock);
 }

@@ -87,6 +87,9 @@ typedef struct SandboxRule
 	Oid			recogniser;		/* mask: recogniser function, or InvalidOid */
 	bool		expr_uses_column;	/* expression reads the column it writes */
 	bool		expr_reads_row; /* expression reads any column */
+	char	   *recogniser_args;	/* rule_checks.c: ", arg2, ..." the masker's
+									 * constant arguments after the value, for
+									 * the recogniser; or NULL */
 } SandboxRule;
 
 /* catalog.c */
@@ -160,5 +163,20 @@ extern void sandbox_masking_prepare_key(void);
  */
 extern void sandbox_worker_init(void);
 extern void sandbox_note_sanitized(void);
+
+/*
+ * rule_checks.c
+ *
+ * sandbox_check_rule() is called by sandbox_validate_rule() with the
+ * analysed expression and filter of a rule (either may be NULL) and the
+ * number of the column it writes: it refuses rules that could never be
+ * verified (volatile functions, reading a column another rule writes) and
+ * maskers whose output can never fit the column, and fills in
+ * rule->recogniser_args.
+ */
+struct RelationData;
+extern void sandbox_check_rule(SandboxRule *rule, struct RelationData *rel,
+							   int attnum, Node *expr, Node *filter);
+extern Oid	sandbox_registered_recogniser(Oid masker);
 
 #endif							/* PENELOPE_SANDBOX_H */
