@@ -58,6 +58,7 @@
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
@@ -87,15 +88,88 @@ static Bitmapset **capture_reads = NULL;
 /* ---- Reading the catalog with its owner's rights ---- */
 
 /*
+ * Rules of a related environment (one whose run also applies the rule's
+ * environment, or whose rules the rule's environment's run applies) on
+ * the same table, enabled, writing a column with mask or set.  $1 rule
+ * id, $2 environment, $3 schema, $4 table.
+ */
+#define RELATED_RULES_SQL \
+	"WITH RECURSIVE up(name, path) AS (" \
+	"   SELECT e.name, ARRAY[e.name] FROM sandbox.environment e WHERE e.name = $2" \
+	"   UNION ALL" \
+	"   SELECT e.inherits, u.path || e.inherits FROM sandbox.environment e JOIN up u ON e.name = u.name" \
+	"    WHERE e.inherits IS NOT NULL AND e.inherits <> ALL (u.path))," \
+	" down(name, path) AS (" \
+	"   SELECT e.name, ARRAY[e.name] FROM sandbox.environment e WHERE e.name = $2" \
+	"   UNION ALL" \
+	"   SELECT e.name, d.path || e.name FROM sandbox.environment e JOIN down d ON e.inherits = d.name" \
+	"    WHERE e.name <> ALL (d.path))" \
+	" SELECT r.id, r.environment, r.column_name::pg_catalog.text, r.action, r.expression, r.filter," \
+	"        r.feature, r.restorable" \
+	"   FROM sandbox.rule r" \
+	"  WHERE r.enabled AND r.id <> $1 AND r.table_schema = $3 AND r.table_name = $4" \
+	"    AND r.action IN ('mask', 'set')" \
+	"    AND (r.environment IN (SELECT name FROM up) OR r.environment IN (SELECT name FROM down))"
+
+/* The queries on the catalog, planned once per session */
+typedef enum CatalogQuery
+{
+	QUERY_RECOGNISER,			/* $1 masker: its recogniser */
+	QUERY_LENGTHS,				/* $1 masker: min_length, preserves_length */
+	QUERY_WRITERS_OF,			/* related rules writing one of $5 (text[]) */
+	QUERY_READER_CANDIDATES,	/* related rules not writing $5 whose
+								 * expression has the word $6 (a regular
+								 * expression matching $5) */
+	QUERY_COUNTS,				/* rules and runs */
+	NUM_CATALOG_QUERIES
+} CatalogQuery;
+
+static const char *const catalog_sql[NUM_CATALOG_QUERIES] = {
+	[QUERY_RECOGNISER] =
+	"SELECT recogniser::pg_catalog.oid FROM sandbox.masking_function"
+	" WHERE masker = $1::pg_catalog.regprocedure",
+	[QUERY_LENGTHS] =
+	"SELECT min_length, preserves_length FROM sandbox.masking_function"
+	" WHERE masker = $1::pg_catalog.regprocedure",
+	[QUERY_WRITERS_OF] =
+	RELATED_RULES_SQL " AND r.column_name::pg_catalog.text = ANY ($5) ORDER BY r.id",
+	[QUERY_READER_CANDIDATES] =
+	RELATED_RULES_SQL " AND r.column_name::pg_catalog.text <> $5"
+	" AND r.expression ~* ('(^|[^[:alnum:]_$])' || $6 || '($|[^[:alnum:]_$])')"
+	" ORDER BY r.id",
+	[QUERY_COUNTS] =
+	"SELECT (SELECT pg_catalog.count(*) FROM sandbox.rule),"
+	" (SELECT pg_catalog.count(*) FROM sandbox.run)",
+};
+
+static const Oid catalog_argtypes[NUM_CATALOG_QUERIES][6] = {
+	[QUERY_RECOGNISER] = {OIDOID},
+	[QUERY_LENGTHS] = {OIDOID},
+	[QUERY_WRITERS_OF] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID},
+	[QUERY_READER_CANDIDATES] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID},
+};
+
+static const int catalog_nargs[NUM_CATALOG_QUERIES] = {
+	[QUERY_RECOGNISER] = 1,
+	[QUERY_LENGTHS] = 1,
+	[QUERY_WRITERS_OF] = 5,
+	[QUERY_READER_CANDIDATES] = 6,
+	[QUERY_COUNTS] = 0,
+};
+
+static SPIPlanPtr catalog_plans[NUM_CATALOG_QUERIES];
+
+/*
  * catalog_query
- *		Run a read-only query on the sandbox catalog as the owner of
- *		sandbox.rule (the extension's owner), under the rule search_path
- *		(whatever the caller's), so no operator of the caller's runs.
- *		The caller must be connected to SPI; the result is in
- *		SPI_tuptable.
+ *		Run one of the read-only queries on the sandbox catalog as the
+ *		owner of sandbox.rule (the extension's owner), under the rule
+ *		search_path (whatever the caller's), so no operator of the
+ *		caller's runs.  The plan is made on first use and kept for the
+ *		session (the plan cache replans it after DDL).  The caller must be
+ *		connected to SPI; the result is in SPI_tuptable.
  */
 static void
-catalog_query(const char *sql, int nargs, Oid *argtypes, Datum *values)
+catalog_query(CatalogQuery which, Datum *values)
 {
 	Oid			nspid = get_namespace_oid(SANDBOX_SCHEMA, false);
 	Oid			relid = get_relname_relid("rule", nspid);
@@ -119,7 +193,16 @@ catalog_query(const char *sql, int nargs, Oid *argtypes, Datum *values)
 	(void) set_config_option("search_path", SANDBOX_RULE_SEARCH_PATH,
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+	if (catalog_plans[which] == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(catalog_sql[which], catalog_nargs[which],
+									   (Oid *) catalog_argtypes[which]);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not plan a query on the sandbox catalog");
+		catalog_plans[which] = plan;
+	}
+	if (SPI_execute_plan(catalog_plans[which], values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the sandbox catalog");
 	AtEOXact_GUC(true, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
@@ -134,15 +217,13 @@ catalog_query(const char *sql, int nargs, Oid *argtypes, Datum *values)
 Oid
 sandbox_registered_recogniser(Oid masker)
 {
-	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(masker)};
 	Oid			result = InvalidOid;
 	bool		isnull;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	catalog_query("SELECT recogniser::pg_catalog.oid FROM sandbox.masking_function"
-				  " WHERE masker = $1::pg_catalog.regprocedure", 1, argtypes, args);
+	catalog_query(QUERY_RECOGNISER, args);
 	if (SPI_processed == 1)
 		result = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 												SPI_tuptable->tupdesc, 1, &isnull));
@@ -219,14 +300,12 @@ check_deterministic(const SandboxRule *rule, Node *node, const char *what)
 static bool
 registered_text_masker(Oid funcid)
 {
-	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(funcid)};
 	HeapTuple	proctup;
 	Form_pg_proc proc;
 	bool		result;
 
-	catalog_query("SELECT FROM sandbox.masking_function WHERE masker = $1::pg_catalog.regprocedure",
-				  1, argtypes, args);
+	catalog_query(QUERY_RECOGNISER, args);
 	result = (SPI_processed > 0);
 	SPI_freetuptable(SPI_tuptable);
 	if (!result)
@@ -383,7 +462,6 @@ check_output_length(const SandboxRule *rule, Relation rel, Oid coltype,
 {
 	int32		limit = character_limit(coltype, coltypmod);
 	FuncExpr   *call;
-	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1];
 	bool		isnull;
 	Datum		d;
@@ -399,9 +477,7 @@ check_output_length(const SandboxRule *rule, Relation rel, Oid coltype,
 	call = (FuncExpr *) expr;
 
 	args[0] = ObjectIdGetDatum(call->funcid);
-	catalog_query("SELECT min_length, preserves_length FROM sandbox.masking_function"
-				  " WHERE masker = $1::pg_catalog.regprocedure",
-				  1, argtypes, args);
+	catalog_query(QUERY_LENGTHS, args);
 	if (SPI_processed == 1)
 	{
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -440,30 +516,6 @@ check_output_length(const SandboxRule *rule, Relation rel, Oid coltype,
 }
 
 /* ---- Other rules ---- */
-
-/*
- * Rules of a related environment (one whose run also applies the rule's
- * environment, or whose rules the rule's environment's run applies) on
- * the same table, enabled, writing a column with mask or set.  $1 rule
- * id, $2 environment, $3 schema, $4 table.
- */
-#define RELATED_RULES_SQL \
-	"WITH RECURSIVE up(name, path) AS (" \
-	"   SELECT e.name, ARRAY[e.name] FROM sandbox.environment e WHERE e.name = $2" \
-	"   UNION ALL" \
-	"   SELECT e.inherits, u.path || e.inherits FROM sandbox.environment e JOIN up u ON e.name = u.name" \
-	"    WHERE e.inherits IS NOT NULL AND e.inherits <> ALL (u.path))," \
-	" down(name, path) AS (" \
-	"   SELECT e.name, ARRAY[e.name] FROM sandbox.environment e WHERE e.name = $2" \
-	"   UNION ALL" \
-	"   SELECT e.name, d.path || e.name FROM sandbox.environment e JOIN down d ON e.inherits = d.name" \
-	"    WHERE e.name <> ALL (d.path))" \
-	" SELECT r.id, r.environment, r.column_name::pg_catalog.text, r.action, r.expression, r.filter," \
-	"        r.feature, r.restorable" \
-	"   FROM sandbox.rule r" \
-	"  WHERE r.enabled AND r.id <> $1 AND r.table_schema = $3 AND r.table_name = $4" \
-	"    AND r.action IN ('mask', 'set')" \
-	"    AND (r.environment IN (SELECT name FROM up) OR r.environment IN (SELECT name FROM down))"
 
 /*
  * column_names_of
@@ -534,23 +586,43 @@ rule_reading_column(SandboxRule *other, AttrNumber attnum)
 }
 
 /*
+ * regex_literal
+ *		A regular expression matching a name literally: ASCII punctuation
+ *		is escaped.
+ */
+static char *
+regex_literal(const char *name)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (const char *p = name; *p; p++)
+	{
+		if (IS_HIGHBIT_SET(*p) == false && !isalnum((unsigned char) *p) && *p != '_')
+			appendStringInfoChar(&buf, '\\');
+		appendStringInfoChar(&buf, *p);
+	}
+	return buf.data;
+}
+
+/*
  * related_rules
- *		Run RELATED_RULES_SQL with one more condition on $5 (a text or
- *		text[]); the rows are in SPI_tuptable.
+ *		Run one of the queries on related rules of a rule, with $5 = arg;
+ *		the rows are in SPI_tuptable.
  */
 static void
-related_rules(const SandboxRule *rule, const char *condition, Oid argtype, Datum arg)
+related_rules(const SandboxRule *rule, CatalogQuery which, Datum arg)
 {
-	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, argtype};
-	Datum		args[5];
+	Datum		args[6];
 
 	args[0] = Int64GetDatum(rule->id);
 	args[1] = CStringGetTextDatum(rule->environment);
 	args[2] = CStringGetTextDatum(rule->table_schema);
 	args[3] = CStringGetTextDatum(rule->table_name);
 	args[4] = arg;
-	catalog_query(psprintf("%s AND %s ORDER BY r.id", RELATED_RULES_SQL, condition),
-				  5, argtypes, args);
+	if (which == QUERY_READER_CANDIDATES)
+		args[5] = CStringGetTextDatum(regex_literal(TextDatumGetCString(arg)));
+	catalog_query(which, args);
 }
 
 /*
@@ -563,8 +635,7 @@ check_reads_no_written_column(const SandboxRule *rule, Relation rel, Bitmapset *
 {
 	if (bms_is_empty(reads))
 		return;
-	related_rules(rule, "r.column_name::pg_catalog.text = ANY ($5)",
-				  TEXTARRAYOID, column_names_of(rel, reads));
+	related_rules(rule, QUERY_WRITERS_OF, column_names_of(rel, reads));
 	if (SPI_processed > 0)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[0];
@@ -598,10 +669,7 @@ check_column_not_read(const SandboxRule *rule, AttrNumber attnum)
 	List	   *candidates = NIL;
 	ListCell   *lc;
 
-	related_rules(rule,
-				  "r.column_name::pg_catalog.text <> $5"
-				  " AND pg_catalog.strpos(pg_catalog.lower(r.expression), pg_catalog.lower($5)) > 0",
-				  TEXTOID, CStringGetTextDatum(rule->column_name));
+	related_rules(rule, QUERY_READER_CANDIDATES, CStringGetTextDatum(rule->column_name));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
@@ -743,8 +811,7 @@ sandbox_warn_drop(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	catalog_query("SELECT (SELECT pg_catalog.count(*) FROM sandbox.rule),"
-				  " (SELECT pg_catalog.count(*) FROM sandbox.run)", 0, NULL, NULL);
+	catalog_query(QUERY_COUNTS, NULL);
 	rules = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	runs = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	SPI_finish();

@@ -143,3 +143,6 @@ REVOKE ALL ON FUNCTION sandbox.warn_drop() FROM PUBLIC;
 CREATE EVENT TRIGGER sandbox_warn_drop ON ddl_command_start
 	WHEN TAG IN ('DROP EXTENSION')
 	EXECUTE FUNCTION sandbox.warn_drop();
+
+/* The checks between rules read the rules of one table (rule_checks.c). */
+CREATE INDEX rule_table_idx ON sandbox.rule (table_schema, table_name);
