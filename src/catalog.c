@@ -399,25 +399,10 @@ transform_rule_sql(SandboxRule *rule, Relation rel, bool is_filter,
 static Oid
 lookup_recogniser(Node *expr)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1];
-	bool		isnull;
-	Oid			result = InvalidOid;
-
 	expr = strip_implicit_coercions(expr);
 	if (!IsA(expr, FuncExpr))
 		return InvalidOid;
-
-	args[0] = ObjectIdGetDatum(((FuncExpr *) expr)->funcid);
-	if (SPI_execute_with_args("SELECT recogniser::pg_catalog.oid FROM sandbox.masking_function"
-							  " WHERE masker = $1",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read sandbox.masking_function");
-	if (SPI_processed == 1)
-		result = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	return result;
+	return sandbox_registered_recogniser(((FuncExpr *) expr)->funcid);
 }
 
 /* ---- Validation ---- */

@@ -88,38 +88,30 @@ static Bitmapset **capture_reads = NULL;
 /* ---- Reading the catalog with its owner's rights ---- */
 
 /*
- * Rules of a related environment (one whose run also applies the rule's
- * environment, or whose rules the rule's environment's run applies) on
- * the same table, enabled, writing a column with mask or set.  $1 rule
- * id, $2 environment, $3 schema, $4 table.
+ * Enabled rules on the same table writing a column with mask or set,
+ * other than the rule itself: $1 rule id, $2 schema, $3 table.  Whether
+ * their environment is related is asked afterwards (QUERY_RELATED), for
+ * the few rules found.
  */
-#define RELATED_RULES_SQL \
-	"WITH RECURSIVE up(name, path) AS (" \
-	"   SELECT e.name, ARRAY[e.name] FROM sandbox.environment e WHERE e.name = $2" \
-	"   UNION ALL" \
-	"   SELECT e.inherits, u.path || e.inherits FROM sandbox.environment e JOIN up u ON e.name = u.name" \
-	"    WHERE e.inherits IS NOT NULL AND e.inherits <> ALL (u.path))," \
-	" down(name, path) AS (" \
-	"   SELECT e.name, ARRAY[e.name] FROM sandbox.environment e WHERE e.name = $2" \
-	"   UNION ALL" \
-	"   SELECT e.name, d.path || e.name FROM sandbox.environment e JOIN down d ON e.inherits = d.name" \
-	"    WHERE e.name <> ALL (d.path))" \
-	" SELECT r.id, r.environment, r.column_name::pg_catalog.text, r.action, r.expression, r.filter," \
-	"        r.feature, r.restorable" \
-	"   FROM sandbox.rule r" \
-	"  WHERE r.enabled AND r.id <> $1 AND r.table_schema = $3 AND r.table_name = $4" \
-	"    AND r.action IN ('mask', 'set')" \
-	"    AND (r.environment IN (SELECT name FROM up) OR r.environment IN (SELECT name FROM down))"
+#define SAME_TABLE_RULES_SQL \
+	"SELECT r.id, r.environment, r.column_name::pg_catalog.text, r.action, r.expression, r.filter," \
+	"       r.feature, r.restorable" \
+	"  FROM sandbox.rule r" \
+	" WHERE r.enabled AND r.id <> $1 AND r.table_schema = $2 AND r.table_name = $3" \
+	"   AND r.action IN ('mask', 'set')"
 
 /* The queries on the catalog, planned once per session */
 typedef enum CatalogQuery
 {
 	QUERY_RECOGNISER,			/* $1 masker: its recogniser */
 	QUERY_LENGTHS,				/* $1 masker: min_length, preserves_length */
-	QUERY_WRITERS_OF,			/* related rules writing one of $5 (text[]) */
-	QUERY_READER_CANDIDATES,	/* related rules not writing $5 whose
-								 * expression has the word $6 (a regular
-								 * expression matching $5) */
+	QUERY_WRITERS_OF,			/* rules of the table writing one of $4
+								 * (text[]) */
+	QUERY_READER_CANDIDATES,	/* rules of the table not writing $4 whose
+								 * expression has the word $5 (a regular
+								 * expression matching $4) */
+	QUERY_RELATED,				/* does a run apply environments $1 and $2
+								 * together? */
 	QUERY_COUNTS,				/* rules and runs */
 	NUM_CATALOG_QUERIES
 } CatalogQuery;
@@ -132,28 +124,34 @@ static const char *const catalog_sql[NUM_CATALOG_QUERIES] = {
 	"SELECT min_length, preserves_length FROM sandbox.masking_function"
 	" WHERE masker = $1::pg_catalog.regprocedure",
 	[QUERY_WRITERS_OF] =
-	RELATED_RULES_SQL " AND r.column_name::pg_catalog.text = ANY ($5) ORDER BY r.id",
+	SAME_TABLE_RULES_SQL " AND r.column_name::pg_catalog.text = ANY ($4) ORDER BY r.id",
 	[QUERY_READER_CANDIDATES] =
-	RELATED_RULES_SQL " AND r.column_name::pg_catalog.text <> $5"
-	" AND r.expression ~* ('(^|[^[:alnum:]_$])' || $6 || '($|[^[:alnum:]_$])')"
+	SAME_TABLE_RULES_SQL " AND r.column_name::pg_catalog.text <> $4"
+	" AND r.expression ~* ('(^|[^[:alnum:]_$])' || $5 || '($|[^[:alnum:]_$])')"
 	" ORDER BY r.id",
+	[QUERY_RELATED] =
+	"SELECT $1 = $2"
+	" OR $1 IN (SELECT c.name FROM sandbox.environment_chain($2) c)"
+	" OR $2 IN (SELECT c.name FROM sandbox.environment_chain($1) c)",
 	[QUERY_COUNTS] =
 	"SELECT (SELECT pg_catalog.count(*) FROM sandbox.rule),"
 	" (SELECT pg_catalog.count(*) FROM sandbox.run)",
 };
 
-static const Oid catalog_argtypes[NUM_CATALOG_QUERIES][6] = {
+static const Oid catalog_argtypes[NUM_CATALOG_QUERIES][5] = {
 	[QUERY_RECOGNISER] = {OIDOID},
 	[QUERY_LENGTHS] = {OIDOID},
-	[QUERY_WRITERS_OF] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID},
-	[QUERY_READER_CANDIDATES] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID},
+	[QUERY_WRITERS_OF] = {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID},
+	[QUERY_READER_CANDIDATES] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID},
+	[QUERY_RELATED] = {TEXTOID, TEXTOID},
 };
 
 static const int catalog_nargs[NUM_CATALOG_QUERIES] = {
 	[QUERY_RECOGNISER] = 1,
 	[QUERY_LENGTHS] = 1,
-	[QUERY_WRITERS_OF] = 5,
-	[QUERY_READER_CANDIDATES] = 6,
+	[QUERY_WRITERS_OF] = 4,
+	[QUERY_READER_CANDIDATES] = 5,
+	[QUERY_RELATED] = 2,
 	[QUERY_COUNTS] = 0,
 };
 
@@ -195,8 +193,10 @@ catalog_query(CatalogQuery which, Datum *values)
 							 GUC_ACTION_SAVE, true, 0, false);
 	if (catalog_plans[which] == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(catalog_sql[which], catalog_nargs[which],
-									   (Oid *) catalog_argtypes[which]);
+		/* generic: the planning of a custom plan costs more than a run */
+		SPIPlanPtr	plan = SPI_prepare_cursor(catalog_sql[which], catalog_nargs[which],
+											  (Oid *) catalog_argtypes[which],
+											  CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not plan a query on the sandbox catalog");
@@ -606,70 +606,47 @@ regex_literal(const char *name)
 }
 
 /*
- * related_rules
- *		Run one of the queries on related rules of a rule, with $5 = arg;
- *		the rows are in SPI_tuptable.
+ * environments_related
+ *		Whether some run applies the rules of both environments: one is
+ *		the other or inherits from it.
  */
-static void
+static bool
+environments_related(const char *a, const char *b)
+{
+	Datum		args[2] = {CStringGetTextDatum(a), CStringGetTextDatum(b)};
+	bool		isnull;
+	bool		result;
+
+	if (strcmp(a, b) == 0)
+		return true;
+	catalog_query(QUERY_RELATED, args);
+	result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return !isnull && result;
+}
+
+/*
+ * related_rules
+ *		The rules found by one of the queries on the rules of a rule's
+ *		table, with $4 = arg, that a run applies together with the rule,
+ *		as SandboxRule copies (with id, environment, column_name, action,
+ *		expression, filter, feature and restorable).
+ */
+static List *
 related_rules(const SandboxRule *rule, CatalogQuery which, Datum arg)
 {
-	Datum		args[6];
-
-	args[0] = Int64GetDatum(rule->id);
-	args[1] = CStringGetTextDatum(rule->environment);
-	args[2] = CStringGetTextDatum(rule->table_schema);
-	args[3] = CStringGetTextDatum(rule->table_name);
-	args[4] = arg;
-	if (which == QUERY_READER_CANDIDATES)
-		args[5] = CStringGetTextDatum(regex_literal(TextDatumGetCString(arg)));
-	catalog_query(which, args);
-}
-
-/*
- * check_reads_no_written_column
- *		A rule verified by recomputing its expression must not read a
- *		column that a related rule writes.
- */
-static void
-check_reads_no_written_column(const SandboxRule *rule, Relation rel, Bitmapset *reads)
-{
-	if (bms_is_empty(reads))
-		return;
-	related_rules(rule, QUERY_WRITERS_OF, column_names_of(rel, reads));
-	if (SPI_processed > 0)
-	{
-		HeapTuple	tuple = SPI_tuptable->vals[0];
-		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
-
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the effect of this %s rule cannot be verified",
-						sandbox_action_name(rule->action)),
-				 errdetail("Its expression reads column \"%s\", which rule %s (environment \"%s\") %ss: the run computes the expression from the old value of that column, the verification from the new one.",
-						   SPI_getvalue(tuple, tupdesc, 3),
-						   SPI_getvalue(tuple, tupdesc, 1),
-						   SPI_getvalue(tuple, tupdesc, 2),
-						   SPI_getvalue(tuple, tupdesc, 4)),
-				 errhint("Compute the value from columns no rule writes, or from constants.")));
-	}
-	SPI_freetuptable(SPI_tuptable);
-}
-
-/*
- * check_column_not_read
- *		The column a mask or set rule writes must not be read by a related
- *		rule verified by recomputing its expression.
- *
- * Only the rules whose expression mentions the column's name are
- * validated to find out what they read.
- */
-static void
-check_column_not_read(const SandboxRule *rule, AttrNumber attnum)
-{
-	List	   *candidates = NIL;
+	Datum		args[5];
+	List	   *found = NIL;
+	List	   *result = NIL;
 	ListCell   *lc;
 
-	related_rules(rule, QUERY_READER_CANDIDATES, CStringGetTextDatum(rule->column_name));
+	args[0] = Int64GetDatum(rule->id);
+	args[1] = CStringGetTextDatum(rule->table_schema);
+	args[2] = CStringGetTextDatum(rule->table_name);
+	args[3] = arg;
+	if (which == QUERY_READER_CANDIDATES)
+		args[4] = CStringGetTextDatum(regex_literal(TextDatumGetCString(arg)));
+	catalog_query(which, args);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
@@ -688,11 +665,62 @@ check_column_not_read(const SandboxRule *rule, AttrNumber attnum)
 		other->restorable = DatumGetBool(SPI_getbinval(tuple, tupdesc, 8, &isnull));
 		other->table_schema = rule->table_schema;
 		other->table_name = rule->table_name;
-		candidates = lappend(candidates, other);
+		found = lappend(found, other);
 	}
 	SPI_freetuptable(SPI_tuptable);
 
-	foreach(lc, candidates)
+	foreach(lc, found)
+	{
+		SandboxRule *other = lfirst(lc);
+
+		if (environments_related(rule->environment, other->environment))
+			result = lappend(result, other);
+	}
+	return result;
+}
+
+/*
+ * check_reads_no_written_column
+ *		A rule verified by recomputing its expression must not read a
+ *		column that a related rule writes.
+ */
+static void
+check_reads_no_written_column(const SandboxRule *rule, Relation rel, Bitmapset *reads)
+{
+	List	   *writers;
+	SandboxRule *writer;
+
+	if (bms_is_empty(reads))
+		return;
+	writers = related_rules(rule, QUERY_WRITERS_OF, column_names_of(rel, reads));
+	if (writers == NIL)
+		return;
+	writer = linitial(writers);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("the effect of this %s rule cannot be verified",
+					sandbox_action_name(rule->action)),
+			 errdetail("Its expression reads column \"%s\", which rule %lld (environment \"%s\") %ss: the run computes the expression from the old value of that column, the verification from the new one.",
+					   writer->column_name, (long long) writer->id,
+					   writer->environment, sandbox_action_name(writer->action)),
+			 errhint("Compute the value from columns no rule writes, or from constants.")));
+}
+
+/*
+ * check_column_not_read
+ *		The column a mask or set rule writes must not be read by a related
+ *		rule verified by recomputing its expression.
+ *
+ * Only the rules whose expression mentions the column's name are
+ * validated to find out what they read.
+ */
+static void
+check_column_not_read(const SandboxRule *rule, AttrNumber attnum)
+{
+	ListCell   *lc;
+
+	foreach(lc, related_rules(rule, QUERY_READER_CANDIDATES,
+							  CStringGetTextDatum(rule->column_name)))
 	{
 		SandboxRule *other = lfirst(lc);
 
