@@ -14,7 +14,9 @@
 # For each it times, median of 3, in one session:
 #   write     inserting the rules (each is validated by the trigger);
 #   plan      sandbox_plan() (load, validate, build, count rows per step);
-#   sanitize  sandbox_sanitize() in a transaction rolled back afterwards;
+#   sanitize  sandbox_sanitize() in a transaction rolled back afterwards
+#             (strategy auto; "wide/update" is wide with update_strategy
+#             = update, one UPDATE per table instead of ALTER TABLE);
 #   bare      the same columns changed by plain UPDATEs (one per table,
 #             the same expressions), rolled back;
 # and reports sanitize - bare, the engine's own work (validation,
@@ -97,8 +99,11 @@ SQL
 }
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 
-printf '%-8s %6s %8s %8s %8s %8s %8s\n' catalog rules write plan sanitize bare engine
-for cat in wide many column; do
+printf '%-12s %6s %8s %8s %8s %8s %8s\n' catalog rules write plan sanitize bare engine
+for entry in wide wide/update many column; do
+	cat=${entry%%/*}
+	strategy=auto
+	[ "$entry" = "$cat" ] || strategy=${entry#*/}
 	w=(); p=(); s=(); b=()
 	for run in 1 2 3; do
 		w+=("$(seconds "$(rules_sql $cat)")")
@@ -106,13 +111,14 @@ for cat in wide many column; do
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset
 SELECT count(*) FROM sandbox_plan('$cat') \\g /dev/null")")
 		s+=("$(seconds "$(rules_sql $cat)
+SET LOCAL penelope_sandbox.update_strategy = $strategy;
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset
 SELECT sandbox_sanitize('$cat') \\g /dev/null")")
 		b+=("$(seconds "$(bare_sql $cat)")")
 	done
 	n=$(psql -A -t -c "BEGIN" -c "$(rules_sql $cat)" -c "SELECT count(*) FROM sandbox.rule WHERE environment = '$cat'" -c "ROLLBACK" | tail -1)
 	W=$(median "${w[@]}"); P=$(median "${p[@]}"); S=$(median "${s[@]}"); B=$(median "${b[@]}")
-	printf '%-8s %6s %8s %8s %8s %8s %8s\n' "$cat" "$n" "$W" "$P" "$S" "$B" \
+	printf '%-12s %6s %8s %8s %8s %8s %8s\n' "$entry" "$n" "$W" "$P" "$S" "$B" \
 		"$(echo "$S - $B" | bc -l | sed 's/^\./0./; s/^-\./-0./')"
 done
 log "seconds, median of 3; $ROWS rows per table; engine = sanitize - bare"

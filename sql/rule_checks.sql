@@ -105,6 +105,14 @@ INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, ac
 -- and it cannot be enabled again
 UPDATE sandbox.rule SET enabled = true WHERE id = :reading_rule;
 DELETE FROM sandbox.rule WHERE environment IN ('regress_rc_a', 'regress_rc_b', 'regress_rc_c');
+-- both rules in one statement, in either order
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression) VALUES
+	('regress_rc_a', 'regress_rc', 'person', 'email_wide', 'mask', $$sandbox.mask_email(email_wide)$$),
+	('regress_rc_a', 'regress_rc', 'person', 'note', 'set', $$'mail: ' || email_wide$$);
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression) VALUES
+	('regress_rc_a', 'regress_rc', 'person', 'note', 'set', $$'mail: ' || email_wide$$),
+	('regress_rc_a', 'regress_rc', 'person', 'email_wide', 'mask', $$sandbox.mask_email(email_wide)$$);
+SELECT count(*) FROM sandbox.rule WHERE environment LIKE 'regress_rc_%';
 
 -- ---- a rule whose column was dropped ----
 INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)

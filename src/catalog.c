@@ -476,7 +476,7 @@ validate_rule_body(SandboxRule *rule)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table %s does not exist",
 						rule_relation_name(rule)),
-				 errhint("Correct the rule, or disable it (UPDATE sandbox.rule SET enabled = false WHERE id = %lld) or delete it: a disabled rule is checked again only when it is enabled.",
+				 errhint("A rule already written can be disabled (UPDATE sandbox.rule SET enabled = false WHERE id = %lld) or deleted; a disabled rule is validated again only when it is enabled.",
 						 (long long) rule->id)));
 
 	rel = relation_open(rule->relid, AccessShareLock);
@@ -500,7 +500,7 @@ validate_rule_body(SandboxRule *rule)
 					 errmsg("column \"%s\" of table %s does not exist",
 							rule->column_name,
 							rule_relation_name(rule)),
-					 errhint("Correct the rule, or disable it (UPDATE sandbox.rule SET enabled = false WHERE id = %lld) or delete it: a disabled rule is checked again only when it is enabled.",
+					 errhint("A rule already written can be disabled (UPDATE sandbox.rule SET enabled = false WHERE id = %lld) or deleted; a disabled rule is validated again only when it is enabled.",
 							 (long long) rule->id)));
 		attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
 		coltype = attr->atttypid;
