@@ -824,25 +824,10 @@ sandbox_rule_expression_sql(const SandboxRule *rule, bool is_filter)
 static Oid
 lookup_recogniser(Node *expr)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1];
-	bool		isnull;
-	Oid			result = InvalidOid;
-
 	expr = strip_implicit_coercions(expr);
 	if (!IsA(expr, FuncExpr))
 		return InvalidOid;
-
-	args[0] = ObjectIdGetDatum(((FuncExpr *) expr)->funcid);
-	if (SPI_execute_with_args("SELECT recogniser::pg_catalog.oid FROM sandbox.masking_function"
-							  " WHERE masker::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read sandbox.masking_function");
-	if (SPI_processed == 1)
-		result = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	return result;
+	return sandbox_registered_recogniser(((FuncExpr *) expr)->funcid);
 }
 
 /* ---- Validation ---- */
@@ -880,6 +865,8 @@ validate_rule_body(SandboxRule *rule)
 	AttrNumber	attnum = InvalidAttrNumber;
 	Oid			coltype = InvalidOid;
 	int32		coltypmod = -1;
+	Node	   *expr = NULL;
+	Node	   *filter = NULL;
 
 	/* Which fields each action takes */
 	switch (rule->action)
@@ -913,7 +900,9 @@ validate_rule_body(SandboxRule *rule)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table %s does not exist",
-						rule_relation_name(rule))));
+						rule_relation_name(rule)),
+				 errhint("A rule already written can be disabled (UPDATE sandbox.rule SET enabled = false WHERE id = %lld) or deleted; a disabled rule is validated again only when it is enabled.",
+						 (long long) rule->id)));
 
 	rel = relation_open(rule->relid, AccessShareLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
@@ -935,7 +924,9 @@ validate_rule_body(SandboxRule *rule)
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" of table %s does not exist",
 							rule->column_name,
-							rule_relation_name(rule))));
+							rule_relation_name(rule)),
+					 errhint("A rule already written can be disabled (UPDATE sandbox.rule SET enabled = false WHERE id = %lld) or deleted; a disabled rule is validated again only when it is enabled.",
+							 (long long) rule->id)));
 		attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
 		coltype = attr->atttypid;
 		coltypmod = attr->atttypmod;
@@ -972,11 +963,12 @@ validate_rule_body(SandboxRule *rule)
 
 	/* The expression and the filter */
 	if (rule->filter != NULL)
-		transform_rule_sql(rule, rel, true, InvalidOid, -1);
+		filter = transform_rule_sql(rule, rel, true, InvalidOid, -1);
 	if (rule->expression != NULL)
 	{
-		Node	   *expr = transform_rule_sql(rule, rel, false, coltype, coltypmod);
 		Bitmapset  *attnos = NULL;
+
+		expr = transform_rule_sql(rule, rel, false, coltype, coltypmod);
 
 		pull_varattnos(expr, 1, &attnos);
 		rule->expr_uses_column =
@@ -1000,6 +992,9 @@ validate_rule_body(SandboxRule *rule)
 					 errhint("Call a function listed in sandbox.masking_function, such as sandbox.mask_email(%s), or register your function with its recogniser there.",
 							 quote_identifier(rule->column_name))));
 	}
+
+	/* What the rule would do when it runs, and other rules (rule_checks.c) */
+	sandbox_check_rule(rule, rel, attnum, expr, filter);
 
 	relation_close(rel, NoLock);
 }

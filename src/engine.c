@@ -1108,11 +1108,29 @@ probe_sql(const SandboxRule *rule, const TableRules *table)
 	{
 		case ACTION_MASK:
 		case ACTION_SET:
-			return psprintf("SELECT pg_catalog.count(CAST(%s AS %s)) FROM %s%s",
-							sandbox_rule_expression_sql(rule, false),
-							format_type_be(get_atttype(table->relid,
-													   get_attnum(table->relid, rule->column_name))),
-							table->qualname, where);
+			{
+				Oid			typid;
+				int32		typmod;
+				Oid			collid;
+
+				get_atttypetypmodcoll(table->relid, get_attnum(table->relid, rule->column_name),
+									  &typid, &typmod, &collid);
+
+				/*
+				 * A length limit is applied as an assignment applies it: a
+				 * value too long fails instead of being cut (as a cast would).
+				 */
+				if ((typid == VARCHAROID || typid == BPCHAROID) && typmod >= 0)
+					return psprintf("SELECT pg_catalog.count(pg_catalog.%s(CAST(%s AS %s), %d, false)) FROM %s%s",
+									typid == VARCHAROID ? "varchar" : "bpchar",
+									sandbox_rule_expression_sql(rule, false),
+									format_type_be_qualified(typid), typmod,
+									table->qualname, where);
+				return psprintf("SELECT pg_catalog.count(CAST(%s AS %s)) FROM %s%s",
+								sandbox_rule_expression_sql(rule, false),
+								format_type_be_qualified(typid),
+								table->qualname, where);
+			}
 		case ACTION_DELETE:
 			return psprintf("SELECT pg_catalog.count(*) FROM %s%s", table->qualname, where);
 		case ACTION_TRUNCATE:
@@ -1198,6 +1216,10 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 			break;
 		}
 	}
+
+	/* name the column a single failing rule writes */
+	if (list_length(culprits) == 1 && edata->column_name == NULL)
+		edata->column_name = ((SandboxRule *) linitial(culprits))->column_name;
 
 	ereport(ERROR,
 			(errcode(edata->sqlerrcode),
@@ -1346,9 +1368,10 @@ verify_check_sql(SandboxRule *rule, TableRules *table, List *reenabled, char **d
 															get_func_name(rule->recogniser));
 
 		*detail = psprintf("%s holds values recognised by %s", rule->column_name, recogniser);
-		return psprintf("%s AND %s IS NOT NULL AND NOT %s(%s)",
+		return psprintf("%s AND %s IS NOT NULL AND NOT %s(%s%s)",
 						applies.data, quote_identifier(rule->column_name),
-						recogniser, quote_identifier(rule->column_name));
+						recogniser, quote_identifier(rule->column_name),
+						rule->recogniser_args ? rule->recogniser_args : "");
 	}
 
 	*detail = psprintf("%s holds the value of the rule's expression", rule->column_name);

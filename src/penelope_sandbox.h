@@ -90,6 +90,9 @@ typedef struct SandboxRule
 	char	   *expression_sql; /* what the engine runs: see
 								 * sandbox_rule_expression_sql() */
 	char	   *filter_sql;
+	char	   *recogniser_args;	/* rule_checks.c: ", arg2, ..." the masker's
+									 * constant arguments after the value, for
+									 * the recogniser; or NULL */
 } SandboxRule;
 
 /* catalog.c */
@@ -216,5 +219,19 @@ extern Datum sandbox_run_token(void);
 
 /* penelope_sandbox.c: plan and verify refuse a production server too */
 extern void sandbox_check_not_production_server(void);
+/*
+ * rule_checks.c
+ *
+ * sandbox_check_rule() is called by sandbox_validate_rule() with the
+ * analysed expression and filter of a rule (either may be NULL) and the
+ * number of the column it writes: it refuses rules that could never be
+ * verified (volatile functions, reading a column another rule writes) and
+ * maskers whose output can never fit the column, and fills in
+ * rule->recogniser_args.
+ */
+struct RelationData;
+extern void sandbox_check_rule(SandboxRule *rule, struct RelationData *rel,
+							   int attnum, Node *expr, Node *filter);
+extern Oid	sandbox_registered_recogniser(Oid masker);
 
 #endif							/* PENELOPE_SANDBOX_H */

@@ -13,9 +13,17 @@ RETURNS trigger
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'sandbox_validate_rule_trigger';
 
+/*
+ * An update leaving the rule disabled is not validated: a rule whose
+ * table or column was dropped can be disabled.  It is validated again
+ * when it is enabled.
+ */
 CREATE TRIGGER validate_rule
-	BEFORE INSERT OR UPDATE ON sandbox.rule
+	BEFORE INSERT ON sandbox.rule
 	FOR EACH ROW EXECUTE FUNCTION sandbox.validate_rule();
+CREATE TRIGGER validate_rule_update
+	BEFORE UPDATE ON sandbox.rule
+	FOR EACH ROW WHEN (NEW.enabled) EXECUTE FUNCTION sandbox.validate_rule();
 
 /*
  * sandbox.environment.inherits names another environment, without a

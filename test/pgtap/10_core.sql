@@ -175,7 +175,7 @@ SET LOCAL ROLE tap_other;
 CREATE FUNCTION tap.other_fn(int) RETURNS text LANGUAGE sql AS $$ SELECT 'o' || $1 $$;
 RESET ROLE;
 SET LOCAL ROLE tap_owner;
-CREATE FUNCTION tap.owner_fn(int) RETURNS text LANGUAGE sql AS $$ SELECT 'w' || $1 $$;
+CREATE FUNCTION tap.owner_fn(int) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'w' || $1 $$;
 RESET ROLE;
 SELECT throws_like($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
 	VALUES ('preview', 'tap', 'owned', 'w', 'set', 'tap.other_fn(id)')$$,

@@ -90,9 +90,9 @@ CREATE FUNCTION regress_sec.evil_mask(text) RETURNS text LANGUAGE sql AS $$ SELE
 CREATE FUNCTION regress_sec.evil_filter(int) RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;
 RESET ROLE;
 SET ROLE regress_app_owner;
-CREATE FUNCTION regress_sec.owner_mask(int) RETURNS text LANGUAGE sql AS $$ SELECT 'owner' || $1 $$;
+CREATE FUNCTION regress_sec.owner_mask(int) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'owner' || $1 $$;
 RESET ROLE;
-CREATE FUNCTION regress_sec.super_mask(int) RETURNS text LANGUAGE sql AS $$ SELECT 'super' || $1 $$;
+CREATE FUNCTION regress_sec.super_mask(int) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'super' || $1 $$;
 -- written by a superuser, still refused: the rule would run as regress_app_owner
 INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
 	VALUES ('training_a', 'regress_sec', 'customer', 'phone', 'set', $$regress_sec.evil_mask('x')$$);
