@@ -161,4 +161,13 @@ extern void sandbox_masking_prepare_key(void);
 extern void sandbox_worker_init(void);
 extern void sandbox_note_sanitized(void);
 
+/*
+ * feature.c: running again.  sandbox_rules_to_apply() leaves out of a
+ * run's rules those this copy already had applied (build_plan calls it
+ * for sanitize and plan); sandbox_record_applied_rules() files what a
+ * successful run applied, after sandbox_lock_features().
+ */
+extern List *sandbox_rules_to_apply(List *rules);
+extern void sandbox_record_applied_rules(int64 run_id, List *rules);
+
 #endif							/* PENELOPE_SANDBOX_H */
