@@ -48,8 +48,8 @@ SELECT is((SELECT digest FROM digest_of WHERE env = 'training_a' AND after_run =
 		  (SELECT digest FROM digest_of WHERE env = 'training_a' AND after_run = 1),
 	'training_a: every masked column is exactly as the first run left it (names, emails, birth dates, notes)');
 SELECT is((SELECT count(*) FROM penelope.client c JOIN before_client b USING (id)
-		   WHERE abs(c.birth_date - b.birth_date) > 366), 0::bigint,
-	'training_a: no birth date drifts beyond its window');
+		   WHERE abs(c.birth_date - b.birth_date) > current_setting('penelope_sandbox.date_window')::int), 0::bigint,
+	'training_a: no birth date drifts beyond its window (penelope_sandbox.date_window days)');
 SELECT ok((SELECT sum(rows) FROM sandbox.run_step WHERE run_id = :run2) * 10
 		  < (SELECT sum(rows) FROM sandbox.run_step WHERE run_id = :run1),
 	'training_a: the second run touches less than a tenth of the rows of the first');
