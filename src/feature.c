@@ -808,6 +808,25 @@ feature_exists(const char *environment, const char *feature)
 }
 
 /*
+ * has_restorable_rules
+ *		Whether an environment's chain has an enabled restorable rule for a
+ *		feature.
+ */
+static bool
+has_restorable_rules(const char *environment, const char *feature)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		args[2] = {CStringGetTextDatum(environment), CStringGetTextDatum(feature)};
+
+	if (SPI_execute_with_args("SELECT 1 FROM sandbox.rule r JOIN sandbox.environment_chain($1) c"
+							  " ON c.name OPERATOR(pg_catalog.=) r.environment"
+							  " WHERE r.enabled AND r.restorable AND r.feature OPERATOR(pg_catalog.=) $2",
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read sandbox.rule");
+	return SPI_processed > 0;
+}
+
+/*
  * cleared_columns
  *		"penelope.exchange_settings.username, ...": the columns that the
  *		rules of a feature set to NULL (its credentials), or NULL.
@@ -969,6 +988,12 @@ sandbox_enable_feature(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not read sandbox.saved_value");
 	saved = SPI_tuptable;
 	nsaved = SPI_processed;
+	if (nsaved == 0 && has_restorable_rules(environment, feature))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no value saved by a run of this copy can re-enable feature \"%s\"", feature),
+				 errdetail("The values the copy had before it was first sanitized are not in sandbox.saved_value (a ledger restored from another copy, or rows deleted from it)."),
+				 errhint("Switch the feature on by hand, with the settings this copy should have.")));
 
 	for (uint64 i = 0; i < nsaved; i++)
 	{
@@ -997,7 +1022,7 @@ sandbox_enable_feature(PG_FUNCTION_ARGS)
 					  feature, environment, (long long) restored,
 					  runs == NULL ? "" : strchr(runs, ',') ? " from runs " : " from run ",
 					  runs == NULL ? "" : runs,
-					  runs == NULL ? " (none were saved)" : "");
+					  runs == NULL ? " (it has no restorable rule)" : "");
 
 	/* credentials and the like, cleared for good: the DBA must supply them */
 	cleared = cleared_columns(environment, feature);

@@ -4,7 +4,7 @@
 -- unknown features, reports credentials to supply and runs guarded; the
 -- ledger files a multi-table TRUNCATE under all its tables.
 BEGIN;
-SELECT plan(25);
+SELECT plan(26);
 
 \ir penelope_setup.psql
 
@@ -59,6 +59,14 @@ SELECT throws_ok($$SELECT sandbox_enable_feature('logos')$$, '42809',
 SELECT throws_ok($$SELECT sandbox_enable_feature('credit_card')$$, '42501',
 	'feature "credit_card" cannot be re-enabled in environment "migration"',
 	'Credit Card: switched on by hand only');
+
+-- nothing saved for this copy: refused, not a silent "re-enabled"
+SAVEPOINT nothing_saved;
+DELETE FROM sandbox.saved_value WHERE feature = 'general_ledger';
+SELECT throws_ok($$SELECT sandbox_enable_feature('general_ledger')$$, '55000',
+	'no value saved by a run of this copy can re-enable feature "general_ledger"',
+	'without saved values re-enabling refuses with the reason');
+ROLLBACK TO SAVEPOINT nothing_saved;
 
 -- ---- credit card ----
 SELECT is((SELECT mode FROM penelope.credit_card_settings), 'test', 'credit card mode is not left at production');
