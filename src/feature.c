@@ -932,6 +932,7 @@ sandbox_enable_feature(PG_FUNCTION_ARGS)
 	SPITupleTable *saved;
 	uint64		nsaved;
 	char	   *result;
+	MemoryContext callercxt = CurrentMemoryContext;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1035,7 +1036,8 @@ sandbox_enable_feature(PG_FUNCTION_ARGS)
 		result = psprintf("%s; credentials must be supplied: %s", result, cleared);
 	}
 
-	result = pstrdup(result);
+	/* SPI_finish frees what was allocated since SPI_connect */
+	result = MemoryContextStrdup(callercxt, result);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(result));
 }
