@@ -916,15 +916,20 @@ plan_outbound(SanitizePlan *plan)
 /*
  * build_plan
  *		Load and validate the rules of an environment and turn them into
- *		statements.  The caller must be connected to SPI.
+ *		statements.  For a run (sanitize, and the plan showing it), the
+ *		rules this copy already had applied are left out (see
+ *		sandbox_rules_to_apply in feature.c); verify checks them all.  The
+ *		caller must be connected to SPI.
  */
 static SanitizePlan *
-build_plan(const char *environment)
+build_plan(const char *environment, bool for_run)
 {
 	SanitizePlan *plan = palloc0(sizeof(SanitizePlan));
 	ListCell   *lc;
 
 	plan->rules = sandbox_load_rules(environment);
+	if (for_run)
+		plan->rules = sandbox_rules_to_apply(plan->rules);
 	foreach(lc, plan->rules)
 	{
 		SandboxRule *rule = lfirst(lc);
@@ -1532,10 +1537,15 @@ ledger_step(int64 run_id, PlanStep *step, int64 rows)
 	args[7] = Int64GetDatum(rows);
 	args[8] = Float8GetDatum(step->seconds);
 
+	/* tables: every table of the statement (a TRUNCATE empties several) */
 	if (SPI_execute_with_args("INSERT INTO sandbox.run_step (run_id, step, table_schema, table_name,"
-							  " method, rule_ids, statement, rows, duration)"
-							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-							  " pg_catalog.make_interval(secs => $9))",
+							  " tables, method, rule_ids, statement, rows, duration)"
+							  " VALUES ($1, $2, $3, $4,"
+							  " COALESCE((SELECT pg_catalog.array_agg(DISTINCT pg_catalog.format('%I.%I',"
+							  "  r.table_schema, r.table_name)) FROM sandbox.rule r"
+							  "  WHERE r.id OPERATOR(pg_catalog.=) ANY ($6)),"
+							  "  ARRAY[pg_catalog.format('%I.%I', $3, $4)]),"
+							  " $5, $6, $7, $8, pg_catalog.make_interval(secs => $9))",
 							  9, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into sandbox.run_step");
 }
@@ -1708,7 +1718,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	plan = build_plan(environment);
+	plan = build_plan(environment, true);
 	run_id = ledger_start(environment, run_id);
 	lock_tables(plan);
 	sandbox_masking_prepare_key();
@@ -1806,6 +1816,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 						   (long long) silenced_messages);
 	ledger_finish(run_id, summary);
 	sandbox_lock_features(environment, plan->rules);
+	sandbox_record_applied_rules(run_id, plan->rules);
 	sandbox_note_sanitized();
 
 	if (in_place != NIL)
@@ -1867,7 +1878,7 @@ sandbox_plan(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	plan = build_plan(environment);
+	plan = build_plan(environment, true);
 	sandbox_masking_prepare_key();
 	foreach(lc, plan->steps)
 	{
@@ -1906,7 +1917,7 @@ sandbox_verify(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	plan = build_plan(environment);
+	plan = build_plan(environment, false);
 	plan->reenabled = reenabled_features();
 	sandbox_masking_prepare_key();
 	foreach(lc, verify_plan(plan))

@@ -233,5 +233,13 @@ struct RelationData;
 extern void sandbox_check_rule(SandboxRule *rule, struct RelationData *rel,
 							   int attnum, Node *expr, Node *filter);
 extern Oid	sandbox_registered_recogniser(Oid masker);
+/*
+ * feature.c: running again.  sandbox_rules_to_apply() leaves out of a
+ * run's rules those this copy already had applied (build_plan calls it
+ * for sanitize and plan); sandbox_record_applied_rules() files what a
+ * successful run applied, after sandbox_lock_features().
+ */
+extern List *sandbox_rules_to_apply(List *rules);
+extern void sandbox_record_applied_rules(int64 run_id, List *rules);
 
 #endif							/* PENELOPE_SANDBOX_H */

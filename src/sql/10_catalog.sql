@@ -80,6 +80,7 @@ CREATE TABLE sandbox.run_step (
 	step integer NOT NULL,
 	table_schema name NOT NULL,
 	table_name name NOT NULL,
+	tables text[],				/* every table of the statement, quoted */
 	method text NOT NULL,
 	rule_ids bigint[] NOT NULL,
 	statement text NOT NULL,

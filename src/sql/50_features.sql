@@ -4,17 +4,20 @@
  * sandbox.rule.feature groups the rules of one feature (ms_exchange,
  * clientconnect, ...).  sandbox.feature says, per environment, whether
  * the feature may be re-enabled after sanitization (policy "reenable":
- * sandbox_enable_feature puts back the values of its restorable rules)
- * or never (policy "locked": a guard trigger on the tables its switches
- * live in rejects turning them back on).  Like rules, policies are
- * inherited: the nearest environment's policy wins.
+ * sandbox_enable_feature puts back the values of its restorable rules),
+ * only by hand with new credentials ("manual": the extension does not
+ * switch it back on), or never ("locked": a guard trigger on the tables
+ * its switches live in rejects turning them back on).  Like rules,
+ * policies are inherited: the nearest environment's policy wins.  A
+ * feature name of sandbox.rule with no policy is a data action (phi,
+ * client_contact, logos, ...), not a feature.
  */
 
 CREATE TABLE sandbox.feature (
 	environment text NOT NULL REFERENCES sandbox.environment (name)
 		ON UPDATE CASCADE ON DELETE CASCADE,
 	feature text NOT NULL,
-	policy text NOT NULL CHECK (policy IN ('reenable', 'locked')),
+	policy text NOT NULL CHECK (policy IN ('reenable', 'manual', 'locked')),
 	description text,
 	PRIMARY KEY (environment, feature)
 );
@@ -149,56 +152,64 @@ LANGUAGE C
 AS 'MODULE_PATHNAME', 'sandbox_guard_locked_feature';
 COMMENT ON FUNCTION sandbox.guard_locked_feature() IS
 	'Trigger keeping the switch of a locked feature off';
+/* Only the extension attaches guards: no one can make one the run would take for its own. */
+REVOKE ALL ON FUNCTION sandbox.guard_locked_feature() FROM PUBLIC;
 
 /*
- * The guards of locked features stay in place: no one drops, disables or
- * renames them, except by dropping their table or the extension.
+ * The guards of locked features stay in place and at full strength: no
+ * one drops them, disables them or makes them REPLICA or ORIGIN
+ * triggers; no one renames, drops or rewrites a guarded column, renames
+ * or moves a guarded table or gives it inheritance children, except by
+ * dropping the table or the extension.  The event triggers fire ALWAYS,
+ * so session_replication_role = replica does not switch them off.
  */
 CREATE FUNCTION sandbox.protect_feature_locks()
 RETURNS event_trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF TG_EVENT = 'sql_drop' THEN
-		IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects()
-				   WHERE object_type = 'trigger' AND object_identity LIKE 'sandbox\_lock\_%')
-		   AND NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects()
-						   WHERE object_type IN ('table', 'extension')
-							  OR object_identity = 'sandbox.guard_locked_feature()')
-		THEN
-			RAISE EXCEPTION 'the guard of a locked feature cannot be dropped'
-				USING ERRCODE = 'insufficient_privilege',
-					  HINT = 'Locked features stay off in a sanitized database.';
-		END IF;
-	ELSIF EXISTS (SELECT FROM pg_trigger
-				  WHERE tgfoid = 'sandbox.guard_locked_feature()'::regprocedure
-					AND (tgenabled = 'D' OR tgname NOT LIKE 'sandbox\_lock\_%'))
-	THEN
-		RAISE EXCEPTION 'the guard of a locked feature cannot be disabled or renamed'
-			USING ERRCODE = 'insufficient_privilege',
-				  HINT = 'Locked features stay off in a sanitized database.';
-	END IF;
-END
-$$;
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'sandbox_protect_feature_locks';
 REVOKE ALL ON FUNCTION sandbox.protect_feature_locks() FROM PUBLIC;
 
 CREATE EVENT TRIGGER sandbox_protect_feature_locks_drop ON sql_drop
 	EXECUTE FUNCTION sandbox.protect_feature_locks();
 CREATE EVENT TRIGGER sandbox_protect_feature_locks_alter ON ddl_command_end
-	WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER')
+	WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TABLE')
 	EXECUTE FUNCTION sandbox.protect_feature_locks();
+ALTER EVENT TRIGGER sandbox_protect_feature_locks_drop ENABLE ALWAYS;
+ALTER EVENT TRIGGER sandbox_protect_feature_locks_alter ENABLE ALWAYS;
 
 /*
- * What this database is: which environment it was sanitized as, when, by
- * which run, and the state of each feature.  Applications call it before
- * sending anything; one row with NULLs means "never sanitized".
+ * The live state of the switches of the features of an environment: per
+ * set rule of a feature with a policy, the rows it applies to and how
+ * many differ from its value now.  Read as the tables' owners.
+ */
+CREATE FUNCTION sandbox.feature_switches(environment text)
+RETURNS TABLE (rule_id bigint, rows bigint, differing bigint)
+LANGUAGE C
+STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'sandbox_feature_switches';
+REVOKE ALL ON FUNCTION sandbox.feature_switches(text) FROM PUBLIC;
+
+/*
+ * What this database is: which environment this copy was last sanitized
+ * as, when, by which run, and the state of each feature and data action.
+ * Applications call it before sending anything.
+ *
+ *	kind 'database'	the only row of a database never sanitized (here:
+ *					a restored ledger of another copy does not count);
+ *	kind 'feature'	a feature with a policy; state read from the live
+ *					switches: 'disabled', 'enabled' (a switch is on
+ *					again) or 'locked'; can_reenable says whether
+ *					sandbox_enable_feature may switch it on, requires what
+ *					the DBA must supply (the credentials sanitization
+ *					cleared and that are still empty);
+ *	kind 'data'		a data action (state 'applied').
  */
 CREATE FUNCTION sandbox_status()
 RETURNS TABLE (environment text, run_id bigint, sanitized_at timestamptz,
-			   sanitized_by name, feature text, policy text, state text)
+			   sanitized_by name, kind text, feature text, policy text, state text,
+			   can_reenable boolean, requires text, detail text)
 LANGUAGE sql
-STABLE
+VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -208,27 +219,71 @@ AS $$
 	), chain AS (
 		SELECT c.name, c.depth
 		FROM last_run l CROSS JOIN sandbox.environment_chain(l.environment) c
-	), features AS (
-		SELECT DISTINCT r.feature FROM sandbox.rule r JOIN chain c ON c.name = r.environment
+	), rules AS (
+		SELECT DISTINCT ON (r.id) r.* FROM sandbox.rule r JOIN chain c ON c.name = r.environment
 		WHERE r.enabled AND r.feature IS NOT NULL
+	), features AS (
+		SELECT DISTINCT r.feature FROM rules r
 		UNION
 		SELECT f.feature FROM sandbox.feature f JOIN chain c ON c.name = f.environment
 	), policies AS (
 		SELECT DISTINCT ON (f.feature) f.feature, f.policy
 		FROM sandbox.feature f JOIN chain c ON c.name = f.environment
 		ORDER BY f.feature, c.depth
+	), switches AS (
+		SELECT r.feature,
+			   upper(btrim(r.expression)) = 'NULL' AS clears,
+			   format('%I.%I.%I', r.table_schema, r.table_name, r.column_name) AS target,
+			   s.rows, s.differing
+		FROM last_run l
+		CROSS JOIN sandbox.feature_switches(l.environment) s
+		JOIN rules r ON r.id = s.rule_id
+	), feature_state AS (
+		SELECT p.feature, p.policy,
+			   coalesce(bool_or(s.differing > 0) FILTER (WHERE NOT s.clears), false) AS on_again,
+			   string_agg(DISTINCT s.target, ', ') FILTER (WHERE NOT s.clears AND s.differing > 0) AS on_targets,
+			   string_agg(DISTINCT s.target, ', ') FILTER (WHERE s.clears AND s.differing = 0) AS still_cleared
+		FROM policies p LEFT JOIN switches s ON s.feature = p.feature
+		GROUP BY p.feature, p.policy
 	)
-	SELECT l.environment, l.id, l.finished_at, l.who, f.feature, p.policy,
-		   CASE WHEN p.policy = 'locked' THEN 'locked'
-				WHEN EXISTS (SELECT FROM sandbox.feature_event e
-							 WHERE e.run_id = l.id AND e.feature = f.feature) THEN 'enabled'
-				ELSE 'disabled' END
-	FROM last_run l CROSS JOIN features f LEFT JOIN policies p USING (feature)
+	SELECT l.environment, l.id, l.finished_at, l.who,
+		   CASE WHEN fs.feature IS NULL THEN 'data' ELSE 'feature' END,
+		   f.feature, fs.policy,
+		   CASE WHEN fs.feature IS NULL THEN 'applied'
+				WHEN fs.policy = 'locked' AND NOT fs.on_again THEN 'locked'
+				WHEN fs.on_again THEN 'enabled'
+				ELSE 'disabled' END,
+		   coalesce(fs.policy = 'reenable' AND NOT fs.on_again, false),
+		   CASE WHEN fs.policy <> 'locked' AND fs.still_cleared IS NOT NULL
+				THEN 'credentials: ' || fs.still_cleared END,
+		   CASE WHEN fs.feature IS NULL
+				THEN 'Data action: sanitization changed or removed this data; it is not put back.'
+				WHEN fs.policy = 'locked'
+				THEN 'Locked: it can never be switched back on in this database.'
+				WHEN fs.on_again AND fs.still_cleared IS NOT NULL
+				THEN format('Switched on again (%s), but %s are still empty: supply them, or it cannot work.',
+							fs.on_targets, fs.still_cleared)
+				WHEN fs.on_again
+				THEN format('Switched on again (%s).', fs.on_targets)
+				WHEN fs.policy = 'reenable'
+				THEN format('Switched off by sanitization; sandbox_enable_feature(%L) puts its settings back%s.',
+							f.feature,
+							CASE WHEN fs.still_cleared IS NOT NULL
+								 THEN ', then supply ' || fs.still_cleared ELSE '' END)
+				ELSE format('Switched off by sanitization; the extension does not switch it back on%s.',
+							CASE WHEN fs.still_cleared IS NOT NULL
+								 THEN ': an administrator may, by hand, after supplying ' || fs.still_cleared
+								 ELSE '' END)
+		   END
+	FROM last_run l CROSS JOIN features f LEFT JOIN feature_state fs USING (feature)
 	UNION ALL
-	SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL
+	SELECT NULL, NULL, NULL, NULL, 'database', NULL, NULL, 'never sanitized', false, NULL,
+		   CASE WHEN EXISTS (SELECT FROM sandbox.run WHERE status = 'succeeded')
+				THEN 'This copy has never been sanitized: the runs in its ledger were made on another database or server (a restored dump). Treat it as a copy of production.'
+				ELSE 'This database has never been sanitized: treat it as a copy of production.' END
 	WHERE NOT EXISTS (SELECT FROM last_run)
-	ORDER BY 5
+	ORDER BY 5 DESC, 6
 $$;
 COMMENT ON FUNCTION sandbox_status() IS
-	'Which environment this database was sanitized as, by which run, and each feature''s state';
+	'Which environment this database was sanitized as, by which run, and the live state of each feature';
 GRANT EXECUTE ON FUNCTION sandbox_status() TO PUBLIC;

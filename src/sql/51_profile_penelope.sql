@@ -18,8 +18,9 @@
  *	- production: no rules (sandbox_sanitize refuses it).
  *	- migration: seed 000, exactly.
  *	- mirrored: migration plus SSO disabled and its secret cleared.
- *	- training_a (so training_b and preview): migration's shared list plus
- *	  full de-identification of every client and worker personal column.
+ *	- training_a (so training_b and preview): migration's shared list,
+ *	  except that worker accounts stay active, plus full de-identification
+ *	  of every client personal column and of worker names.
  *
  * Decisions where the specification leaves room (the conservative reading
  * each time):
@@ -48,24 +49,35 @@
  *	- Training: the vendor's Training page does not list ORS/SRS as
  *	  disabled nor the MS Exchange credentials as cleared; training gets
  *	  both anyway (everything Migration clears, as for the billing
- *	  documents logo, the worker accounts and the locks, which
+ *	  documents logo and the locks, which
  *	  penelope-environments.md reads conservatively).  SSO is not
  *	  disabled in training (only Mirrored lists it; workers log in to
  *	  training to train).
+ *	- Training: workers must be able to sign in and train
+ *	  (penelope-environments.md, replacing an earlier reading that
+ *	  deactivated them as in Migration).  Worker accounts stay active;
+ *	  login names, password hashes and SSO stay as in production; worker
+ *	  email and SMS are de-identified exactly as in Migration (System
+ *	  Admin, External Admin and ACSO keep theirs), so nothing reaches a
+ *	  worker from the copy.  Worker first and last names are still masked
+ *	  (the training page lists "worker names" among what may not remain;
+ *	  the login name, which workers need, is kept even where it is made
+ *	  of the name).
  *	- Training keeps, as not identifying on their own: gender, state,
- *	  record and appointment timestamps, attachment-free agency data,
- *	  password hashes.  It masks with mask_id (same shape, keyed, distinct
- *	  stays distinct) the identifiers and address parts no other masker
- *	  fits: SSN, Medicare number, login name (derived from the worker's
- *	  name; UNIQUE survives), address line 2, city, postcode.
+ *	  record and appointment timestamps, attachment-free agency data.  It
+ *	  masks with mask_id (same shape, keyed, distinct stays distinct) the
+ *	  identifiers and address parts no other masker fits: SSN, Medicare
+ *	  number, address line 2, city, postcode.
+ *	- Credit Card: with its production credentials cleared, the mode is
+ *	  set to 'test', so the copy never tries the production gateway.
  *	- Feature policies: External Communications, MS Exchange, Action
- *	  Triggers and General Ledger "reenable"; ClientConnect and Engage
- *	  "locked"; the same in mirrored and training_a (and so training_b
- *	  and preview).  ORS/SRS, Credit Card, DSS, SSO, attachments and the
- *	  logos get no policy: they cannot be re-enabled by
- *	  sandbox_enable_feature (their credentials, queues and files are
- *	  gone anyway), and nothing stops an administrator from switching
- *	  them on by hand with new credentials.
+ *	  Triggers and General Ledger "reenable"; ORS/SRS, Credit Card and DSS
+ *	  (and SSO in mirrored) "manual": the extension does not switch them
+ *	  back on (their credentials and queues are gone), an administrator
+ *	  may by hand with new credentials; ClientConnect and Engage
+ *	  "locked"; the same in mirrored and training_a (and so training_b and
+ *	  preview).  Attachments, logos, contact details, worker accounts and
+ *	  PHI have no policy: they are data actions, not features.
  *	- Feature names: external_communications, ms_exchange,
  *	  action_triggers, ors_srs, credit_card, dss, clientconnect, engage,
  *	  general_ledger, sso, attachments, logos, client_contact,
@@ -147,6 +159,9 @@ CROSS JOIN (VALUES
 	('credit_card', 'credit_card_settings', 'production_api_key', 'set', 'NULL', NULL, false,
 	 'Credit card production credentials will be cleared',
 	 'Cleared: credit card production credentials'),
+	('credit_card', 'credit_card_settings', 'mode', 'set', $$'test'$$, NULL, false,
+	 'Credit card production credentials will be cleared (so the mode is test, never production)',
+	 'Cleared: credit card production credentials (so the mode is test, never production)'),
 
 	/* DSS */
 	('dss', 'dss_settings', 'sync_enabled', 'set', 'false', NULL, false,
@@ -211,26 +226,35 @@ CROSS JOIN (VALUES
 	 'no PHI may remain (... phone numbers, email addresses ...)'),
 	('client_contact', 'client_contact', 'phone', 'mask', 'sandbox.mask_phone(phone)', NULL, false,
 	 'Client email and phone details will be de-identified',
-	 'no PHI may remain (... phone numbers, email addresses ...)'),
-
-	/* Worker accounts: deactivated if in ANY of the four groups */
-	('worker_accounts', 'worker', 'active', 'set', 'false',
-	 $$EXISTS (SELECT FROM @schema@.worker_user_group AS wug JOIN @schema@.user_group AS g ON g.id = wug.user_group_id WHERE wug.worker_id = worker.id AND g.name IN ('Admin Exec', 'Clinical Worker', 'Intake Mgmt', 'Volunteer'))$$,
-	 false,
-	 'Worker accounts in the following User Groups will be deactivated: Admin Exec, Clinical Worker, Intake Mgmt, Volunteer',
-	 'Our conservative reading where the page is silent: worker accounts handled as in Migration (Admin Exec, Clinical Worker, Intake Mgmt, Volunteer deactivated)')
+	 'no PHI may remain (... phone numbers, email addresses ...)')
 ) AS r (feature, table_name, column_name, action, expression, filter, restorable, seed_000, training);
 
-/* ---- Worker contact details in migration and mirrored: exempt groups keep theirs ---- */
+/* ---- Worker accounts in migration and mirrored: deactivated if in ANY of the four groups ---- */
+INSERT INTO sandbox.profile_rule (profile, environment, feature, table_name, column_name,
+								  action, expression, filter, restorable, description)
+SELECT 'penelope', e.environment, 'worker_accounts', 'worker', 'active', 'set', 'false',
+	   $$EXISTS (SELECT FROM @schema@.worker_user_group AS wug JOIN @schema@.user_group AS g ON g.id = wug.user_group_id WHERE wug.worker_id = worker.id AND g.name IN ('Admin Exec', 'Clinical Worker', 'Intake Mgmt', 'Volunteer'))$$,
+	   false,
+	   CASE e.environment WHEN 'migration' THEN 'Seed 000 (Migration): '
+		   ELSE 'Mirrored, as Migration (penelope-environments.md); seed 000: ' END
+	   || '"Worker accounts in the following User Groups will be deactivated: Admin Exec, Clinical Worker, Intake Mgmt, Volunteer"'
+FROM (VALUES ('migration'), ('mirrored')) AS e (environment);
+
+/*
+ * ---- Worker contact details: exempt groups keep theirs ----
+ * In migration and mirrored (seed 000), and in training, "as in Migration"
+ * (penelope-environments.md).
+ */
 INSERT INTO sandbox.profile_rule (profile, environment, feature, table_name, column_name,
 								  action, expression, filter, restorable, description)
 SELECT 'penelope', e.environment, 'worker_contact', 'worker', r.column_name, 'mask', r.expression,
 	   $$NOT EXISTS (SELECT FROM @schema@.worker_user_group AS wug JOIN @schema@.user_group AS g ON g.id = wug.user_group_id WHERE wug.worker_id = worker.id AND g.name IN ('System Admin', 'External Admin', 'ACSO'))$$,
 	   false,
 	   CASE e.environment WHEN 'migration' THEN 'Seed 000 (Migration): '
-		   ELSE 'Mirrored, as Migration (penelope-environments.md); seed 000: ' END
+		   WHEN 'mirrored' THEN 'Mirrored, as Migration (penelope-environments.md); seed 000: '
+		   ELSE 'Training (penelope-environments.md): "Worker email and SMS details are de-identified as in Migration (exempt groups keep theirs)"; seed 000: ' END
 	   || '"Worker email and SMS details will be de-identified (all User Groups except System Admin and External Admin and ACSO)." A worker in any of the three keeps his.'
-FROM (VALUES ('migration'), ('mirrored')) AS e (environment)
+FROM (VALUES ('migration'), ('mirrored'), ('training_a')) AS e (environment)
 CROSS JOIN (VALUES
 	('email', 'sandbox.mask_email(email)'),
 	('sms_number', 'sandbox.mask_phone(sms_number)')
@@ -253,12 +277,9 @@ SELECT 'penelope', 'training_a', r.feature, r.table_name, r.column_name, 'mask',
 	   'Training (penelope-environments.md): "a de-identified duplicate of Production: no PHI may remain ('
 	   || r.what || ')"'
 FROM (VALUES
-	/* workers: everyone, System Admin included */
-	('worker_contact', 'worker', 'email', 'mask_email', 'email addresses'),
-	('worker_contact', 'worker', 'sms_number', 'mask_phone', 'phone numbers'),
+	/* workers: names (login names, password hashes and accounts stay: workers sign in to train) */
 	('phi', 'worker', 'first_name', 'mask_first_name', 'worker names'),
 	('phi', 'worker', 'last_name', 'mask_last_name', 'worker names'),
-	('phi', 'worker', 'login_name', 'mask_id', 'identifiers: the login name is made of the worker''s name'),
 	/* clients */
 	('phi', 'client', 'first_name', 'mask_first_name', 'client names'),
 	('phi', 'client', 'last_name', 'mask_last_name', 'client names'),
@@ -284,6 +305,14 @@ CROSS JOIN (VALUES
 	('ms_exchange', 'reenable', 'Seed 000: "After an upgrade what features can be re-enabled? MS Exchange"'),
 	('action_triggers', 'reenable', 'Seed 000: "After an upgrade what features can be re-enabled? Action Triggers"'),
 	('general_ledger', 'reenable', 'Seed 000: "After an upgrade what features can be re-enabled? General Ledger"'),
+	('ors_srs', 'manual', 'Seed 000 lists ORS/SRS as disabled and its credentials as cleared, not as one of the features that can be re-enabled'),
+	('credit_card', 'manual', 'Seed 000 lists Credit Card as disabled and its production credentials as cleared, not as one of the features that can be re-enabled'),
+	('dss', 'manual', 'Seed 000: "DSS production queue will be cleared and synchronization deactivated"; not one of the features that can be re-enabled'),
 	('clientconnect', 'locked', 'Seed 000: "ClientConnect and Engage cannot be enabled on the Migration database."'),
 	('engage', 'locked', 'Seed 000: "ClientConnect and Engage cannot be enabled on the Migration database."')
 ) AS f (feature, policy, description);
+
+/* Mirrored: SSO is disabled on copies (seed 001); an administrator may switch it on by hand. */
+INSERT INTO sandbox.profile_feature (profile, environment, feature, policy, description)
+VALUES ('penelope', 'mirrored', 'sso', 'manual',
+		'Seed 001: functions such as SSO must be disabled on copies; its secret is cleared');

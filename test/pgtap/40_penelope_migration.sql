@@ -2,7 +2,7 @@
 -- catalog it loads, production, and the Migration environment: seed 000,
 -- exactly, one assertion (or more) per line (see penelope_checks.psql).
 BEGIN;
-SELECT plan(75);
+SELECT plan(76);
 
 \ir penelope_setup.psql
 
@@ -10,7 +10,7 @@ SELECT plan(75);
 SELECT ok((SELECT message FROM profile_loaded) ~ '^profile "penelope" loaded for schema penelope: [1-9][0-9]* rules added',
 	'sandbox_load_profile(''penelope'') loads the rules');
 SELECT is(sandbox_load_profile('penelope'),
-	'profile "penelope" loaded for schema penelope: 0 rules added, 18 feature policies set',
+	'profile "penelope" loaded for schema penelope: 0 rules added, 28 feature policies set',
 	'loading the profile again adds no rule');
 SELECT is((SELECT count(*) FROM sandbox.rule WHERE environment = 'production'), 0::bigint,
 	'production: no rules');
@@ -47,8 +47,10 @@ SELECT set_eq($$SELECT environment, feature, policy FROM sandbox.feature$$,
 	$$SELECT e, f, p FROM (VALUES ('migration'), ('mirrored'), ('training_a')) AS e (e)
 	  CROSS JOIN (VALUES ('external_communications', 'reenable'), ('ms_exchange', 'reenable'),
 		('action_triggers', 'reenable'), ('general_ledger', 'reenable'),
-		('clientconnect', 'locked'), ('engage', 'locked')) AS f (f, p)$$,
-	'feature policies: External Communications, MS Exchange, Action Triggers, General Ledger reenable; ClientConnect and Engage locked');
+		('ors_srs', 'manual'), ('credit_card', 'manual'), ('dss', 'manual'),
+		('clientconnect', 'locked'), ('engage', 'locked')) AS f (f, p)
+	  UNION ALL VALUES ('mirrored', 'sso', 'manual')$$,
+	'feature policies: External Communications, MS Exchange, Action Triggers, General Ledger reenable; ORS/SRS, Credit Card, DSS (and SSO in mirrored) manual; ClientConnect and Engage locked');
 SELECT is((SELECT count(*) FROM sandbox.rule WHERE environment = 'migration' AND feature IN ('sso', 'phi')), 0::bigint,
 	'migration: no SSO rule and no further de-identification (exactly seed 000)');
 

@@ -3,7 +3,7 @@
 -- after-copy actions as Migration", plus SSO disabled (seed 001).  One
 -- assertion (or more) per line, see penelope_checks.psql.
 BEGIN;
-SELECT plan(63);
+SELECT plan(64);
 
 \ir penelope_setup.psql
 
@@ -16,8 +16,8 @@ SELECT is((SELECT count(*) FROM sandbox.rule WHERE environment = 'mirrored' AND 
 SELECT is((SELECT count(*) FROM sandbox.rule WHERE environment = 'mirrored' AND description !~ '^Mirrored'), 0::bigint,
 	'mirrored: every rule quotes the Mirrored line it implements');
 SELECT set_eq($$SELECT feature, policy FROM sandbox.feature WHERE environment = 'mirrored'$$,
-	$$SELECT feature, policy FROM sandbox.feature WHERE environment = 'migration'$$,
-	'mirrored: the same feature policies as migration');
+	$$SELECT feature, policy FROM sandbox.feature WHERE environment = 'migration' UNION ALL VALUES ('sso', 'manual')$$,
+	'mirrored: the same feature policies as migration, plus SSO (manual)');
 
 SELECT lives_ok($$SELECT sandbox_sanitize('mirrored')$$, 'sanitize as mirrored');
 \set env mirrored

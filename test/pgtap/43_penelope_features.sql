@@ -22,9 +22,10 @@ SELECT ok(NOT has_function_privilege('public', 'sandbox_enable_feature(text)', '
 	'PUBLIC cannot re-enable features');
 
 -- ---- never sanitized ----
-SELECT results_eq($$SELECT * FROM sandbox_status()$$,
-	$$VALUES (NULL::text, NULL::bigint, NULL::timestamptz, NULL::name, NULL::text, NULL::text, NULL::text)$$,
-	'sandbox_status: a never-sanitized database gives one row of NULLs');
+SELECT results_eq($$SELECT kind, state, detail FROM sandbox_status()$$,
+	$$VALUES ('database'::text, 'never sanitized'::text,
+		'This database has never been sanitized: treat it as a copy of production.'::text)$$,
+	'sandbox_status: a never-sanitized database says so plainly, in one row');
 SELECT throws_ok($$SELECT sandbox_enable_feature('external_communications')$$, NULL, NULL,
 	'sandbox_enable_feature: refused in a never-sanitized database');
 
@@ -37,14 +38,15 @@ SELECT results_eq(
 	$$SELECT 'migration'::text, max(id), session_user::name FROM sandbox.run$$,
 	'sandbox_status: environment, run and who, on every row');
 SELECT ok((SELECT bool_and(sanitized_at IS NOT NULL) FROM sandbox_status()), 'sandbox_status: when');
-SELECT set_eq($$SELECT feature, policy, state FROM sandbox_status()$$,
-	$$VALUES ('external_communications', 'reenable', 'disabled'), ('ms_exchange', 'reenable', 'disabled'),
-		('action_triggers', 'reenable', 'disabled'), ('general_ledger', 'reenable', 'disabled'),
-		('clientconnect', 'locked', 'locked'), ('engage', 'locked', 'locked'),
-		('ors_srs', NULL, 'disabled'), ('credit_card', NULL, 'disabled'), ('dss', NULL, 'disabled'),
-		('attachments', NULL, 'disabled'), ('logos', NULL, 'disabled'), ('client_contact', NULL, 'disabled'),
-		('worker_contact', NULL, 'disabled'), ('worker_accounts', NULL, 'disabled')$$,
-	'sandbox_status: one row per feature of migration, with its policy and state');
+SELECT set_eq($$SELECT kind, feature, policy, state FROM sandbox_status()$$,
+	$$VALUES ('feature', 'external_communications', 'reenable', 'disabled'), ('feature', 'ms_exchange', 'reenable', 'disabled'),
+		('feature', 'action_triggers', 'reenable', 'disabled'), ('feature', 'general_ledger', 'reenable', 'disabled'),
+		('feature', 'clientconnect', 'locked', 'locked'), ('feature', 'engage', 'locked', 'locked'),
+		('feature', 'ors_srs', 'manual', 'disabled'), ('feature', 'credit_card', 'manual', 'disabled'),
+		('feature', 'dss', 'manual', 'disabled'),
+		('data', 'attachments', NULL, 'applied'), ('data', 'logos', NULL, 'applied'), ('data', 'client_contact', NULL, 'applied'),
+		('data', 'worker_contact', NULL, 'applied'), ('data', 'worker_accounts', NULL, 'applied')$$,
+	'sandbox_status: one row per feature (with its policy and live state) and per data action of migration');
 
 -- External Communications
 SELECT lives_ok($$SELECT sandbox_enable_feature('external_communications')$$,
@@ -142,7 +144,8 @@ SELECT lives_ok($$SELECT sandbox_sanitize('training_b')$$, 'sanitize as training
 SELECT is((SELECT DISTINCT environment FROM sandbox_status()), 'training_b', 'sandbox_status: training_b');
 SELECT set_eq($$SELECT feature, policy FROM sandbox_status() WHERE policy IS NOT NULL$$,
 	$$VALUES ('external_communications', 'reenable'), ('ms_exchange', 'reenable'), ('action_triggers', 'reenable'),
-		('general_ledger', 'reenable'), ('clientconnect', 'locked'), ('engage', 'locked')$$,
+		('general_ledger', 'reenable'), ('clientconnect', 'locked'), ('engage', 'locked'),
+		('ors_srs', 'manual'), ('credit_card', 'manual'), ('dss', 'manual')$$,
 	'sandbox_status: training_b inherits the policies of training_a');
 SELECT ok((SELECT feature FROM sandbox_status() WHERE feature = 'phi') IS NOT NULL,
 	'sandbox_status: training_b lists the PHI de-identification');
@@ -169,8 +172,8 @@ SELECT lives_ok($$SELECT sandbox_sanitize('mirrored')$$, 'sanitize as mirrored')
 SELECT throws_ok($$SELECT sandbox_enable_feature('sso')$$, NULL, NULL,
 	'mirrored: SSO has no re-enable policy');
 SELECT results_eq($$SELECT policy, state FROM sandbox_status() WHERE feature = 'sso'$$,
-	$$VALUES (NULL::text, 'disabled'::text)$$,
-	'sandbox_status: mirrored lists SSO, disabled, without policy');
+	$$VALUES ('manual'::text, 'disabled'::text)$$,
+	'sandbox_status: mirrored lists SSO, disabled, to be switched on by hand only');
 
 SELECT * FROM finish();
 ROLLBACK;
