@@ -1540,7 +1540,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 					   (long long) total_rows, list_length(results));
 	ledger_finish(run_id, summary);
 	sandbox_lock_features(environment, plan->rules);
-	sandbox_note_sanitized();
+	sandbox_note_sanitized(environment, run_id, list_length(plan->rules));
 
 	if (in_place != NIL)
 	{
