@@ -407,9 +407,10 @@ sandbox_note_sanitized(const char *environment, int64 run_id, int nrules)
 
 	if (nrules <= 0)
 	{
-		ereport(WARNING,
-				(errmsg("environment \"%s\" has no rules in this database", environment),
-				 errdetail("A run that applied no rule does not open a sandbox database to ordinary roles.")));
+		if (sandbox_database_environment(MyDatabaseId, get_database_name(MyDatabaseId)) != NULL)
+			ereport(WARNING,
+					(errmsg("environment \"%s\" has no rules in this database", environment),
+					 errdetail("A run that applied no rule does not open a sandbox database to ordinary roles.")));
 		return;
 	}
 	SetSecurityLabel(&address, LABEL_PROVIDER,
