@@ -27,8 +27,10 @@
  * cancellation (pg_cancel_backend) or a termination (pg_terminate_backend,
  * a fast shutdown) rolls the work back and is recorded in sandbox.run.
  * Runs whose worker is gone without a word (an immediate stop, a crash)
- * are marked failed by the next sanitizer of that database; in a marked
- * database the launcher starts one, which sanitizes it again.
+ * are marked failed by the next sanitizer of that database: in a closed
+ * sandbox the launcher starts one, which sanitizes it again; every other
+ * database is looked at once after the launcher starts, and a run cut
+ * short there is marked failed and queued again.
  *
  * Sanitizers run with search_path = pg_catalog, pg_temp, like the
  * SECURITY DEFINER entry points, so the SQL they build names every type
@@ -104,10 +106,15 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 /* What a sanitizer worker is asked to do, passed in bgw_extra */
 typedef struct SanitizerTask
 {
-	int64		run_id;			/* 0: automatic run, ledger row made here */
+	int64		run_id;			/* > 0: asynchronous run; AUTOMATIC_RUN: ledger
+								 * row made here; RECOVER_RUNS: see
+								 * recover_runs() */
 	Oid			roleid;			/* role to connect as */
 	char		environment[NAMEDATALEN];
 } SanitizerTask;
+
+#define AUTOMATIC_RUN 0
+#define RECOVER_RUNS (-1)
 
 StaticAssertDecl(sizeof(SanitizerTask) <= BGW_EXTRALEN,
 				 "SanitizerTask does not fit in bgw_extra");
@@ -130,6 +137,14 @@ typedef struct LauncherEntry
 	TimestampTz retry_after;	/* no new sanitizer before this */
 	bool		seen;			/* seen in the current look */
 } LauncherEntry;
+
+/*
+ * The launcher's recovery after a server start: the databases still to
+ * look at for runs the stop cut short, and the worker looking at one.
+ */
+static List *databases_to_recover = NIL;
+static bool recovery_listed = false;
+static BackgroundWorkerHandle *recovery_handle = NULL;
 
 /* The sanitizer was asked to terminate */
 static volatile sig_atomic_t sanitizer_terminating = false;
@@ -432,6 +447,54 @@ lock_run(int64 run_id)
 }
 
 /*
+ * fail_dead_runs
+ *		Mark failed the runs of this database whose worker is gone, other
+ *		than own_run_id; SPI is connected.  Returns the environments of
+ *		those runs.
+ *
+ * A run is alive while its worker holds its lock.  A queued run whose
+ * worker has not started yet holds none: it is left alone for a minute,
+ * unless it was queued before the server started (its worker never will).
+ */
+static List *
+fail_dead_runs(int64 own_run_id)
+{
+	Oid			argtypes[3] = {OIDOID, INT8OID, INT8OID};
+	Datum		args[3];
+	List	   *environments = NIL;
+
+	args[0] = ObjectIdGetDatum(MyDatabaseId);
+	args[1] = Int64GetDatum((int64) GetSystemIdentifier());
+	args[2] = Int64GetDatum(own_run_id);
+	if (SPI_execute_with_args("UPDATE sandbox.run r SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),"
+							  " summary = 'interrupted: its worker ended before the run finished (server stop, crash or lack of a worker slot)'"
+							  " WHERE r.database_oid OPERATOR(pg_catalog.=) $1"
+							  " AND r.system_identifier OPERATOR(pg_catalog.=) $2"
+							  " AND r.id OPERATOR(pg_catalog.<>) $3"
+							  " AND r.status OPERATOR(pg_catalog.=) ANY ('{queued,running}')"
+							  " AND (r.status OPERATOR(pg_catalog.=) 'running'"
+							  "      OR r.started_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 minute'::pg_catalog.interval)"
+							  "      OR r.started_at OPERATOR(pg_catalog.<) pg_catalog.pg_postmaster_start_time())"
+							  " AND NOT EXISTS (SELECT FROM pg_catalog.pg_locks l"
+							  "  WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'"
+							  "  AND l.database OPERATOR(pg_catalog.=) $1"
+							  "  AND l.classid OPERATOR(pg_catalog.=) " CppAsString2(PENELOPE_RUN_LOCK_KEY1) "::pg_catalog.oid"
+							  "  AND l.objid::pg_catalog.int8 OPERATOR(pg_catalog.=) r.id"
+							  "  AND l.objsubid OPERATOR(pg_catalog.=) 2 AND l.granted)"
+							  " RETURNING r.environment",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not update sandbox.run");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *environment = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (!list_member(environments, makeString(environment)))
+			environments = lappend(environments, makeString(environment));
+	}
+	return environments;
+}
+
+/*
  * claim_run
  *		In a transaction of its own: mark failed the runs of this database
  *		whose worker is gone, then make the run this worker does
@@ -465,31 +528,11 @@ claim_run(SanitizerTask *task, const char *dbname)
 						dbname),
 				 errhint("Run CREATE EXTENSION penelope_sandbox in it; it stays closed to ordinary roles until it is sanitized.")));
 
-	if (run_id != 0)
+	if (run_id != AUTOMATIC_RUN)
 		lock_run(run_id);
+	(void) fail_dead_runs(run_id);
 
-	/*
-	 * A run is alive while its worker holds its lock.  A queued run whose
-	 * worker has not started yet holds none: it is left alone for a
-	 * minute.
-	 */
-	run_sql("UPDATE sandbox.run r SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),"
-			" summary = 'interrupted: its worker ended before the run finished (server stop, crash or lack of a worker slot)'"
-			" WHERE r.database_oid OPERATOR(pg_catalog.=) $2"
-			" AND r.system_identifier OPERATOR(pg_catalog.=) $3"
-			" AND r.id OPERATOR(pg_catalog.<>) $4"
-			" AND r.status OPERATOR(pg_catalog.=) ANY ('{queued,running}')"
-			" AND (r.status OPERATOR(pg_catalog.=) 'running'"
-			"      OR r.started_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 minute'::pg_catalog.interval))"
-			" AND NOT EXISTS (SELECT FROM pg_catalog.pg_locks l"
-			"  WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'"
-			"  AND l.database OPERATOR(pg_catalog.=) $2"
-			"  AND l.classid OPERATOR(pg_catalog.=) " CppAsString2(PENELOPE_RUN_LOCK_KEY1) "::pg_catalog.oid"
-			"  AND l.objid::pg_catalog.int8 OPERATOR(pg_catalog.=) r.id"
-			"  AND l.objsubid OPERATOR(pg_catalog.=) 2 AND l.granted)",
-			4, argtypes, args);
-
-	if (run_id != 0)
+	if (run_id != AUTOMATIC_RUN)
 		run_id = run_sql("UPDATE sandbox.run SET status = 'running'"
 						 " WHERE id OPERATOR(pg_catalog.=) $4"
 						 " AND status OPERATOR(pg_catalog.=) 'queued' RETURNING id",
@@ -544,6 +587,57 @@ record_failure(int64 run_id, const char *message)
 }
 
 /*
+ * recover_runs
+ *		After a server start, in a database with the extension: mark
+ *		failed the runs that the stop or a crash cut short, and queue and
+ *		start a new run of each of their environments.
+ */
+static void
+recover_runs(Oid dboid, const char *dbname)
+{
+	List	   *environments;
+	List	   *tasks = NIL;
+	ListCell   *lc;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (run_sql("SELECT count(*) FROM pg_catalog.pg_extension"
+				" WHERE extname OPERATOR(pg_catalog.=) 'penelope_sandbox'", 0, NULL, NULL) > 0)
+	{
+		environments = fail_dead_runs(0);
+		foreach(lc, environments)
+		{
+			SanitizerTask *task = MemoryContextAllocZero(TopMemoryContext, sizeof(SanitizerTask));
+
+			task->roleid = BOOTSTRAP_SUPERUSERID;
+			strlcpy(task->environment, strVal(lfirst(lc)), NAMEDATALEN);
+			task->run_id = insert_queued_run(task->environment);
+			tasks = lappend(tasks, task);
+		}
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	foreach(lc, tasks)
+	{
+		SanitizerTask *task = lfirst(lc);
+
+		ereport(LOG,
+				(errmsg("penelope_sandbox runs environment \"%s\" again in database \"%s\" as run " INT64_FORMAT,
+						task->environment, dbname, task->run_id),
+				 errdetail("A run of it was cut short by a server stop or a crash.")));
+		if (!start_sanitizer(dboid, task, NULL))
+			ereport(WARNING,
+					(errmsg("could not start a background worker for run " INT64_FORMAT, task->run_id),
+					 errhint("Raise max_worker_processes.")));
+	}
+}
+
+/*
  * sandbox_sanitizer_main
  *		Entry point of a sanitizer worker: main_arg is the database OID,
  *		bgw_extra a SanitizerTask.
@@ -574,6 +668,12 @@ sandbox_sanitizer_main(Datum main_arg)
 	dbname = MemoryContextStrdup(workcxt, get_database_name(dboid));
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(workcxt);
+
+	if (task.run_id == RECOVER_RUNS)
+	{
+		recover_runs(dboid, dbname);
+		proc_exit(0);
+	}
 
 	PG_TRY();
 	{
@@ -615,7 +715,7 @@ sandbox_sanitizer_main(Datum main_arg)
 
 		/* a cancellation or a termination still gets its failure recorded */
 		QueryCancelPending = false;
-		if (run_id != 0)
+		if (run_id != AUTOMATIC_RUN)
 			record_failure(run_id,
 						   sanitizer_terminating ? "terminated (pg_terminate_backend or a server stop)" :
 						   edata->message);
@@ -626,6 +726,38 @@ sandbox_sanitizer_main(Datum main_arg)
 }
 
 /* ---- The launcher ---- */
+
+/*
+ * start_recovery
+ *		After a server start, look at the databases that are not closed
+ *		sandboxes one at a time, for runs the stop cut short (a closed
+ *		sandbox is sanitized again anyway).
+ */
+static void
+start_recovery(void)
+{
+	SanitizerTask task = {0};
+	MemoryContext oldcxt;
+	pid_t		pid;
+
+	if (recovery_handle != NULL)
+	{
+		if (GetBackgroundWorkerPid(recovery_handle, &pid) != BGWH_STOPPED)
+			return;
+		pfree(recovery_handle);
+		recovery_handle = NULL;
+	}
+	if (databases_to_recover == NIL)
+		return;
+	task.run_id = RECOVER_RUNS;
+	task.roleid = BOOTSTRAP_SUPERUSERID;
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	if (start_sanitizer(linitial_oid(databases_to_recover), &task, &recovery_handle))
+		databases_to_recover = list_delete_first(databases_to_recover);
+	else
+		recovery_handle = NULL;
+	MemoryContextSwitchTo(oldcxt);
+}
 
 /*
  * look_at_databases
@@ -683,7 +815,16 @@ look_at_databases(HTAB *known)
 		int			terminated;
 
 		if (environment == NULL || sandbox_database_open(dboid, environment))
+		{
+			if (!recovery_listed)
+			{
+				MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+				databases_to_recover = lappend_oid(databases_to_recover, dboid);
+				MemoryContextSwitchTo(oldcxt);
+			}
 			continue;
+		}
 
 		terminated = sandbox_close_database_sessions(dboid);
 		if (terminated > 0)
@@ -733,6 +874,9 @@ look_at_databases(HTAB *known)
 			MemoryContextSwitchTo(oldcxt);
 		}
 	}
+
+	recovery_listed = true;
+	start_recovery();
 
 	/* forget the databases that are gone, open, or no longer sandboxes */
 	hash_seq_init(&seq, known);

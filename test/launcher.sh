@@ -147,17 +147,18 @@ wait_for killed "SELECT sandbox.database_ready()" 20
 is "$?" 0 "the launcher sanitizes the marked copy again"
 cluster_conf "penelope_sandbox.auto_sanitize = off"
 
-echo "# a run cut short by an immediate stop is marked failed"
+echo "# a run cut short by an immediate stop is marked failed and done again"
 make_copy crashed slow
 run=$(sql crashed -c "SELECT sandbox_sanitize_async('migration')")
 wait_for crashed "SELECT count(*) = 1 FROM sandbox.progress" 10
 run_as_postgres $PG_BIN/pg_ctl -D "$CLUSTER_DIR/data" -m immediate stop >/dev/null
 run_as_postgres $PG_BIN/pg_ctl -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w start >/dev/null
-run2=$(sql crashed -c "SELECT sandbox_sanitize_async('migration')")
-wait_for crashed "SELECT status = 'succeeded' FROM sandbox.run WHERE id = $run2" 20
-is "$?" 0 "a new run of an unmarked copy succeeds after the restart"
+wait_for crashed "SELECT count(*) = 1 FROM sandbox.run WHERE status = 'succeeded'" 30
+is "$?" 0 "the run of an unmarked copy is done again after the restart"
 is "$(sql crashed -c "SELECT status FROM sandbox.run WHERE id = $run")" failed "the interrupted run is marked failed"
+like "$(sql crashed -c "SELECT summary FROM sandbox.run WHERE id = $run")" 'interrupted' "and says why"
 is "$(sql crashed -c "SELECT count(*) FROM sandbox.run WHERE status IN ('queued', 'running')")" 0 "nothing is left queued or running"
+is "$(unmasked crashed)" 0 "the copy is masked"
 
 echo "# a sanitizer that dies while it connects is started again"
 make_copy dying
