@@ -1817,7 +1817,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	ledger_finish(run_id, summary);
 	sandbox_lock_features(environment, plan->rules);
 	sandbox_record_applied_rules(run_id, plan->rules);
-	sandbox_note_sanitized();
+	sandbox_note_sanitized(environment, run_id, list_length(plan->rules));
 
 	if (in_place != NIL)
 	{

@@ -148,23 +148,6 @@ sandbox_primary_key_columns(Oid relid)
 }
 
 /*
- * relation_owner
- *		The owner of a relation.
- */
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
-/*
  * name_datum
  *		A C string as a NameData datum, for NAMEOID parameters: a name is
  *		a fixed-size, zero-padded buffer, never a bare C string.

@@ -8,6 +8,8 @@
  *	penelope_sandbox.c		module load, GUCs, the production guard
  *	src/catalog.c			reading and validating the rule catalog
  *	src/engine.c			plan, sanitize, verify and the run ledger
+ *	src/gate.c				the gate on unsanitized copies
+ *	src/worker.c			the launcher and sanitizer workers
  *	src/mask_core.c			pure-C masking core (no server headers)
  *	src/masking.c			SQL-callable masking functions and the key
  *
@@ -159,13 +161,33 @@ extern void sandbox_masking_prepare_key(void);
 /*
  * worker.c
  *
- * sandbox_worker_init() registers the launcher and the login checks when
- * the library is preloaded (called from _PG_init).
- * sandbox_note_sanitized() tells it that this transaction sanitized the
- * database, which opens it to every role once the transaction commits.
+ * sandbox_worker_init() defines the settings and, when the library is
+ * preloaded, registers the launcher (called from _PG_init); it also sets
+ * up the gate (gate.c).  sandbox_wake_launcher() makes the launcher look
+ * at the databases at once.
  */
 extern void sandbox_worker_init(void);
-extern void sandbox_note_sanitized(void);
+extern void sandbox_wake_launcher(void);
+
+/* ---- gate.c: the gate on unsanitized copies ---- */
+
+/*
+ * sandbox_note_sanitized() is called by the engine after a successful run
+ * in the run's transaction: when that transaction commits, and if the run
+ * applied at least one rule, the database is open to every role.
+ * sandbox_database_environment() is the environment a database is marked
+ * with (NULL if it is not a sandbox), sandbox_database_open() whether a
+ * committed run of that environment opened it,
+ * sandbox_may_enter_unsanitized() whether a role may use a closed one,
+ * and sandbox_close_database_sessions() terminates the sessions of the
+ * roles that may not.
+ */
+extern void sandbox_gate_init(void);
+extern void sandbox_note_sanitized(const char *environment, int64 run_id, int nrules);
+extern char *sandbox_database_environment(Oid dboid, const char *dbname);
+extern bool sandbox_database_open(Oid dboid, const char *environment);
+extern bool sandbox_may_enter_unsanitized(Oid roleid);
+extern int	sandbox_close_database_sessions(Oid dboid);
 
 /* ---- Owner code and the key (issue 8: secowner) ---- */
 

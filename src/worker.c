@@ -1,33 +1,40 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *		Background workers and the "no unmasked window" login check.
+ *		Background workers: the launcher and the sanitizer.
  *
- * With penelope_sandbox in shared_preload_libraries:
+ * With penelope_sandbox in shared_preload_libraries and a server whose
+ * penelope_sandbox.server_role is not "production", a launcher worker
+ * looks, every penelope_sandbox.naptime seconds (and at once when a
+ * commit closed a database), at every database marked as a sandbox that
+ * is not open (gate.c decides both).  For each it terminates the sessions
+ * of roles that may not be there, and starts a sanitizer worker once no
+ * client has been active in it for a naptime (so that a restore in
+ * progress is left to finish, while an idle monitoring connection does
+ * not keep the copy closed).  A sanitizer that ends without opening the
+ * database (it failed, or died even before connecting: the launcher
+ * watches its handle) is retried a minute later, or at once after a
+ * configuration reload.  The launcher keeps what it knows about each
+ * database in its own memory, for the databases that exist now.  On a
+ * production server it does nothing and holds no connection.
  *
- *	- a launcher worker looks, every penelope_sandbox.naptime seconds, for
- *	  databases marked as sandboxes (ALTER DATABASE ... SET
- *	  penelope_sandbox.environment, or penelope_sandbox.sandbox_databases
- *	  in postgresql.conf) that have no successful run of their own in
- *	  sandbox.run, and starts a sanitizer worker for each once nobody is
- *	  connected to it (so that a restore in progress is left to finish);
+ * sandbox_sanitize_async() queues a run; the sanitizer worker for it is
+ * started when the calling transaction commits (nothing is started when
+ * it rolls back, and PREPARE is refused).  A sanitizer first moves its
+ * run from 'queued' to 'running' in a transaction of its own, holding a
+ * session advisory lock (PENELOPE_RUN_LOCK_KEY1, run id) for as long as
+ * it lives; the run itself is a second transaction.  A failure, a
+ * cancellation (pg_cancel_backend) or a termination (pg_terminate_backend,
+ * a fast shutdown) rolls the work back and is recorded in sandbox.run.
+ * Runs whose worker is gone without a word (an immediate stop, a crash)
+ * are marked failed by the next sanitizer of that database: in a closed
+ * sandbox the launcher starts one, which sanitizes it again; every other
+ * database is looked at once after the launcher starts, and a run cut
+ * short there is marked failed and queued again.
  *
- *	- until such a database has been sanitized, a ClientAuthentication
- *	  hook refuses connections to it from every role but superusers and
- *	  penelope_sandbox.admin_roles: nobody reads production data from a
- *	  fresh copy, not even in the seconds before it is sanitized.
- *
- * sandbox_sanitize_async() starts the same sanitizer worker on demand,
- * preloaded or not.  The sanitizer runs sandbox_sanitize_environment()
- * in a transaction of its own, shows its steps in pg_stat_activity, and
- * records a failure or a cancellation (pg_cancel_backend) in sandbox.run
- * after rolling the work back.
- *
- * Which run counts as "this database's own": one that succeeded with
- * this database's OID on a server with this system identifier.  A dump
- * restored into a new database gets a new OID, so production's ledger
- * (or another copy's) never passes for it; a physical copy of a
- * sanitized database keeps both, and is rightly taken as sanitized.
+ * Sanitizers run with search_path = pg_catalog, pg_temp, like the
+ * SECURITY DEFINER entry points, so the SQL they build names every type
+ * the same way it is then resolved.
  *
  * Copyright (c) 2026, penelope_sandbox developers
  *
@@ -38,128 +45,120 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/indexing.h"
 #include "catalog/pg_authid.h"
-#include "catalog/pg_database.h"
-#include "catalog/pg_db_role_setting.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
-#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "libpq/auth.h"
-#include "libpq/libpq-be.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/lwlock.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
-#include "tcop/utility.h"
-#include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
-#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "utils/varlena.h"
 
 #include "penelope_sandbox.h"
 
 PG_FUNCTION_INFO_V1(sandbox_sanitize_async);
-PG_FUNCTION_INFO_V1(sandbox_database_ready);
 
 PGDLLEXPORT void sandbox_launcher_main(Datum main_arg);
 PGDLLEXPORT void sandbox_sanitizer_main(Datum main_arg);
 
 #define LAUNCHER_TYPE	"penelope_sandbox launcher"
 #define SANITIZER_TYPE	"penelope_sandbox sanitizer"
-#define ENVIRONMENT_SETTING "penelope_sandbox.environment"
 
-/* Databases whose state the launcher can track at once */
-#define MAX_TRACKED_DATABASES 64
-
-/* A failed automatic run is retried after this long */
+/* A sanitizer that ended with its database still closed: retry after */
 #define RETRY_AFTER_FAILURE_MS (60 * 1000)
+
+/* Session advisory lock (key1, run id) held by the worker of a run */
+#define PENELOPE_RUN_LOCK_KEY1 1346719314
 
 /* ---- Settings ---- */
 
-static char *sandbox_environment = NULL;
-static char *sandbox_databases = NULL;
-static char *sandbox_admin_roles = NULL;
 static char *sandbox_launcher_database = NULL;
 static int	sandbox_naptime = 10;
 static bool sandbox_auto_sanitize = true;
 
-/* ---- Shared state ---- */
+/* ---- Shared state: where to wake the launcher ---- */
 
-typedef enum DatabaseState
+typedef struct LauncherShared
 {
-	DB_UNKNOWN = 0,				/* not looked at since server start */
-	DB_RUNNING,					/* a sanitizer is at work */
-	DB_READY,					/* sanitized: open to everyone */
-	DB_FAILED					/* the last automatic run failed */
-} DatabaseState;
+	pg_atomic_uint32 launcher_procno;	/* INVALID_PGPROCNO if none */
+} LauncherShared;
 
-typedef struct TrackedDatabase
-{
-	Oid			dboid;
-	bool		marked;			/* seen marked as a sandbox by the launcher */
-	DatabaseState state;
-	TimestampTz retry_after;	/* DB_FAILED: not before this */
-} TrackedDatabase;
-
-typedef struct SandboxShared
-{
-	LWLock	   *lock;
-	TrackedDatabase databases[MAX_TRACKED_DATABASES];
-} SandboxShared;
-
-static SandboxShared *shared = NULL;
+static LauncherShared *launcher_shared = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static ClientAuthentication_hook_type prev_client_auth_hook = NULL;
-static ExecutorStart_hook_type prev_executor_start_hook = NULL;
-static ProcessUtility_hook_type prev_process_utility_hook = NULL;
-
-static bool sanitized_in_this_transaction = false;
 
 /* What a sanitizer worker is asked to do, passed in bgw_extra */
 typedef struct SanitizerTask
 {
-	int64		run_id;			/* 0: automatic run, ledger row made here */
-	bool		check_only;		/* automatic: only look for a successful run */
+	int64		run_id;			/* > 0: asynchronous run; AUTOMATIC_RUN: ledger
+								 * row made here; RECOVER_RUNS: see
+								 * recover_runs() */
 	Oid			roleid;			/* role to connect as */
 	char		environment[NAMEDATALEN];
 } SanitizerTask;
 
+#define AUTOMATIC_RUN 0
+#define RECOVER_RUNS (-1)
+
 StaticAssertDecl(sizeof(SanitizerTask) <= BGW_EXTRALEN,
 				 "SanitizerTask does not fit in bgw_extra");
 
+/* Asynchronous runs queued by this transaction, started at commit */
+typedef struct PendingRun
+{
+	Oid			dboid;
+	int			nest_level;
+	SanitizerTask task;
+} PendingRun;
+
+static List *pending_runs = NIL;
+
+/* What the launcher knows about a closed sandbox database */
+typedef struct LauncherEntry
+{
+	Oid			dboid;			/* hash key */
+	BackgroundWorkerHandle *handle; /* sanitizer started, or NULL */
+	TimestampTz retry_after;	/* no new sanitizer before this */
+	bool		seen;			/* seen in the current look */
+} LauncherEntry;
+
+/*
+ * The launcher's recovery after a server start: the databases still to
+ * look at for runs the stop cut short, and the worker looking at one.
+ */
+static List *databases_to_recover = NIL;
+static bool recovery_listed = false;
+static BackgroundWorkerHandle *recovery_handle = NULL;
+
+/* The sanitizer was asked to terminate */
+static volatile sig_atomic_t sanitizer_terminating = false;
+
 /*
  * sandbox_shmem_request
- *		Ask for the shared state and its lock.
+ *		Ask for the shared state.
  */
 static void
 sandbox_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(SandboxShared)));
-	RequestNamedLWLockTranche("penelope_sandbox", 1);
+	RequestAddinShmemSpace(MAXALIGN(sizeof(LauncherShared)));
 }
 
 /*
@@ -175,441 +174,27 @@ sandbox_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared = ShmemInitStruct("penelope_sandbox", sizeof(SandboxShared), &found);
+	launcher_shared = ShmemInitStruct("penelope_sandbox", sizeof(LauncherShared), &found);
 	if (!found)
-	{
-		memset(shared, 0, sizeof(SandboxShared));
-		shared->lock = &(GetNamedLWLockTranche("penelope_sandbox"))->lock;
-	}
+		pg_atomic_init_u32(&launcher_shared->launcher_procno, INVALID_PGPROCNO);
 	LWLockRelease(AddinShmemInitLock);
 }
 
 /*
- * tracked_database
- *		The shared entry of a database, created if asked; the caller holds
- *		the lock (exclusively to create).  NULL when absent or full.
- */
-static TrackedDatabase *
-tracked_database(Oid dboid, bool create)
-{
-	TrackedDatabase *free_slot = NULL;
-
-	for (int i = 0; i < MAX_TRACKED_DATABASES; i++)
-	{
-		TrackedDatabase *db = &shared->databases[i];
-
-		if (db->dboid == dboid)
-			return db;
-		if (db->dboid == InvalidOid && free_slot == NULL)
-			free_slot = db;
-	}
-	if (create && free_slot != NULL)
-	{
-		free_slot->dboid = dboid;
-		free_slot->marked = false;
-		free_slot->state = DB_UNKNOWN;
-		return free_slot;
-	}
-	return NULL;
-}
-
-/*
- * get_database_state
- *		A database's state; DB_UNKNOWN without shared memory.
- */
-static DatabaseState
-get_database_state(Oid dboid, TimestampTz *retry_after, bool *marked)
-{
-	DatabaseState state = DB_UNKNOWN;
-	TrackedDatabase *db;
-
-	if (marked)
-		*marked = false;
-	if (shared == NULL)
-		return DB_UNKNOWN;
-	LWLockAcquire(shared->lock, LW_SHARED);
-	db = tracked_database(dboid, false);
-	if (db != NULL)
-	{
-		state = db->state;
-		if (retry_after)
-			*retry_after = db->retry_after;
-		if (marked)
-			*marked = db->marked;
-	}
-	LWLockRelease(shared->lock);
-	return state;
-}
-
-/*
- * set_database_state
- *		Record a database's state, if shared memory is there.
- */
-static void
-set_database_state(Oid dboid, DatabaseState state)
-{
-	TrackedDatabase *db;
-
-	if (shared == NULL)
-		return;
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	db = tracked_database(dboid, true);
-	if (db != NULL)
-	{
-		db->state = state;
-		if (state == DB_FAILED)
-			db->retry_after = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														  RETRY_AFTER_FAILURE_MS);
-	}
-	else
-		elog(WARNING, "penelope_sandbox tracks at most %d databases", MAX_TRACKED_DATABASES);
-	LWLockRelease(shared->lock);
-}
-
-/*
- * note_database_marked
- *		Record that the launcher saw a database marked as a sandbox, so
- *		the login check knows it before any database is selected.
- */
-static void
-note_database_marked(Oid dboid)
-{
-	TrackedDatabase *db;
-
-	if (shared == NULL)
-		return;
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	db = tracked_database(dboid, true);
-	if (db != NULL)
-		db->marked = true;
-	LWLockRelease(shared->lock);
-}
-
-/*
- * retry_failed_now
- *		Let the launcher try the failed databases again at once (after a
- *		configuration reload, which may be what fixes them).
- */
-static void
-retry_failed_now(void)
-{
-	if (shared == NULL)
-		return;
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < MAX_TRACKED_DATABASES; i++)
-		shared->databases[i].retry_after = 0;
-	LWLockRelease(shared->lock);
-}
-
-/* ---- Which databases are sandboxes ---- */
-
-/*
- * environment_from_server_list
- *		The environment penelope_sandbox.sandbox_databases gives a
- *		database name ("training=training_a, migration=migration"), or
- *		NULL.
- */
-static char *
-environment_from_server_list(const char *dbname)
-{
-	char	   *list;
-	List	   *items;
-	ListCell   *lc;
-
-	if (sandbox_databases == NULL || sandbox_databases[0] == '\0')
-		return NULL;
-	list = pstrdup(sandbox_databases);
-	if (!SplitIdentifierString(list, ',', &items))
-		return NULL;			/* rejected by the check hook already */
-	foreach(lc, items)
-	{
-		char	   *item = lfirst(lc);
-		char	   *eq = strchr(item, '=');
-
-		if (eq == NULL)
-			continue;
-		*eq = '\0';
-		if (strcmp(item, dbname) == 0)
-			return pstrdup(eq + 1);
-	}
-	return NULL;
-}
-
-/*
- * environment_from_database_setting
- *		The value of penelope_sandbox.environment set with ALTER DATABASE
- *		for a database, read from pg_db_role_setting (the login check runs
- *		before database settings are applied), or NULL.
- */
-static char *
-environment_from_database_setting(Oid dboid)
-{
-	Relation	rel;
-	ScanKeyData keys[2];
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	char	   *result = NULL;
-	const char *prefix = ENVIRONMENT_SETTING "=";
-
-	rel = table_open(DbRoleSettingRelationId, AccessShareLock);
-	ScanKeyInit(&keys[0], Anum_pg_db_role_setting_setdatabase,
-				BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(dboid));
-	ScanKeyInit(&keys[1], Anum_pg_db_role_setting_setrole,
-				BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(InvalidOid));
-	scan = systable_beginscan(rel, DbRoleSettingDatidRolidIndexId, true,
-							  NULL, 2, keys);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-	{
-		bool		isnull;
-		Datum		config = heap_getattr(tuple, Anum_pg_db_role_setting_setconfig,
-										  RelationGetDescr(rel), &isnull);
-		Datum	   *items;
-		int			nitems;
-
-		if (!isnull)
-		{
-			deconstruct_array(DatumGetArrayTypeP(config), TEXTOID, -1, false,
-							  TYPALIGN_INT, &items, NULL, &nitems);
-			for (int i = 0; i < nitems && result == NULL; i++)
-			{
-				char	   *item = TextDatumGetCString(items[i]);
-
-				if (strncmp(item, prefix, strlen(prefix)) == 0)
-					result = pstrdup(item + strlen(prefix));
-			}
-		}
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return result;
-}
-
-/*
- * sandbox_database_environment
- *		The environment a database is a sandbox of, or NULL when it is not
- *		marked as one.  The database's own setting wins over the server's
- *		list.  Needs an open transaction; works before the backend has
- *		chosen its database.
- */
-static char *
-sandbox_database_environment(Oid dboid, const char *dbname)
-{
-	char	   *environment = environment_from_database_setting(dboid);
-
-	if (environment == NULL)
-		environment = environment_from_server_list(dbname);
-	return environment;
-}
-
-/* ---- The login check ---- */
-
-/*
- * may_enter_unsanitized
- *		Whether a role may connect to a sandbox database before it is
- *		sanitized: superusers and members of penelope_sandbox.admin_roles.
- */
-static bool
-may_enter_unsanitized(Oid roleid)
-{
-	char	   *list;
-	List	   *names;
-	ListCell   *lc;
-
-	if (superuser_arg(roleid))
-		return true;
-	if (sandbox_admin_roles == NULL || sandbox_admin_roles[0] == '\0')
-		return false;
-	list = pstrdup(sandbox_admin_roles);
-	if (!SplitIdentifierString(list, ',', &names))
-		return false;
-	foreach(lc, names)
-	{
-		Oid			admin = get_role_oid(lfirst(lc), true);
-
-		if (OidIsValid(admin) && is_member_of_role(roleid, admin))
-			return true;
-	}
-	return false;
-}
-
-/*
- * refuse_unsanitized
- *		End the session: the database is not sanitized yet.
- */
-static void
-refuse_unsanitized(const char *dbname)
-{
-	ereport(FATAL,
-			(errcode(ERRCODE_CANNOT_CONNECT_NOW),
-			 errmsg("database \"%s\" is being prepared", dbname),
-			 errdetail("It is a sandbox copy that has not been sanitized yet."),
-			 errhint("Try again in a few minutes.")));
-}
-
-/*
- * login_database_oid
- *		The OID of a database by name, during authentication.
- *
- * get_database_oid() insists on an index scan, which needs relcache
- * entries that cannot be built before a database is selected; this scans
- * the way the server's own GetDatabaseTuple() does at that point.
- */
-static Oid
-login_database_oid(const char *dbname)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	Oid			result = InvalidOid;
-
-	ScanKeyInit(&key, Anum_pg_database_datname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum(dbname));
-	rel = table_open(DatabaseRelationId, AccessShareLock);
-	scan = systable_beginscan(rel, DatabaseNameIndexId, criticalSharedRelcachesBuilt,
-							  NULL, 1, &key);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-		result = ((Form_pg_database) GETSTRUCT(tuple))->oid;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return result;
-}
-
-/*
- * sandbox_client_authentication
- *		Refuse a login to a sandbox database that is not sanitized yet,
- *		unless the role may enter it.
- *
- * At this point no database is selected yet, so only what needs no
- * database catalog is known: the server's list of sandbox databases, and
- * the databases the launcher has seen marked.  A database marked with
- * ALTER DATABASE that the launcher has not seen yet is caught by
- * check_session_database() at the session's first statement.
- */
-static void
-sandbox_client_authentication(Port *port, int status)
-{
-	Oid			dboid;
-	Oid			roleid;
-	bool		marked;
-
-	if (prev_client_auth_hook)
-		prev_client_auth_hook(port, status);
-
-	if (status != STATUS_OK || port->database_name == NULL ||
-		sandbox_server_role == SERVER_ROLE_PRODUCTION)
-		return;
-	dboid = login_database_oid(port->database_name);
-	if (!OidIsValid(dboid))
-		return;
-	if (get_database_state(dboid, NULL, &marked) == DB_READY)
-		return;
-	if (!marked && environment_from_server_list(port->database_name) == NULL)
-		return;
-
-	roleid = get_role_oid(port->user_name, true);
-	if (!OidIsValid(roleid) || may_enter_unsanitized(roleid))
-		return;
-	refuse_unsanitized(port->database_name);
-}
-
-/*
- * check_session_database
- *		At a session's first statement, with the database chosen: refuse
- *		to go on in a sandbox database that is not sanitized yet.
- */
-static void
-check_session_database(void)
-{
-	static bool checked = false;
-
-	if (checked || MyBackendType != B_BACKEND ||
-		sandbox_server_role == SERVER_ROLE_PRODUCTION)
-		return;
-	checked = true;
-
-	if (get_database_state(MyDatabaseId, NULL, NULL) == DB_READY ||
-		may_enter_unsanitized(GetSessionUserId()) ||
-		sandbox_database_environment(MyDatabaseId, get_database_name(MyDatabaseId)) == NULL)
-		return;
-	refuse_unsanitized(get_database_name(MyDatabaseId));
-}
-
-/*
- * sandbox_executor_start
- *		ExecutorStart hook: check_session_database() first.
- */
-static void
-sandbox_executor_start(QueryDesc *queryDesc, int eflags)
-{
-	check_session_database();
-	if (prev_executor_start_hook)
-		prev_executor_start_hook(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
-}
-
-/*
- * sandbox_process_utility
- *		ProcessUtility hook: check_session_database() first; and the
- *		database is no longer taken as sanitized once the extension is
- *		dropped or created in it.
- */
-static void
-sandbox_process_utility(PlannedStmt *pstmt, const char *queryString,
-						bool readOnlyTree, ProcessUtilityContext context,
-						ParamListInfo params, QueryEnvironment *queryEnv,
-						DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *stmt = pstmt->utilityStmt;
-
-	check_session_database();
-	if (prev_process_utility_hook)
-		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
-								  params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-
-	/*
-	 * Dropping or creating the extension is what "pg_restore --clean" of a
-	 * dump into an existing sandbox does: production's data and ledger may
-	 * be arriving, so the database is closed until the launcher has looked
-	 * at its ledger again.
-	 */
-	if ((IsA(stmt, DropStmt) && ((DropStmt *) stmt)->removeType == OBJECT_EXTENSION &&
-		 list_member(((DropStmt *) stmt)->objects, makeString("penelope_sandbox"))) ||
-		(IsA(stmt, CreateExtensionStmt) &&
-		 strcmp(((CreateExtensionStmt *) stmt)->extname, "penelope_sandbox") == 0))
-		set_database_state(MyDatabaseId, DB_UNKNOWN);
-}
-
-/*
- * sandbox_xact_callback
- *		When a transaction that sanitized this database commits, open the
- *		database to everyone.
- */
-static void
-sandbox_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_COMMIT && sanitized_in_this_transaction)
-		set_database_state(MyDatabaseId, DB_READY);
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-		sanitized_in_this_transaction = false;
-}
-
-/*
- * sandbox_note_sanitized
- *		Called by the engine after a successful run: see
- *		sandbox_xact_callback().
+ * sandbox_wake_launcher
+ *		Make the launcher look at the databases now rather than after its
+ *		nap (a commit closed a database).
  */
 void
-sandbox_note_sanitized(void)
+sandbox_wake_launcher(void)
 {
-	sanitized_in_this_transaction = true;
+	uint32		procno;
+
+	if (launcher_shared == NULL)
+		return;
+	procno = pg_atomic_read_u32(&launcher_shared->launcher_procno);
+	if (procno != INVALID_PGPROCNO)
+		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
 
 /* ---- Starting a sanitizer ---- */
@@ -617,13 +202,14 @@ sandbox_note_sanitized(void)
 /*
  * start_sanitizer
  *		Register a dynamic background worker sanitizing a database.
- *		Returns false when no worker slot is free.
+ *		Returns false when no worker slot is free; *handle (if asked for)
+ *		is allocated in the current memory context.
  */
 static bool
-start_sanitizer(Oid dboid, const SanitizerTask *task)
+start_sanitizer(Oid dboid, const SanitizerTask *task, BackgroundWorkerHandle **handle)
 {
 	BackgroundWorker worker = {0};
-	BackgroundWorkerHandle *handle;
+	BackgroundWorkerHandle *ignored;
 
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
@@ -635,7 +221,37 @@ start_sanitizer(Oid dboid, const SanitizerTask *task)
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
 	memcpy(worker.bgw_extra, task, sizeof(SanitizerTask));
 
-	return RegisterDynamicBackgroundWorker(&worker, &handle);
+	return RegisterDynamicBackgroundWorker(&worker, handle ? handle : &ignored);
+}
+
+/* ---- The asynchronous entry point ---- */
+
+/*
+ * check_environment_exists
+ *		Refuse an empty or unknown environment name; SPI is connected.
+ */
+static void
+check_environment_exists(const char *environment)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(environment)};
+
+	if (environment[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("environment name must not be empty")));
+	if (strlen(environment) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("environment name is too long")));
+	if (SPI_execute_with_args("SELECT FROM sandbox.environment WHERE name OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read sandbox.environment");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("environment \"%s\" does not exist", environment),
+				 errhint("The environments are the rows of sandbox.environment.")));
 }
 
 /*
@@ -661,147 +277,287 @@ insert_queued_run(const char *environment)
 
 /*
  * sandbox_sanitize_async(environment text) returns bigint
- *		Queue a run, start a background worker for it, and return the run
- *		id at once.  The worker starts once this transaction commits.
+ *		Queue a run and return its id at once; its worker starts when this
+ *		transaction commits.
  */
 Datum
 sandbox_sanitize_async(PG_FUNCTION_ARGS)
 {
 	char	   *environment = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	SanitizerTask task = {0};
+	MemoryContext oldcxt;
+	PendingRun *pending;
 
 	sandbox_check_not_production(environment);
-	if (strlen(environment) >= NAMEDATALEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_NAME_TOO_LONG),
-				 errmsg("environment name is too long")));
-
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	task.run_id = insert_queued_run(environment);
+	check_environment_exists(environment);
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	pending = palloc0(sizeof(PendingRun));
+	MemoryContextSwitchTo(oldcxt);
+	pending->task.run_id = insert_queued_run(environment);
 	SPI_finish();
 
-	task.roleid = GetUserId();
-	strlcpy(task.environment, environment, NAMEDATALEN);
-	if (!start_sanitizer(MyDatabaseId, &task))
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start a background worker for the sanitization"),
-				 errhint("Raise max_worker_processes, or run sandbox_sanitize() in this session.")));
+	pending->dboid = MyDatabaseId;
+	pending->nest_level = GetCurrentTransactionNestLevel();
+	pending->task.roleid = GetUserId();
+	strlcpy(pending->task.environment, environment, NAMEDATALEN);
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	pending_runs = lappend(pending_runs, pending);
+	MemoryContextSwitchTo(oldcxt);
 
-	PG_RETURN_INT64(task.run_id);
+	PG_RETURN_INT64(pending->task.run_id);
 }
 
 /*
- * sandbox_database_ready() returns boolean
- *		Whether this database is open to every role: not a sandbox, or a
- *		sandbox whose sanitization succeeded since the server started.
+ * start_pending_runs
+ *		At commit: start the worker of each run this transaction queued.
+ *		Nothing here may fail: the transaction has committed.
  */
-Datum
-sandbox_database_ready(PG_FUNCTION_ARGS)
+static void
+start_pending_runs(void)
 {
-	char	   *environment = sandbox_database_environment(MyDatabaseId,
-														   get_database_name(MyDatabaseId));
+	ListCell   *lc;
 
-	PG_RETURN_BOOL(environment == NULL || get_database_state(MyDatabaseId, NULL, NULL) == DB_READY);
+	foreach(lc, pending_runs)
+	{
+		PendingRun *pending = lfirst(lc);
+
+		if (!start_sanitizer(pending->dboid, &pending->task, NULL))
+			ereport(WARNING,
+					(errmsg("could not start a background worker for run " INT64_FORMAT,
+							pending->task.run_id),
+					 errdetail("The run is marked failed by the next sanitization of this database."),
+					 errhint("Raise max_worker_processes, or run sandbox_sanitize() in a session.")));
+	}
+}
+
+/*
+ * worker_xact_callback
+ *		Start the queued runs' workers once the transaction that queued
+ *		them has committed; forget them when it aborts; refuse to prepare.
+ */
+static void
+worker_xact_callback(XactEvent event, void *arg)
+{
+	if (pending_runs == NIL)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot prepare a transaction that called sandbox_sanitize_async()"),
+					 errhint("Commit it instead.")));
+			break;
+		case XACT_EVENT_COMMIT:
+			start_pending_runs();
+			list_free_deep(pending_runs);
+			pending_runs = NIL;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			list_free_deep(pending_runs);
+			pending_runs = NIL;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * worker_subxact_callback
+ *		Runs queued in a subtransaction belong to its parent when it
+ *		commits, and are gone (their rows too) when it aborts.
+ */
+static void
+worker_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	ListCell   *lc;
+
+	foreach(lc, pending_runs)
+	{
+		PendingRun *pending = lfirst(lc);
+
+		if (pending->nest_level < level)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+		{
+			pending_runs = foreach_delete_current(pending_runs, lc);
+			pfree(pending);
+		}
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			pending->nest_level = level - 1;
+	}
 }
 
 /* ---- The sanitizer worker ---- */
 
 /*
- * run_in_transaction_sql
- *		Run one statement with parameters in a transaction of its own.
- *		Returns the first column of the first row as int64, or 0.
+ * sanitizer_sigterm
+ *		SIGTERM (pg_terminate_backend, a fast shutdown) cancels the run,
+ *		so that it is rolled back and recorded as failed before the worker
+ *		exits.
+ */
+static void
+sanitizer_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	sanitizer_terminating = true;
+	InterruptPending = true;
+	QueryCancelPending = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/*
+ * run_sql
+ *		Run one statement with parameters; SPI is connected.  Returns the
+ *		first column of the first row as int64, or 0.
  */
 static int64
-run_in_transaction_sql(const char *sql, int nargs, Oid *argtypes, Datum *args)
+run_sql(const char *sql, int nargs, Oid *argtypes, Datum *args)
 {
-	int64		result = 0;
+	bool		isnull;
+	Datum		value;
+
+	if (SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 1) < 0)
+		elog(ERROR, "could not run: %s", sql);
+	if (SPI_processed == 0 || SPI_tuptable == NULL)
+		return 0;
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(value);
+}
+
+/*
+ * lock_run
+ *		Take the session lock that shows this worker is alive for a run.
+ */
+static void
+lock_run(int64 run_id)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, PENELOPE_RUN_LOCK_KEY1, (uint32) run_id, 2);
+	(void) LockAcquire(&tag, ExclusiveLock, true, false);
+}
+
+/*
+ * fail_dead_runs
+ *		Mark failed the runs of this database whose worker is gone, other
+ *		than own_run_id; SPI is connected.  Returns the environments of
+ *		those runs.
+ *
+ * A run is alive while its worker holds its lock.  A queued run whose
+ * worker has not started yet holds none: it is left alone for a minute,
+ * unless it was queued before the server started (its worker never will).
+ */
+static List *
+fail_dead_runs(int64 own_run_id)
+{
+	Oid			argtypes[3] = {OIDOID, INT8OID, INT8OID};
+	Datum		args[3];
+	List	   *environments = NIL;
+
+	args[0] = ObjectIdGetDatum(MyDatabaseId);
+	args[1] = Int64GetDatum((int64) GetSystemIdentifier());
+	args[2] = Int64GetDatum(own_run_id);
+	if (SPI_execute_with_args("UPDATE sandbox.run r SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),"
+							  " summary = 'interrupted: its worker ended before the run finished (server stop, crash or lack of a worker slot)'"
+							  " WHERE r.database_oid OPERATOR(pg_catalog.=) $1"
+							  " AND r.system_identifier OPERATOR(pg_catalog.=) $2"
+							  " AND r.id OPERATOR(pg_catalog.<>) $3"
+							  " AND r.status OPERATOR(pg_catalog.=) ANY ('{queued,running}')"
+							  " AND (r.status OPERATOR(pg_catalog.=) 'running'"
+							  "      OR r.started_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 minute'::pg_catalog.interval)"
+							  "      OR r.started_at OPERATOR(pg_catalog.<) pg_catalog.pg_postmaster_start_time())"
+							  " AND NOT EXISTS (SELECT FROM pg_catalog.pg_locks l"
+							  "  WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'"
+							  "  AND l.database OPERATOR(pg_catalog.=) $1"
+							  "  AND l.classid OPERATOR(pg_catalog.=) " CppAsString2(PENELOPE_RUN_LOCK_KEY1) "::pg_catalog.oid"
+							  "  AND l.objid::pg_catalog.int8 OPERATOR(pg_catalog.=) r.id"
+							  "  AND l.objsubid OPERATOR(pg_catalog.=) 2 AND l.granted)"
+							  " RETURNING r.environment",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not update sandbox.run");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *environment = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (!list_member(environments, makeString(environment)))
+			environments = lappend(environments, makeString(environment));
+	}
+	return environments;
+}
+
+/*
+ * claim_run
+ *		In a transaction of its own: mark failed the runs of this database
+ *		whose worker is gone, then make the run this worker does
+ *		'running' (an automatic run's row is made here) and hold its lock.
+ *		Returns the run id, or 0 when an asynchronous run is no longer
+ *		queued.
+ */
+static int64
+claim_run(SanitizerTask *task, const char *dbname)
+{
+	Oid			argtypes[4] = {TEXTOID, OIDOID, INT8OID, INT8OID};
+	Datum		args[4];
+	int64		run_id = task->run_id;
+
+	args[0] = CStringGetTextDatum(task->environment);
+	args[1] = ObjectIdGetDatum(MyDatabaseId);
+	args[2] = Int64GetDatum((int64) GetSystemIdentifier());
+	args[3] = Int64GetDatum(task->run_id);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 1) < 0)
-		elog(ERROR, "could not run: %s", sql);
-	if (SPI_processed > 0 && SPI_tuptable != NULL)
-	{
-		bool		isnull;
-		Datum		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
-		if (!isnull)
-			result = DatumGetInt64(value);
-	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	return result;
-}
-
-/*
- * prepare_automatic_run
- *		For a database marked as a sandbox: 0 when it has a successful run
- *		of its own already, -1 when not and check_only is set, else the id
- *		of a new queued run.  Runs left
- *		'running' or 'queued' by a server stop are marked failed first.
- */
-static int64
-prepare_automatic_run(const char *dbname, const char *environment, bool check_only)
-{
-	Oid			argtypes[3] = {TEXTOID, OIDOID, INT8OID};
-	Datum		args[3];
-
-	args[0] = CStringGetTextDatum(environment);
-	args[1] = ObjectIdGetDatum(MyDatabaseId);
-	args[2] = Int64GetDatum((int64) GetSystemIdentifier());
-
-	if (run_in_transaction_sql("SELECT count(*) FROM pg_catalog.pg_extension"
-							   " WHERE extname = 'penelope_sandbox'", 0, NULL, NULL) == 0)
+	if (run_sql("SELECT count(*) FROM pg_catalog.pg_extension"
+				" WHERE extname OPERATOR(pg_catalog.=) 'penelope_sandbox'", 0, NULL, NULL) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("database \"%s\" is marked as a sandbox but has no penelope_sandbox extension",
 						dbname),
 				 errhint("Run CREATE EXTENSION penelope_sandbox in it; it stays closed to ordinary roles until it is sanitized.")));
 
-	if (run_in_transaction_sql("SELECT count(*) FROM sandbox.last_run() WHERE environment = $1",
-							   1, argtypes, args) > 0)
-		return 0;
-	if (check_only)
-		return -1;
+	if (run_id != AUTOMATIC_RUN)
+		lock_run(run_id);
+	(void) fail_dead_runs(run_id);
 
-	run_in_transaction_sql("UPDATE sandbox.run SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),"
-						   " summary = 'interrupted: the server stopped during the run'"
-						   " WHERE status IN ('queued', 'running') AND database_oid = $2"
-						   " AND system_identifier = $3 AND environment = $1",
-						   3, argtypes, args);
-	return run_in_transaction_sql("INSERT INTO sandbox.run (environment, database_oid, system_identifier, status)"
-								  " VALUES ($1, $2, $3, 'queued') RETURNING id",
-								  3, argtypes, args);
-}
-
-/*
- * wait_for_queued_run
- *		Wait until the transaction that queued a run has committed; false
- *		if the row never appears (that transaction rolled back).
- */
-static bool
-wait_for_queued_run(int64 run_id)
-{
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(run_id)};
-
-	for (int i = 0; i < 600; i++)
+	if (run_id != AUTOMATIC_RUN)
+		run_id = run_sql("UPDATE sandbox.run SET status = 'running'"
+						 " WHERE id OPERATOR(pg_catalog.=) $4"
+						 " AND status OPERATOR(pg_catalog.=) 'queued' RETURNING id",
+						 4, argtypes, args);
+	else
 	{
-		if (run_in_transaction_sql("SELECT count(*) FROM sandbox.run WHERE id = $1 AND status = 'queued'",
-								   1, argtypes, args) > 0)
-			return true;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 100L, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		if (run_sql("SELECT count(*) FROM sandbox.rule r"
+					" JOIN sandbox.environment_chain($1) c ON r.environment OPERATOR(pg_catalog.=) c.name"
+					" WHERE r.enabled", 4, argtypes, args) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("environment \"%s\" has no rules in database \"%s\"",
+							task->environment, dbname),
+					 errdetail("A sandbox is opened only by a run that applied at least one rule."),
+					 errhint("Add the rules (sandbox_load_profile(), or restore them with the dump).")));
+		run_id = run_sql("INSERT INTO sandbox.run (environment, database_oid, system_identifier, status)"
+						 " VALUES ($1, $2, $3, 'running') RETURNING id",
+						 4, argtypes, args);
+		lock_run(run_id);
 	}
-	return false;
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return run_id;
 }
 
 /*
@@ -817,23 +573,68 @@ record_failure(int64 run_id, const char *message)
 
 	args[0] = Int64GetDatum(run_id);
 	args[1] = CStringGetTextDatum(psprintf("failed: %s", message));
-	run_in_transaction_sql("UPDATE sandbox.run SET status = 'failed',"
-						   " finished_at = pg_catalog.clock_timestamp(), summary = $2 WHERE id = $1",
-						   2, argtypes, args);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	run_sql("UPDATE sandbox.run SET status = 'failed',"
+			" finished_at = pg_catalog.clock_timestamp(), summary = $2"
+			" WHERE id OPERATOR(pg_catalog.=) $1", 2, argtypes, args);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 }
 
 /*
- * sanitizer_exit
- *		On any exit, a database still shown as being sanitized is shown as
- *		failed, so the launcher tries again later.
+ * recover_runs
+ *		After a server start, in a database with the extension: mark
+ *		failed the runs that the stop or a crash cut short, and queue and
+ *		start a new run of each of their environments.
  */
 static void
-sanitizer_exit(int code, Datum arg)
+recover_runs(Oid dboid, const char *dbname)
 {
-	Oid			dboid = DatumGetObjectId(arg);
+	List	   *environments;
+	List	   *tasks = NIL;
+	ListCell   *lc;
 
-	if (get_database_state(dboid, NULL, NULL) == DB_RUNNING)
-		set_database_state(dboid, DB_FAILED);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (run_sql("SELECT count(*) FROM pg_catalog.pg_extension"
+				" WHERE extname OPERATOR(pg_catalog.=) 'penelope_sandbox'", 0, NULL, NULL) > 0)
+	{
+		environments = fail_dead_runs(0);
+		foreach(lc, environments)
+		{
+			SanitizerTask *task = MemoryContextAllocZero(TopMemoryContext, sizeof(SanitizerTask));
+
+			task->roleid = BOOTSTRAP_SUPERUSERID;
+			strlcpy(task->environment, strVal(lfirst(lc)), NAMEDATALEN);
+			task->run_id = insert_queued_run(task->environment);
+			tasks = lappend(tasks, task);
+		}
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	foreach(lc, tasks)
+	{
+		SanitizerTask *task = lfirst(lc);
+
+		ereport(LOG,
+				(errmsg("penelope_sandbox runs environment \"%s\" again in database \"%s\" as run " INT64_FORMAT,
+						task->environment, dbname, task->run_id),
+				 errdetail("A run of it was cut short by a server stop or a crash.")));
+		if (!start_sanitizer(dboid, task, NULL))
+			ereport(WARNING,
+					(errmsg("could not start a background worker for run " INT64_FORMAT, task->run_id),
+					 errhint("Raise max_worker_processes.")));
+	}
 }
 
 /*
@@ -848,14 +649,15 @@ sandbox_sanitizer_main(Datum main_arg)
 	SanitizerTask task;
 	MemoryContext workcxt;
 	char	   *dbname;
+	int64		run_id;
 
 	memcpy(&task, MyBgworkerEntry->bgw_extra, sizeof(SanitizerTask));
-	pqsignal(SIGTERM, die);
+	run_id = task.run_id;
+	pqsignal(SIGTERM, sanitizer_sigterm);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, task.roleid, 0);
 	pgstat_report_appname(SANITIZER_TYPE);
-	before_shmem_exit(sanitizer_exit, main_arg);
-	set_database_state(dboid, DB_RUNNING);
+	SetConfigOption("search_path", SANDBOX_RULE_SEARCH_PATH, PGC_SUSET, PGC_S_OVERRIDE);
 
 	workcxt = AllocSetContextCreate(TopMemoryContext, "penelope_sandbox sanitizer",
 									ALLOCSET_DEFAULT_SIZES);
@@ -867,40 +669,35 @@ sandbox_sanitizer_main(Datum main_arg)
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(workcxt);
 
-	if (task.run_id == 0)
+	if (task.run_id == RECOVER_RUNS)
 	{
-		task.run_id = prepare_automatic_run(dbname, task.environment, task.check_only);
-		if (task.run_id == 0)
-		{
-			set_database_state(dboid, DB_READY);
-			proc_exit(0);
-		}
-		if (task.run_id < 0)
-		{
-			/* penelope_sandbox.auto_sanitize is off: a DBA runs it */
-			set_database_state(dboid, DB_FAILED);
-			proc_exit(0);
-		}
-	}
-	else if (!wait_for_queued_run(task.run_id))
+		recover_runs(dboid, dbname);
 		proc_exit(0);
+	}
 
 	PG_TRY();
 	{
 		char	   *summary;
 
+		run_id = claim_run(&task, dbname);
+		if (run_id == 0)
+		{
+			ereport(LOG,
+					(errmsg("penelope_sandbox run " INT64_FORMAT " in database \"%s\" is no longer queued",
+							task.run_id, dbname)));
+			proc_exit(0);
+		}
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		sandbox_report_progress = true;
-		summary = sandbox_sanitize_environment(task.environment, task.run_id);
+		summary = sandbox_sanitize_environment(task.environment, run_id);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		ereport(LOG,
 				(errmsg("penelope_sandbox sanitized database \"%s\": %s",
 						dbname, summary)));
-		set_database_state(dboid, DB_READY);
 	}
 	PG_CATCH();
 	{
@@ -916,11 +713,12 @@ sandbox_sanitizer_main(Datum main_arg)
 		MemoryContextSwitchTo(workcxt);
 		pgstat_report_activity(STATE_IDLE, NULL);
 
-		/* a termination still gets its failure recorded */
-		ProcDiePending = false;
+		/* a cancellation or a termination still gets its failure recorded */
 		QueryCancelPending = false;
-		record_failure(task.run_id, edata->message);
-		set_database_state(dboid, DB_FAILED);
+		if (run_id != AUTOMATIC_RUN)
+			record_failure(run_id,
+						   sanitizer_terminating ? "terminated (pg_terminate_backend or a server stop)" :
+						   edata->message);
 	}
 	PG_END_TRY();
 
@@ -930,16 +728,51 @@ sandbox_sanitizer_main(Datum main_arg)
 /* ---- The launcher ---- */
 
 /*
- * launch_pending_sanitizers
- *		Start a sanitizer for each sandbox database not known to be
- *		sanitized, not being sanitized, not waiting to retry, and with no
- *		client connected.
+ * start_recovery
+ *		After a server start, look at the databases that are not closed
+ *		sandboxes one at a time, for runs the stop cut short (a closed
+ *		sandbox is sanitized again anyway).
  */
 static void
-launch_pending_sanitizers(void)
+start_recovery(void)
 {
-	List	   *pending = NIL;
-	ListCell   *lc;
+	SanitizerTask task = {0};
+	MemoryContext oldcxt;
+	pid_t		pid;
+
+	if (recovery_handle != NULL)
+	{
+		if (GetBackgroundWorkerPid(recovery_handle, &pid) != BGWH_STOPPED)
+			return;
+		pfree(recovery_handle);
+		recovery_handle = NULL;
+	}
+	if (databases_to_recover == NIL)
+		return;
+	task.run_id = RECOVER_RUNS;
+	task.roleid = BOOTSTRAP_SUPERUSERID;
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	if (start_sanitizer(linitial_oid(databases_to_recover), &task, &recovery_handle))
+		databases_to_recover = list_delete_first(databases_to_recover);
+	else
+		recovery_handle = NULL;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * look_at_databases
+ *		One look of the launcher: for each sandbox database that is not
+ *		open, terminate the sessions that may not be there, and start a
+ *		sanitizer when none is at work, none failed within the retry
+ *		delay, and no client has been active in it for a naptime.
+ */
+static void
+look_at_databases(HTAB *known)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(sandbox_naptime)};
+	HASH_SEQ_STATUS seq;
+	LauncherEntry *entry;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -948,13 +781,24 @@ launch_pending_sanitizers(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "looking for sandbox databases");
 
-	if (SPI_execute("SELECT d.oid, d.datname,"
-					" EXISTS (SELECT FROM pg_catalog.pg_stat_activity a"
-					"  WHERE a.datid = d.oid AND a.backend_type = 'client backend')"
-					" FROM pg_catalog.pg_database d"
-					" WHERE d.datallowconn AND NOT d.datistemplate",
-					true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args("SELECT d.oid, d.datname,"
+							  " EXISTS (SELECT FROM pg_catalog.pg_stat_activity a"
+							  "  WHERE a.datid OPERATOR(pg_catalog.=) d.oid"
+							  "  AND a.backend_type OPERATOR(pg_catalog.=) ANY ('{client backend,walsender}')"
+							  "  AND (a.state IS DISTINCT FROM 'idle'"
+							  "       OR a.state_change OPERATOR(pg_catalog.>) (pg_catalog.now()"
+							  "          OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1)))),"
+							  " EXISTS (SELECT FROM pg_catalog.pg_stat_activity a"
+							  "  WHERE a.datid OPERATOR(pg_catalog.=) d.oid"
+							  "  AND a.backend_type OPERATOR(pg_catalog.=) '" SANITIZER_TYPE "')"
+							  " FROM pg_catalog.pg_database d"
+							  " WHERE d.datallowconn AND NOT d.datistemplate",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_database");
+
+	hash_seq_init(&seq, known);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		entry->seen = false;
 
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -964,47 +808,85 @@ launch_pending_sanitizers(void)
 		Oid			dboid = DatumGetObjectId(SPI_getbinval(tuple, tupdesc, 1, &isnull));
 		char	   *dbname = SPI_getvalue(tuple, tupdesc, 2);
 		bool		busy = DatumGetBool(SPI_getbinval(tuple, tupdesc, 3, &isnull));
+		bool		sanitizing = DatumGetBool(SPI_getbinval(tuple, tupdesc, 4, &isnull));
 		char	   *environment = sandbox_database_environment(dboid, dbname);
-		TimestampTz retry_after = 0;
-		DatabaseState state;
+		TimestampTz now = GetCurrentTimestamp();
+		bool		found;
+		int			terminated;
 
-		if (environment == NULL)
+		if (environment == NULL || sandbox_database_open(dboid, environment))
+		{
+			if (!recovery_listed)
+			{
+				MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+				databases_to_recover = lappend_oid(databases_to_recover, dboid);
+				MemoryContextSwitchTo(oldcxt);
+			}
 			continue;
-		note_database_marked(dboid);
-		state = get_database_state(dboid, &retry_after, NULL);
-		if (state == DB_READY || state == DB_RUNNING ||
-			(state == DB_FAILED && GetCurrentTimestamp() < retry_after))
+		}
+
+		terminated = sandbox_close_database_sessions(dboid);
+		if (terminated > 0)
+			ereport(LOG,
+					(errmsg("penelope_sandbox terminated %d sessions of database \"%s\", which is not sanitized",
+							terminated, dbname)));
+
+		entry = hash_search(known, &dboid, HASH_ENTER, &found);
+		if (!found)
+		{
+			entry->handle = NULL;
+			entry->retry_after = 0;
+		}
+		entry->seen = true;
+		if (entry->handle != NULL)
+		{
+			pid_t		pid;
+
+			if (GetBackgroundWorkerPid(entry->handle, &pid) != BGWH_STOPPED)
+				continue;
+			/* it ended, and the database is still closed */
+			pfree(entry->handle);
+			entry->handle = NULL;
+			entry->retry_after = TimestampTzPlusMilliseconds(now, RETRY_AFTER_FAILURE_MS);
+		}
+		if (!sandbox_auto_sanitize || sanitizing || now < entry->retry_after)
 			continue;
 		if (busy)
 		{
-			elog(DEBUG1, "penelope_sandbox: database \"%s\" has clients, waiting", dbname);
+			elog(DEBUG1, "penelope_sandbox: database \"%s\" has active clients, waiting", dbname);
 			continue;
 		}
 		{
-			MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-			SanitizerTask *task = palloc0(sizeof(SanitizerTask));
+			SanitizerTask task = {0};
+			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 
-			task->roleid = BOOTSTRAP_SUPERUSERID;
-			task->check_only = !sandbox_auto_sanitize;
-			strlcpy(task->environment, environment, NAMEDATALEN);
-			pending = lappend(pending, list_make2(task, (void *) (uintptr_t) dboid));
+			task.roleid = BOOTSTRAP_SUPERUSERID;
+			strlcpy(task.environment, environment, NAMEDATALEN);
+			if (!start_sanitizer(dboid, &task, &entry->handle))
+			{
+				entry->handle = NULL;
+				entry->retry_after = TimestampTzPlusMilliseconds(now, RETRY_AFTER_FAILURE_MS);
+				ereport(WARNING,
+						(errmsg("penelope_sandbox could not start a sanitizer for database \"%s\"", dbname),
+						 errhint("Raise max_worker_processes.")));
+			}
 			MemoryContextSwitchTo(oldcxt);
 		}
 	}
 
-	foreach(lc, pending)
-	{
-		SanitizerTask *task = linitial(lfirst(lc));
-		Oid			dboid = (Oid) (uintptr_t) lsecond(lfirst(lc));
+	recovery_listed = true;
+	start_recovery();
 
-		set_database_state(dboid, DB_RUNNING);
-		if (!start_sanitizer(dboid, task))
-		{
-			set_database_state(dboid, DB_FAILED);
-			ereport(WARNING,
-					(errmsg("penelope_sandbox could not start a sanitizer for database %u", dboid),
-					 errhint("Raise max_worker_processes.")));
-		}
+	/* forget the databases that are gone, open, or no longer sandboxes */
+	hash_seq_init(&seq, known);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+	{
+		if (entry->seen)
+			continue;
+		if (entry->handle != NULL)
+			pfree(entry->handle);
+		hash_search(known, &entry->dboid, HASH_REMOVE, NULL);
 	}
 
 	SPI_finish();
@@ -1014,95 +896,96 @@ launch_pending_sanitizers(void)
 }
 
 /*
+ * launcher_shmem_exit
+ *		The launcher is gone: nobody to wake.
+ */
+static void
+launcher_shmem_exit(int code, Datum arg)
+{
+	pg_atomic_write_u32(&launcher_shared->launcher_procno, INVALID_PGPROCNO);
+}
+
+/*
+ * launcher_nap
+ *		Wait for a naptime, a wake-up or a reload; after a reload, every
+ *		database may be tried again at once.
+ */
+static void
+launcher_nap(HTAB *known)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 sandbox_naptime * 1000L, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+		if (known != NULL)
+		{
+			HASH_SEQ_STATUS seq;
+			LauncherEntry *entry;
+
+			hash_seq_init(&seq, known);
+			while ((entry = hash_seq_search(&seq)) != NULL)
+				entry->retry_after = 0;
+		}
+	}
+}
+
+/*
  * sandbox_launcher_main
  *		Entry point of the launcher worker.
  */
 void
 sandbox_launcher_main(Datum main_arg)
 {
+	HASHCTL		ctl = {0};
+	HTAB	   *known;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	pg_atomic_write_u32(&launcher_shared->launcher_procno, MyProc->pgprocno);
+	before_shmem_exit(launcher_shmem_exit, 0);
+
+	/* on a production server: no connection, nothing to do */
+	while (sandbox_server_role == SERVER_ROLE_PRODUCTION)
+		launcher_nap(NULL);
+
 	BackgroundWorkerInitializeConnection(sandbox_launcher_database, NULL, 0);
 	pgstat_report_appname(LAUNCHER_TYPE);
 
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(LauncherEntry);
+	known = hash_create("penelope_sandbox databases", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+
 	for (;;)
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			retry_failed_now();
-		}
-		if (sandbox_server_role != SERVER_ROLE_PRODUCTION)
-			launch_pending_sanitizers();
-
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 sandbox_naptime * 1000L, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		/* a server that became a production server: start again, unconnected */
+		if (sandbox_server_role == SERVER_ROLE_PRODUCTION)
+			proc_exit(1);
+		look_at_databases(known);
+		launcher_nap(known);
 	}
 }
 
 /* ---- Module initialisation ---- */
 
 /*
- * check_sandbox_databases
- *		GUC check hook: "dbname=environment, ..."
- */
-static bool
-check_sandbox_databases(char **newval, void **extra, GucSource source)
-{
-	char	   *list = pstrdup(*newval);
-	List	   *items;
-	ListCell   *lc;
-
-	if (!SplitIdentifierString(list, ',', &items))
-	{
-		GUC_check_errdetail("List syntax is invalid.");
-		return false;
-	}
-	foreach(lc, items)
-	{
-		if (strchr(lfirst(lc), '=') == NULL)
-		{
-			GUC_check_errdetail("Each item is database=environment.");
-			return false;
-		}
-	}
-	return true;
-}
-
-/*
  * sandbox_worker_init
- *		Define the settings; when preloaded, also the shared state, the
- *		login check and the launcher.
+ *		Define the settings and the gate (gate.c); when preloaded, also
+ *		the shared state and the launcher.
  */
 void
 sandbox_worker_init(void)
 {
 	BackgroundWorker worker = {0};
 
-	DefineCustomStringVariable("penelope_sandbox.environment",
-							   "Environment this database is a sandbox of.",
-							   "Set it with ALTER DATABASE ... SET: with the library "
-							   "preloaded, the database is then sanitized automatically "
-							   "and closed to ordinary roles until it is.",
-							   &sandbox_environment, NULL,
-							   PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("penelope_sandbox.sandbox_databases",
-							   "Databases that are sandboxes, as database=environment, comma-separated.",
-							   NULL,
-							   &sandbox_databases, "",
-							   PGC_SIGHUP, 0, check_sandbox_databases, NULL, NULL);
-	DefineCustomStringVariable("penelope_sandbox.admin_roles",
-							   "Roles that may connect to a sandbox database before it is sanitized.",
-							   "Superusers always may.",
-							   &sandbox_admin_roles, "",
-							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
+	sandbox_gate_init();
 	DefineCustomIntVariable("penelope_sandbox.naptime",
 							"Seconds between two looks of the launcher for sandbox databases.",
-							NULL,
+							"Also how long a sandbox database must have had no active client before the launcher sanitizes it.",
 							&sandbox_naptime, 10, 1, 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomBoolVariable("penelope_sandbox.auto_sanitize",
@@ -1110,6 +993,8 @@ sandbox_worker_init(void)
 							 NULL,
 							 &sandbox_auto_sanitize, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	RegisterXactCallback(worker_xact_callback, NULL);
+	RegisterSubXactCallback(worker_subxact_callback, NULL);
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
@@ -1124,13 +1009,6 @@ sandbox_worker_init(void)
 	shmem_request_hook = sandbox_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = sandbox_shmem_startup;
-	prev_client_auth_hook = ClientAuthentication_hook;
-	ClientAuthentication_hook = sandbox_client_authentication;
-	prev_executor_start_hook = ExecutorStart_hook;
-	ExecutorStart_hook = sandbox_executor_start;
-	prev_process_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = sandbox_process_utility;
-	RegisterXactCallback(sandbox_xact_callback, NULL);
 
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;

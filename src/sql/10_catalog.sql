@@ -139,6 +139,10 @@ REVOKE ALL ON sandbox.environment, sandbox.rule, sandbox.masking_function,
 /* User-written rules and environments, and the ledger, survive pg_dump. */
 SELECT pg_catalog.pg_extension_config_dump('sandbox.environment',
 	$$WHERE name NOT IN ('production', 'migration', 'mirrored', 'training_a', 'training_b', 'preview')$$);
+SELECT pg_catalog.pg_extension_config_dump('sandbox.masking_function',
+	$$WHERE masker::pg_catalog.oid OPERATOR(pg_catalog.<>) ALL (SELECT d.objid FROM pg_catalog.pg_depend d
+		WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+		AND d.deptype OPERATOR(pg_catalog.=) 'e')$$);
 SELECT pg_catalog.pg_extension_config_dump('sandbox.rule', '');
 SELECT pg_catalog.pg_extension_config_dump('sandbox.rule_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('sandbox.run', '');

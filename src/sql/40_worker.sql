@@ -11,7 +11,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'sandbox_sanitize_async';
 COMMENT ON FUNCTION sandbox_sanitize_async(text) IS
-	'Sanitize in a background worker once this transaction commits; returns the run id';
+	'Queue a sanitization; a background worker runs it once this transaction commits; returns the run id';
 REVOKE ALL ON FUNCTION sandbox_sanitize_async(text) FROM PUBLIC;
 
 CREATE FUNCTION sandbox.database_ready()
@@ -20,7 +20,7 @@ LANGUAGE C
 STRICT STABLE
 AS 'MODULE_PATHNAME', 'sandbox_database_ready';
 COMMENT ON FUNCTION sandbox.database_ready() IS
-	'Whether this database is open to every role: not a sandbox, or sanitized since the server started';
+	'Whether this database is open to every role: not a sandbox, or a sandbox a committed run of its environment sanitized';
 
 /*
  * Sanitizations in progress, read like pg_stat_progress_cluster: one row
