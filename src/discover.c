@@ -627,7 +627,61 @@ is_street_address(const char *s, size_t len)
 	return false;
 }
 
+/* ---- Emails and numbers inside text ---- */
+
+typedef void (*SpanCallback) (bool email, size_t start, size_t end, const FoundNumber *n, void *arg);
+
+/*
+ * find_spans
+ *		Call cb for each email address and each number of 9 to 15 digits
+ *		(written as phone numbers are) inside a text, left to right.
+ */
+static void
+find_spans(const char *s, size_t len, SpanCallback cb, void *arg)
+{
+	FoundNumber n;
+	size_t		b,
+				e;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '@')
+		{
+			if (email_at(s, len, i, &b, &e))
+			{
+				cb(true, b, e, NULL, arg);
+				i = e - 1;
+			}
+		}
+		else if ((is_digit(c) || c == '+' || c == '(') && number_at(s, len, i, &n))
+		{
+			cb(false, i, n.end, &n, arg);
+			i = n.end - 1;
+		}
+	}
+}
+
 /* ---- Pieces of a value: what the leak scan fingerprints ---- */
+
+typedef struct PieceArg
+{
+	const char *s;
+	PiiPieceCallback cb;
+	void	   *arg;
+} PieceArg;
+
+static void
+span_piece(bool email, size_t start, size_t end, const FoundNumber *n, void *arg)
+{
+	PieceArg   *pa = arg;
+
+	if (email)
+		pa->cb(PII_PIECE_EMAIL, pa->s + start, end - start, pa->arg);
+	else
+		pa->cb(PII_PIECE_NUMBER, n->digits + n->ndigits - 9, 9, pa->arg);
+}
 
 /*
  * emit_text
@@ -663,24 +717,10 @@ emit_text(const char *s, size_t len, PiiPieceCallback cb, void *arg, bool inside
 		cb(PII_PIECE_WHOLE, s, len, arg);
 	}
 
-	for (size_t i = 0; i < len; i++)
 	{
-		unsigned char c = (unsigned char) s[i];
+		PieceArg	pa = {s, cb, arg};
 
-		if (c == '@')
-		{
-			if (email_at(s, len, i, &b, &e))
-			{
-				cb(PII_PIECE_EMAIL, s + b, e - b, arg);
-				i = e - 1;
-			}
-		}
-		else if ((is_digit(c) || c == '+' || c == '(') && number_at(s, len, i, &n))
-		{
-			/* an address such as 0412345678@sms.example is an address */
-			cb(PII_PIECE_NUMBER, n.digits + n.ndigits - 9, 9, arg);
-			i = n.end - 1;
-		}
+		find_spans(s, len, span_piece, &pa);
 	}
 }
 
@@ -1125,11 +1165,18 @@ content_kind(const ColumnSample *col, double *share)
 	PiiKind		best = PII_NONE;
 	double		best_share = 0;
 
+	/* on equal shares the first wins: an identifier is often also a number */
+	static const PiiKind order[] = {
+		PII_EMAIL, PII_NATIONAL_ID, PII_PHONE, PII_NAME, PII_ADDRESS, PII_BIRTH_DATE,
+		PII_TEXT_WITH_CONTACTS, PII_JSON_WITH_CONTACTS, PII_FREE_TEXT
+	};
+
 	*share = 0;
 	if (col->values == 0)
 		return PII_NONE;
-	for (int k = 0; k < PII_NUM_KINDS; k++)
+	for (int o = 0; o < (int) lengthof(order); o++)
 	{
+		PiiKind		k = order[o];
 		double		s = (double) col->matches[k] / (double) col->values;
 		bool		inside = (k == PII_TEXT_WITH_CONTACTS || k == PII_JSON_WITH_CONTACTS);
 
@@ -1525,6 +1572,86 @@ pii_check_before_run(int64 run_id, const char *environment, List *rules,
 			 check == PII_CHECK_ERROR ?
 			 errhint("Nothing was changed. Add rules for these columns (SELECT * FROM sandbox_discover('%s') shows the evidence), or set penelope_sandbox.pii_check.", environment) :
 			 errhint("SELECT * FROM sandbox_discover('%s') shows the evidence.", environment)));
+}
+
+/* ---- Masking the contact details inside free text ---- */
+
+extern PGDLLEXPORT Datum sandbox_mask_email(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sandbox_mask_phone(PG_FUNCTION_ARGS);
+
+typedef struct MaskArg
+{
+	const char *s;
+	StringInfoData out;
+	size_t		copied;			/* bytes of s already written */
+	bool		all_masked;		/* for the recogniser */
+} MaskArg;
+
+static void
+mask_span(bool email, size_t start, size_t end, const FoundNumber *n, void *arg)
+{
+	MaskArg    *ma = arg;
+	text	   *in = cstring_to_text_with_len(ma->s + start, (int) (end - start));
+	text	   *out;
+
+	appendBinaryStringInfo(&ma->out, ma->s + ma->copied, (int) (start - ma->copied));
+	out = DatumGetTextPP(DirectFunctionCall1(email ? sandbox_mask_email : sandbox_mask_phone,
+											 PointerGetDatum(in)));
+	appendBinaryStringInfo(&ma->out, VARDATA_ANY(out), (int) VARSIZE_ANY_EXHDR(out));
+	ma->copied = end;
+}
+
+static void
+check_span(bool email, size_t start, size_t end, const FoundNumber *n, void *arg)
+{
+	MaskArg    *ma = arg;
+
+	if (email ? !mc_is_masked_email(ma->s + start, end - start) :
+		!mc_is_masked_phone(ma->s + start, end - start))
+		ma->all_masked = false;
+}
+
+PG_FUNCTION_INFO_V1(sandbox_mask_contacts);
+
+/*
+ * sandbox.mask_contacts(text) returns text
+ *		Free text with every email address inside it replaced by
+ *		mask_email's pseudonym and every phone number (a number of 9 to 15
+ *		digits written as phone numbers are) by mask_phone's, the rest of
+ *		the text as it was: for case notes an environment keeps, but whose
+ *		contact details it de-identifies.
+ */
+Datum
+sandbox_mask_contacts(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	MaskArg		ma = {0};
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+
+	ma.s = VARDATA_ANY(t);
+	initStringInfo(&ma.out);
+	find_spans(ma.s, len, mask_span, &ma);
+	appendBinaryStringInfo(&ma.out, ma.s + ma.copied, (int) (len - ma.copied));
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(ma.out.data, ma.out.len));
+}
+
+PG_FUNCTION_INFO_V1(sandbox_is_masked_contacts);
+
+/*
+ * sandbox.is_masked_contacts(text) returns boolean
+ *		Is every email address inside the text one of mask_email's, and
+ *		every phone number one mask_phone could have made?  Keyless.
+ */
+Datum
+sandbox_is_masked_contacts(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	MaskArg		ma = {0};
+
+	ma.s = VARDATA_ANY(t);
+	ma.all_masked = true;
+	find_spans(ma.s, VARSIZE_ANY_EXHDR(t), check_span, &ma);
+	PG_RETURN_BOOL(ma.all_masked);
 }
 
 /* ---- SQL-callable ---- */

@@ -103,3 +103,24 @@ AS 'MODULE_PATHNAME', 'sandbox_discover';
 COMMENT ON FUNCTION sandbox_discover(text) IS
 	'Columns that look like personal data (by name, or by a bounded sample of their content), and the rule of the environment that covers each';
 REVOKE ALL ON FUNCTION sandbox_discover(text) FROM PUBLIC;
+
+/*
+ * A masker for free text an environment keeps but whose contact details
+ * it de-identifies: each email address and phone number inside the text
+ * is replaced by mask_email's or mask_phone's pseudonym, the rest is kept.
+ */
+CREATE FUNCTION sandbox.mask_contacts(text) RETURNS text
+AS 'MODULE_PATHNAME', 'sandbox_mask_contacts'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION sandbox.mask_contacts(text) IS
+	'Free text with every email address and phone number inside replaced by the pseudonyms of mask_email and mask_phone';
+
+CREATE FUNCTION sandbox.is_masked_contacts(text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_contacts'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION sandbox.is_masked_contacts(text) IS
+	'Whether every email address and phone number inside a text has the form of a masked one';
+
+GRANT EXECUTE ON FUNCTION sandbox.mask_contacts(text), sandbox.is_masked_contacts(text) TO PUBLIC;
+INSERT INTO sandbox.masking_function (masker, recogniser) VALUES
+	('sandbox.mask_contacts(text)', 'sandbox.is_masked_contacts(text)');
