@@ -627,6 +627,68 @@ is_street_address(const char *s, size_t len)
 	return false;
 }
 
+/*
+ * number_key
+ *		The key of a number for the leak scan: North American, UK and
+ *		Australian phone numbers as "NA", "UK" or "AU" and their national
+ *		significant number, whether written in national or international
+ *		form ("0412 345 678" and "+61 412 345 678" are one number); any
+ *		other number as its digits, with "+" when written in international
+ *		form.  Returns its length in out (at least 18 bytes).
+ */
+static size_t
+number_key(const FoundNumber *n, char *out)
+{
+	const char *d = n->digits;
+	int			nd = n->ndigits;
+	bool		intl = n->plus;
+	const char *tag = NULL;
+	int			skip = 0;
+
+	if (!intl && nd >= 11 && d[0] == '0' && d[1] == '0')
+	{
+		intl = true;
+		d += 2;
+		nd -= 2;
+	}
+	if (intl)
+	{
+		if (nd == 11 && d[0] == '1')
+			tag = "NA", skip = 1;
+		else if (d[0] == '4' && d[1] == '4' && (nd == 12 || (nd == 13 && d[2] == '0')))
+			tag = "UK", skip = nd - 10;
+		else if (d[0] == '6' && d[1] == '1' && (nd == 11 || (nd == 12 && d[2] == '0')))
+			tag = "AU", skip = nd - 9;
+	}
+	else if (nd == 10 && d[0] >= '2' && d[0] <= '9')
+		tag = "NA";
+	else if (nd == 11 && d[0] == '1' && d[1] >= '2' && d[1] <= '9')
+		tag = "NA", skip = 1;
+	else if (nd == 11 && d[0] == '0')
+		tag = "UK", skip = 1;
+	else if (nd == 10 && d[0] == '0')
+		tag = "AU", skip = 1;
+	else if (nd == 11 && d[0] == '6' && d[1] == '1' && strchr("23478", d[2]) != NULL)
+		tag = "AU", skip = 2;	/* international form without "+", as JSON writes it */
+	else if (nd == 12 && d[0] == '4' && d[1] == '4')
+		tag = "UK", skip = 2;
+
+	if (tag != NULL)
+	{
+		memcpy(out, tag, 2);
+		memcpy(out + 2, d + skip, nd - skip);
+		return (size_t) (2 + nd - skip);
+	}
+	if (intl)
+	{
+		out[0] = '+';
+		memcpy(out + 1, d, nd);
+		return (size_t) nd + 1;
+	}
+	memcpy(out, d, nd);
+	return (size_t) nd;
+}
+
 /* ---- Emails and numbers inside text ---- */
 
 typedef void (*SpanCallback) (bool email, size_t start, size_t end, const FoundNumber *n, void *arg);
@@ -680,7 +742,11 @@ span_piece(bool email, size_t start, size_t end, const FoundNumber *n, void *arg
 	if (email)
 		pa->cb(PII_PIECE_EMAIL, pa->s + start, end - start, pa->arg);
 	else
-		pa->cb(PII_PIECE_NUMBER, n->digits + n->ndigits - 9, 9, pa->arg);
+	{
+		char		key[20];
+
+		pa->cb(PII_PIECE_NUMBER, key, number_key(n, key), pa->arg);
+	}
 }
 
 /*
@@ -711,7 +777,9 @@ emit_text(const char *s, size_t len, PiiPieceCallback cb, void *arg, bool inside
 		}
 		if (number_at(s, len, 0, &n) && n.end == len)
 		{
-			cb(PII_PIECE_NUMBER, n.digits + n.ndigits - 9, 9, arg);
+			char		key[20];
+
+			cb(PII_PIECE_NUMBER, key, number_key(&n, key), arg);
 			return;
 		}
 		cb(PII_PIECE_WHOLE, s, len, arg);
@@ -769,7 +837,9 @@ emit_json(const char *s, size_t len, PiiPieceCallback cb, void *arg)
 		}
 		else if (is_digit((unsigned char) s[i]) && number_at(s, len, i, &n))
 		{
-			cb(PII_PIECE_NUMBER, n.digits + n.ndigits - 9, 9, arg);
+			char		key[20];
+
+			cb(PII_PIECE_NUMBER, key, number_key(&n, key), arg);
 			i = n.end;
 		}
 		else
@@ -854,9 +924,9 @@ scalar_pieces(int form, Datum value, PiiPieceCallback cb, void *arg)
  * pii_value_pieces
  *		Call cb for each piece of a value of a column type accepted by
  *		pii_column_type(): whole values (trimmed), email addresses, and
- *		numbers of 9 to 15 digits (as their last nine digits, which are the
- *		same whether a phone number is written in national or international
- *		form in North America, the UK and Australia).
+ *		numbers of 9 to 15 digits (as number_key() writes them, the same
+ *		whether a phone number is written in national or international
+ *		form).
  */
 void
 pii_value_pieces(const PiiColumnType *ct, Datum value, PiiPieceCallback cb, void *arg)

@@ -216,7 +216,7 @@ typedef enum PiiPiece
 {
 	PII_PIECE_WHOLE,			/* the whole trimmed value (or JSON string) */
 	PII_PIECE_EMAIL,			/* an email address */
-	PII_PIECE_NUMBER			/* the last nine digits of a 9-15 digit number */
+	PII_PIECE_NUMBER			/* a 9-15 digit number, normalised */
 } PiiPiece;
 
 typedef void (*PiiPieceCallback) (PiiPiece piece, const char *s, size_t len, void *arg);
