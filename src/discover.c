@@ -1634,7 +1634,7 @@ pii_check_before_run(int64 run_id, const char *environment, List *rules,
 		return;
 
 	ereport(check == PII_CHECK_ERROR ? ERROR : WARNING,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg_plural("%d column that looks like personal data is covered by no rule of environment \"%s\"",
 						   "%d columns that look like personal data are covered by no rule of environment \"%s\"",
 						   uncovered, uncovered, environment),
