@@ -811,7 +811,7 @@ emit_json(const char *s, size_t len, PiiPieceCallback cb, void *arg)
 
 		if (s[i] == '"')
 		{
-			size_t		start = ++i;
+			i++;
 
 			resetStringInfo(&buf);
 			while (i < len && s[i] != '"')
@@ -831,7 +831,6 @@ emit_json(const char *s, size_t len, PiiPieceCallback cb, void *arg)
 					appendStringInfoChar(&buf, s[i]);
 				i++;
 			}
-			(void) start;
 			emit_text(buf.data, buf.len, cb, arg, false);
 			i++;
 		}
@@ -956,96 +955,67 @@ pii_value_pieces(const PiiColumnType *ct, Datum value, PiiPieceCallback cb, void
 
 /* ---- Evidence by name ---- */
 
+/* Words of column names that say a kind on their own */
+static const struct
+{
+	const char *word;
+	PiiKind		kind;
+}			kind_words[] = {
+	{"email", PII_EMAIL}, {"mail", PII_EMAIL},
+	{"phone", PII_PHONE}, {"mobile", PII_PHONE}, {"tel", PII_PHONE},
+	{"telephone", PII_PHONE}, {"fax", PII_PHONE}, {"cell", PII_PHONE},
+	{"cellphone", PII_PHONE},
+	{"dob", PII_BIRTH_DATE}, {"birthdate", PII_BIRTH_DATE}, {"birthday", PII_BIRTH_DATE},
+	{"ssn", PII_NATIONAL_ID}, {"medicare", PII_NATIONAL_ID}, {"nhs", PII_NATIONAL_ID},
+	{"tfn", PII_NATIONAL_ID}, {"sin", PII_NATIONAL_ID}, {"nino", PII_NATIONAL_ID},
+	{"passport", PII_NATIONAL_ID},
+	{"surname", PII_NAME}, {"nickname", PII_NAME}, {"firstname", PII_NAME},
+	{"lastname", PII_NAME}, {"fullname", PII_NAME},
+	{"address", PII_ADDRESS}, {"addr", PII_ADDRESS}, {"street", PII_ADDRESS},
+	{"postcode", PII_ADDRESS}, {"postal", PII_ADDRESS}, {"zip", PII_ADDRESS},
+	{"zipcode", PII_ADDRESS}, {"city", PII_ADDRESS}, {"suburb", PII_ADDRESS},
+	{"town", PII_ADDRESS},
+	{"note", PII_FREE_TEXT}, {"notes", PII_FREE_TEXT}, {"comment", PII_FREE_TEXT},
+	{"comments", PII_FREE_TEXT}, {"narrative", PII_FREE_TEXT},
+};
+
+/* Words that make "name" a person's name */
+static const char *const name_qualifiers[] = {
+	"first", "last", "given", "family", "middle", "full", "preferred", "maiden"
+};
+
 /*
  * kind_by_name
  *		The kind a column name suggests, from its words (split at
- *		underscores, digits and lower-to-upper case changes), or PII_NONE.
+ *		non-letters and at lower-to-upper case changes), or PII_NONE.
+ *		Besides the words above: "name" with a qualifier (first_name,
+ *		but not file_name or login_name), "birth" (birth_date), "sms"
+ *		with "number", "driver" with "licence".  Boolean columns
+ *		(sms_enabled) never hold personal data.
  */
 static PiiKind
 kind_by_name(const char *name, Oid typid)
 {
-	char		words[8][NAMEDATALEN];
-	int			nw = 0;
+	static const PiiKind precedence[] = {
+		PII_EMAIL, PII_PHONE, PII_BIRTH_DATE, PII_NATIONAL_ID, PII_NAME, PII_ADDRESS,
+		PII_FREE_TEXT
+	};
+	bool		found[PII_NUM_KINDS] = {0};
+	bool		has_name = false,
+				qualified = false,
+				sms = false,
+				number = false,
+				driver = false,
+				licence = false;
 	size_t		len = strlen(name);
 	size_t		i = 0;
-	bool		has[32] = {0};
-	static const char *const vocabulary[] = {
-#define W_EMAIL 0
-		"email",
-#define W_MAIL 1
-		"mail",
-#define W_PHONE 2
-		"phone",
-#define W_MOBILE 3
-		"mobile",
-#define W_TEL 4
-		"tel",
-#define W_SMS 5
-		"sms",
-#define W_FAX 6
-		"fax",
-#define W_CELL 7
-		"cell",
-#define W_NAME 8
-		"name",
-#define W_FIRST 9
-		"first",
-#define W_LAST 10
-		"last",
-#define W_SURNAME 11
-		"surname",
-#define W_GIVEN 12
-		"given",
-#define W_FAMILY 13
-		"family",
-#define W_MIDDLE 14
-		"middle",
-#define W_FULL 15
-		"full",
-#define W_PREFERRED 16
-		"preferred",
-#define W_MAIDEN 17
-		"maiden",
-#define W_BIRTH 18
-		"birth",
-#define W_DOB 19
-		"dob",
-#define W_BIRTHDATE 20
-		"birthdate",
-#define W_BIRTHDAY 21
-		"birthday",
-#define W_SSN 22
-		"ssn",
-#define W_MEDICARE 23
-		"medicare",
-#define W_NHS 24
-		"nhs",
-#define W_TFN 25
-		"tfn",
-#define W_PASSPORT 26
-		"passport",
-#define W_ADDRESS 27
-		"address",
-#define W_STREET 28
-		"street",
-#define W_POSTCODE 29
-		"postcode",
-#define W_NOTES 30
-		"notes",
-	};
-	static const char *const more_address[] = {"city", "suburb", "town", "zip", "zipcode", "postal", "addr"};
-	static const char *const more_text[] = {"note", "comment", "comments", "narrative"};
-	static const char *const more_id[] = {"sin", "nino", "licence", "license", "telephone", "nickname", "telephone"};
-	bool		address = false,
-				number = false,
-				text = false,
-				nickname = false,
-				licence = false,
-				telephone = false;
 
-	/* split into lower-case words */
-	while (i < len && nw < 8)
+	if (typid == BOOLOID)
+		return PII_NONE;
+
+	while (i < len)
 	{
+		char		w[NAMEDATALEN];
 		int			n = 0;
 
 		while (i < len && !is_alpha((unsigned char) name[i]))
@@ -1054,61 +1024,35 @@ kind_by_name(const char *name, Oid typid)
 			break;
 		do
 		{
-			words[nw][n++] = (char) to_lower((unsigned char) name[i]);
+			w[n++] = (char) to_lower((unsigned char) name[i]);
 			i++;
-		} while (i < len && is_alpha((unsigned char) name[i]) &&
-				 !(name[i] >= 'A' && name[i] <= 'Z' && name[i - 1] >= 'a' && name[i - 1] <= 'z') &&
-				 n < NAMEDATALEN - 1);
-		words[nw][n] = '\0';
-		nw++;
-	}
+		} while (i < len && is_alpha((unsigned char) name[i]) && n < NAMEDATALEN - 1 &&
+				 !(name[i] >= 'A' && name[i] <= 'Z' && name[i - 1] >= 'a' && name[i - 1] <= 'z'));
+		w[n] = '\0';
 
-	for (int w = 0; w < nw; w++)
-	{
-		for (int k = 0; k < (int) lengthof(vocabulary); k++)
-			has[k] |= (strcmp(words[w], vocabulary[k]) == 0);
-		number |= (strcmp(words[w], "number") == 0 || strcmp(words[w], "no") == 0 ||
-				   strcmp(words[w], "num") == 0);
-		for (int k = 0; k < (int) lengthof(more_address); k++)
-			address |= (strcmp(words[w], more_address[k]) == 0);
-		for (int k = 0; k < (int) lengthof(more_text); k++)
-			text |= (strcmp(words[w], more_text[k]) == 0);
-		for (int k = 0; k < (int) lengthof(more_id); k++)
+		for (int k = 0; k < (int) lengthof(kind_words); k++)
 		{
-			if (strcmp(words[w], more_id[k]) != 0)
-				continue;
-			if (k <= 1)
-				has[W_SSN] = true;
-			else if (k <= 3)
-				licence = true;
-			else if (k == 5)
-				nickname = true;
-			else
-				telephone = true;
+			if (strcmp(w, kind_words[k].word) == 0)
+				found[kind_words[k].kind] = true;
 		}
+		for (int k = 0; k < (int) lengthof(name_qualifiers); k++)
+			qualified |= (strcmp(w, name_qualifiers[k]) == 0);
+		has_name |= (strcmp(w, "name") == 0);
+		found[PII_BIRTH_DATE] |= (strcmp(w, "birth") == 0);
+		sms |= (strcmp(w, "sms") == 0);
+		number |= (strcmp(w, "number") == 0 || strcmp(w, "no") == 0 || strcmp(w, "num") == 0);
+		driver |= (strcmp(w, "driver") == 0 || strcmp(w, "drivers") == 0 || strcmp(w, "driving") == 0);
+		licence |= (strcmp(w, "licence") == 0 || strcmp(w, "license") == 0);
 	}
+	found[PII_NAME] |= (has_name && qualified);
+	found[PII_PHONE] |= (sms && number);
+	found[PII_NATIONAL_ID] |= (driver && licence);
 
-	if (has[W_EMAIL] || (has[W_MAIL] && !has[W_NAME]))
-		return PII_EMAIL;
-	if (typid == BOOLOID)
-		return PII_NONE;
-	if (has[W_PHONE] || has[W_MOBILE] || has[W_TEL] || telephone ||
-		(has[W_SMS] && number) || has[W_FAX] || has[W_CELL])
-		return PII_PHONE;
-	if (has[W_DOB] || has[W_BIRTHDATE] || has[W_BIRTHDAY] ||
-		(has[W_BIRTH] && (typid == DATEOID || typid == TIMESTAMPOID || typid == TIMESTAMPTZOID ||
-						  typid == TEXTOID || typid == VARCHAROID)))
-		return PII_BIRTH_DATE;
-	if (has[W_SSN] || has[W_MEDICARE] || has[W_NHS] || has[W_TFN] || has[W_PASSPORT] || licence)
-		return PII_NATIONAL_ID;
-	if (nickname || has[W_SURNAME] ||
-		(has[W_NAME] && (has[W_FIRST] || has[W_LAST] || has[W_GIVEN] || has[W_FAMILY] ||
-						 has[W_MIDDLE] || has[W_FULL] || has[W_PREFERRED] || has[W_MAIDEN])))
-		return PII_NAME;
-	if (has[W_ADDRESS] || has[W_STREET] || has[W_POSTCODE] || address)
-		return PII_ADDRESS;
-	if (has[W_NOTES] || text)
-		return PII_FREE_TEXT;
+	for (int k = 0; k < (int) lengthof(precedence); k++)
+	{
+		if (found[precedence[k]])
+			return precedence[k];
+	}
 	return PII_NONE;
 }
 
@@ -1316,6 +1260,7 @@ sample_table(Oid relid, List *columns)
 	BlockNumber nblocks = (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE) ? 0 :
 		RelationGetNumberOfBlocks(rel);
 	double		tuples = rel->rd_rel->reltuples;
+	BlockNumber rel_pages = rel->rd_rel->relpages;
 	double		percent;
 	StringInfoData sql;
 	int			save_nestlevel;
@@ -1327,11 +1272,18 @@ sample_table(Oid relid, List *columns)
 
 	table_close(rel, NoLock);
 
-	/* about twice the rows wanted, as SYSTEM reads whole blocks at random */
-	if (tuples <= 0)
-		tuples = partitioned ? 1e9 : (double) nblocks * 50;
-	percent = tuples <= 0 ? 100.0 :
-		Min(100.0, 100.0 * 2.0 * sandbox_discover_sample_rows / tuples);
+	/*
+	 * Rows now: the density pg_class last recorded times the blocks now,
+	 * as the planner estimates them (50 rows a block when never analyzed).
+	 * SYSTEM returns whole blocks in physical order, so the percentage
+	 * aims at the rows wanted, and the LIMIT, three times that, only
+	 * bounds an estimate gone wrong.
+	 */
+	if (!partitioned)
+		tuples = (rel_pages > 0 && tuples > 0 ? tuples / rel_pages : 50.0) * (double) nblocks;
+	else if (tuples <= 0)
+		tuples = 1e9;
+	percent = tuples <= 0 ? 100.0 : Min(100.0, 100.0 * sandbox_discover_sample_rows / tuples);
 	if (percent < 0.0001)
 		percent = 0.0001;
 
@@ -1348,7 +1300,7 @@ sample_table(Oid relid, List *columns)
 	if (ncols == 0)
 		return;
 	appendStringInfo(&sql, " FROM %s%s TABLESAMPLE SYSTEM (%g) REPEATABLE (0) LIMIT %d",
-					 partitioned ? "" : "ONLY ", qualname, percent, sandbox_discover_sample_rows);
+					 partitioned ? "" : "ONLY ", qualname, percent, 3 * sandbox_discover_sample_rows);
 
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("row_security", "off", PGC_SUSET, PGC_S_SESSION,
