@@ -11,8 +11,8 @@
  *	- by name: the words of the column name (first_name, dob, ssn,
  *	  mobile, postcode, notes, ...);
  *	- by content: recognisers run over a bounded sample of the table,
- *	  "TABLESAMPLE SYSTEM (p) REPEATABLE (0) LIMIT n" where p reads about
- *	  penelope_sandbox.discover_sample_rows rows.  Only the share of
+ *	  "TABLESAMPLE SYSTEM (p) REPEATABLE (0) LIMIT 3n" where p aims at
+ *	  n = penelope_sandbox.discover_sample_rows rows.  Only the share of
  *	  sampled values that matched is kept, never a value.
  *
  * Recognisers, all keyless and written here in C: an email address; a
@@ -1346,7 +1346,7 @@ pii_discover(List *rules)
 	/*
 	 * Tables, partitioned tables and materialized views outside the system
 	 * schemas and the extension's own; partitions are read through their
-	 * parent, and other sessions' temporary tables cannot be read.
+	 * parent; temporary tables are not part of the copy.
 	 */
 	if (SPI_execute("SELECT c.oid FROM pg_catalog.pg_class c"
 					" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"

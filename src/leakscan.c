@@ -39,8 +39,9 @@
  * The result goes into the ledger (sandbox.leak_scan and
  * sandbox.leak_scan_hit: counts of tables, columns, rows, values and hits
  * per column, never a value), and the run fails or warns per the
- * environment's policy (see discover.c).  Foreign tables and other
- * sessions' temporary tables cannot be read; they are counted as skipped.
+ * environment's policy (see discover.c).  Foreign tables (remote data),
+ * temporary tables (not part of the copy, and other sessions' cannot be
+ * read) and unpopulated materialized views are counted as skipped.
  *
  * Memory is bounded: penelope_sandbox.leak_scan_max_originals distinct
  * fingerprints at most (8 bytes each, in an open-addressing table at most

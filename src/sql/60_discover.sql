@@ -69,7 +69,7 @@ COMMENT ON TABLE sandbox.leak_scan IS
 COMMENT ON COLUMN sandbox.leak_scan.originals_produced_by_masks IS
 	'Originals that the masks of the run also produced (a masked postcode is another postcode): a value equal to one of them is not counted as a hit';
 COMMENT ON COLUMN sandbox.leak_scan.relations_skipped IS
-	'Foreign tables, other sessions'' temporary tables and unpopulated materialized views, which cannot be read';
+	'Foreign tables, temporary tables and unpopulated materialized views, which are not scanned';
 
 CREATE TABLE sandbox.leak_scan_hit (
 	run_id bigint NOT NULL REFERENCES sandbox.leak_scan (run_id) ON DELETE CASCADE,
