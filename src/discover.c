@@ -654,27 +654,25 @@ number_key(const FoundNumber *n, char *out)
 	if (intl)
 	{
 		if (nd == 11 && d[0] == '1')
-			tag = "NA", skip = 1;
+			tag = "NA";
 		else if (d[0] == '4' && d[1] == '4' && (nd == 12 || (nd == 13 && d[2] == '0')))
-			tag = "UK", skip = nd - 10;
+			tag = "UK";
 		else if (d[0] == '6' && d[1] == '1' && (nd == 11 || (nd == 12 && d[2] == '0')))
-			tag = "AU", skip = nd - 9;
+			tag = "AU";
 	}
-	else if (nd == 10 && d[0] >= '2' && d[0] <= '9')
+	else if ((nd == 10 && d[0] >= '2' && d[0] <= '9') ||
+			 (nd == 11 && d[0] == '1' && d[1] >= '2' && d[1] <= '9'))
 		tag = "NA";
-	else if (nd == 11 && d[0] == '1' && d[1] >= '2' && d[1] <= '9')
-		tag = "NA", skip = 1;
-	else if (nd == 11 && d[0] == '0')
-		tag = "UK", skip = 1;
-	else if (nd == 10 && d[0] == '0')
-		tag = "AU", skip = 1;
-	else if (nd == 11 && d[0] == '6' && d[1] == '1' && strchr("23478", d[2]) != NULL)
-		tag = "AU", skip = 2;	/* international form without "+", as JSON writes it */
-	else if (nd == 12 && d[0] == '4' && d[1] == '4')
-		tag = "UK", skip = 2;
+	else if ((nd == 11 && d[0] == '0') || (nd == 12 && d[0] == '4' && d[1] == '4'))
+		tag = "UK";				/* national, or international without "+" */
+	else if ((nd == 10 && d[0] == '0') ||
+			 (nd == 11 && d[0] == '6' && d[1] == '1' && strchr("23478", d[2]) != NULL))
+		tag = "AU";				/* national, or international as JSON writes it */
 
 	if (tag != NULL)
 	{
+		/* the national significant number: the last 9 (AU) or 10 digits */
+		skip = nd - (tag[0] == 'A' ? 9 : 10);
 		memcpy(out, tag, 2);
 		memcpy(out + 2, d + skip, nd - skip);
 		return (size_t) (2 + nd - skip);
