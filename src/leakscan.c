@@ -17,16 +17,17 @@
  * After the run's verification, sandbox_leakscan_check() reads, with the
  * run's own changes visible:
  *
- *	1. every masked column: whatever it holds now is the masks' output,
- *	   and the originals it also holds (a masked postcode is another valid
- *	   postcode, a masked first name another name from the dictionary)
- *	   are marked "produced by a mask", since no scan can tell such a
- *	   value left over from the same value made by the mask;
- *	2. every other column of a type pii_column_type() accepts (text,
- *	   varchar, char, json, jsonb, domains over them, arrays of them) of
- *	   every table, partition and materialized view outside the system
- *	   schemas and the extension's own schema: each piece whose
- *	   fingerprint is an original's, not produced by a mask, is a hit.
+ *	1. every column of a type pii_column_type() accepts (text, varchar,
+ *	   char, json, jsonb, domains over them, arrays of them) of every
+ *	   table, partition and materialized view outside the system schemas
+ *	   and the extension's own schema, but the masked columns: each piece
+ *	   whose fingerprint is an original's is a candidate;
+ *	2. only if there are candidates, the masked columns: whatever they
+ *	   hold now is the masks' output, and the originals they also hold (a
+ *	   masked postcode is another postcode, a masked first name another
+ *	   name from the dictionary) are marked "produced by a mask", since no
+ *	   scan can tell such a value left over from the same value made by
+ *	   the mask.  The candidates not so marked are the hits.
  *
  * Every table is read directly through its access method, with a snapshot
  * taken after the run's statements: no SQL, so no policy, trigger, rule,
@@ -579,11 +580,23 @@ image_value(int column, Datum value, void *arg)
 /* One column of the scan for leaks */
 typedef struct ScanColumn
 {
+	char	   *schema;
+	char	   *table;
 	char	   *name;
-	AttrNumber	attnum;
 	PiiColumnType ct;
+	bool		has_candidates;
 	int64		hits;
 } ScanColumn;
+
+/*
+ * A piece of a scanned value whose fingerprint is an original's: a hit,
+ * unless a mask of the run produced the same value.
+ */
+typedef struct Candidate
+{
+	uint64	   *slot;			/* its slot in the fingerprint set */
+	ScanColumn *column;
+} Candidate;
 
 /* What the value callback of the scan needs */
 typedef struct ScanArg
@@ -592,16 +605,46 @@ typedef struct ScanArg
 	ScanColumn *columns;
 	int			current;
 	int64		values;
+	Candidate  *candidates;
+	uint64		ncandidates;
+	uint64		maxcandidates;
+	List	   *candidate_columns;	/* ScanColumn * with candidates */
 } ScanArg;
 
 static void
 scan_piece(PiiPiece piece, const char *s, size_t len, void *arg)
 {
 	ScanArg    *sa = arg;
-	uint64	   *slot = fp_slot(sa->ls, fingerprint(&sa->ls->key, piece, s, len));
+	LeakScan   *ls = sa->ls;
+	uint64	   *slot = fp_slot(ls, fingerprint(&ls->key, piece, s, len));
+	ScanColumn *column = &sa->columns[sa->current];
 
-	if (*slot != 0 && (*slot & FP_IMAGE) == 0)
-		sa->columns[sa->current].hits++;
+	if (*slot == 0)
+		return;
+	if (sa->ncandidates == sa->maxcandidates)
+	{
+		/* bounded like the fingerprints: past it, the proof is incomplete */
+		if (sa->maxcandidates >= (uint64) leak_scan_max_originals)
+		{
+			ls->dropped++;
+			return;
+		}
+		sa->maxcandidates = Min(Max(sa->maxcandidates * 2, 1024), (uint64) leak_scan_max_originals);
+		sa->candidates = sa->candidates == NULL ?
+			MemoryContextAllocExtended(ls->cxt, sa->maxcandidates * sizeof(Candidate), MCXT_ALLOC_HUGE) :
+			repalloc_huge(sa->candidates, sa->maxcandidates * sizeof(Candidate));
+	}
+	sa->candidates[sa->ncandidates].slot = slot;
+	sa->candidates[sa->ncandidates].column = column;
+	sa->ncandidates++;
+	if (!column->has_candidates)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(ls->cxt);
+
+		column->has_candidates = true;
+		sa->candidate_columns = lappend(sa->candidate_columns, column);
+		MemoryContextSwitchTo(oldcxt);
+	}
 }
 
 static void
@@ -613,15 +656,6 @@ scan_value(int column, Datum value, void *arg)
 	sa->values++;
 	pii_value_pieces(&sa->columns[column].ct, value, scan_piece, sa);
 }
-
-/* A column with hits, for the ledger and the message */
-typedef struct ColumnHits
-{
-	char	   *schema;
-	char	   *table;
-	char	   *column;
-	int64		hits;
-} ColumnHits;
 
 /*
  * is_masked_column
@@ -656,10 +690,11 @@ sandbox_leakscan_check(int64 run_id)
 	LeakScan   *ls = scan_state;
 	List	   *relations = NIL;
 	List	   *hits = NIL;
+	ScanArg		sa = {0};
 	int64		rows = 0,
 				values = 0,
 				total_hits = 0,
-				produced = 0;
+				produced = -1;	/* -1: the masked columns were not read again */
 	int			tables = 0,
 				columns = 0,
 				skipped = 0;
@@ -674,22 +709,7 @@ sandbox_leakscan_check(int64 run_id)
 	INSTR_TIME_SET_CURRENT(start);
 	CommandCounterIncrement();
 
-	/* 1. the masked columns: their values now are the masks' output */
-	foreach(lc, ls->masked)
-	{
-		MaskedColumn *mc = lfirst(lc);
-		CollectArg	ca = {ls, mc};
-
-		if (mc->via_sql)
-			rows += scan_column_sql(mc, "", image_value, &ca);
-		else
-			rows += scan_relation(mc->relid, 1, &mc->attnum, image_value, &ca);
-		columns++;
-	}
-	for (uint64 i = 0; i < ls->nslots; i++)
-		produced += (ls->slots[i] & FP_IMAGE) != 0;
-
-	/* 2. every other text-like column of every table */
+	/* 1. every text-like column but the masked ones, of every table */
 	if (SPI_execute("SELECT c.oid, c.relkind = 'f' OR c.relpersistence = 't'"
 					" OR (c.relkind = 'm' AND NOT c.relispopulated)"
 					" FROM pg_catalog.pg_class c"
@@ -712,6 +732,7 @@ sandbox_leakscan_check(int64 run_id)
 	}
 	SPI_freetuptable(SPI_tuptable);
 
+	sa.ls = ls;
 	foreach(lc, relations)
 	{
 		Oid			relid = lfirst_oid(lc);
@@ -720,7 +741,6 @@ sandbox_leakscan_check(int64 run_id)
 		ScanColumn *cols = palloc0(sizeof(ScanColumn) * Max(desc->natts, 1));
 		AttrNumber *attnums = palloc0(sizeof(AttrNumber) * Max(desc->natts, 1));
 		int			ncols = 0;
-		ScanArg		sa = {0};
 		char	   *schema = get_namespace_name(RelationGetNamespace(rel));
 		char	   *relname = pstrdup(RelationGetRelationName(rel));
 
@@ -732,8 +752,9 @@ sandbox_leakscan_check(int64 run_id)
 				continue;
 			if (is_masked_column(ls, relid, NameStr(att->attname)))
 				continue;
+			cols[ncols].schema = schema;
+			cols[ncols].table = relname;
 			cols[ncols].name = pstrdup(NameStr(att->attname));
-			cols[ncols].attnum = att->attnum;
 			attnums[ncols] = att->attnum;
 			ncols++;
 		}
@@ -742,24 +763,46 @@ sandbox_leakscan_check(int64 run_id)
 		if (ncols == 0)
 			continue;
 
-		sa.ls = ls;
 		sa.columns = cols;
 		rows += scan_relation(relid, ncols, attnums, scan_value, &sa);
-		values += sa.values;
 		columns += ncols;
-		for (int i = 0; i < ncols; i++)
-		{
-			ColumnHits *h;
+	}
+	values = sa.values;
 
-			if (cols[i].hits == 0)
-				continue;
-			h = palloc(sizeof(ColumnHits));
-			h->schema = schema;
-			h->table = relname;
-			h->column = cols[i].name;
-			h->hits = cols[i].hits;
-			total_hits += h->hits;
-			hits = lappend(hits, h);
+	/*
+	 * 2. Only when originals were found: the masked columns, whose values
+	 * now are the masks' output.  A found original that a mask also
+	 * produced is no hit.
+	 */
+	if (sa.ncandidates > 0)
+	{
+		produced = 0;
+		foreach(lc, ls->masked)
+		{
+			MaskedColumn *mc = lfirst(lc);
+			CollectArg	ca = {ls, mc};
+
+			if (mc->via_sql)
+				rows += scan_column_sql(mc, "", image_value, &ca);
+			else
+				rows += scan_relation(mc->relid, 1, &mc->attnum, image_value, &ca);
+		}
+		for (uint64 i = 0; i < ls->nslots; i++)
+			produced += (ls->slots[i] & FP_IMAGE) != 0;
+		for (uint64 i = 0; i < sa.ncandidates; i++)
+		{
+			if ((*sa.candidates[i].slot & FP_IMAGE) == 0)
+				sa.candidates[i].column->hits++;
+		}
+	}
+	foreach(lc, sa.candidate_columns)
+	{
+		ScanColumn *column = lfirst(lc);
+
+		if (column->hits > 0)
+		{
+			hits = lappend(hits, column);
+			total_hits += column->hits;
 		}
 	}
 
@@ -772,7 +815,9 @@ sandbox_leakscan_check(int64 run_id)
 		Oid			argtypes[15] = {INT8OID, TEXTOID, INT8OID, INT8OID, BOOLOID, INT8OID,
 			INT8OID, INT4OID, INT4OID, INT4OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
 		Datum		args[15];
+		char		nulls[15];
 
+		memset(nulls, ' ', sizeof(nulls));
 		args[0] = Int64GetDatum(run_id);
 		args[1] = CStringGetTextDatum(ls->check == PII_CHECK_ERROR ? "error" : "warning");
 		args[2] = Int64GetDatum((int64) ls->count);
@@ -780,6 +825,7 @@ sandbox_leakscan_check(int64 run_id)
 		args[4] = BoolGetDatum(complete);
 		args[5] = Int64GetDatum((int64) (ls->nslots * sizeof(uint64)));
 		args[6] = Int64GetDatum(produced);
+		nulls[6] = (produced < 0) ? 'n' : ' ';
 		args[7] = Int32GetDatum(tables);
 		args[8] = Int32GetDatum(columns);
 		args[9] = Int32GetDatum(skipped);
@@ -794,20 +840,20 @@ sandbox_leakscan_check(int64 run_id)
 								  " hits, collect_duration, scan_duration)"
 								  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $15, $12,"
 								  " pg_catalog.make_interval(secs => $13), pg_catalog.make_interval(secs => $14))",
-								  15, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+								  15, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not insert into sandbox.leak_scan");
 	}
 	initStringInfo(&where);
 	foreach(lc, hits)
 	{
-		ColumnHits *h = lfirst(lc);
+		ScanColumn *h = lfirst(lc);
 		Oid			argtypes[5] = {INT8OID, NAMEOID, NAMEOID, NAMEOID, INT8OID};
 		Datum		args[5];
 
 		args[0] = Int64GetDatum(run_id);
 		args[1] = CStringGetDatum(h->schema);
 		args[2] = CStringGetDatum(h->table);
-		args[3] = CStringGetDatum(h->column);
+		args[3] = CStringGetDatum(h->name);
 		args[4] = Int64GetDatum(h->hits);
 		if (SPI_execute_with_args("INSERT INTO sandbox.leak_scan_hit (run_id, table_schema, table_name,"
 								  " column_name, hits) VALUES ($1, $2, $3, $4, $5)",
@@ -815,7 +861,7 @@ sandbox_leakscan_check(int64 run_id)
 			elog(ERROR, "could not insert into sandbox.leak_scan_hit");
 		appendStringInfo(&where, "%s%s.%s (%lld)", where.len > 0 ? ", " : "",
 						 quote_qualified_identifier(h->schema, h->table),
-						 quote_identifier(h->column), (long long) h->hits);
+						 quote_identifier(h->name), (long long) h->hits);
 	}
 
 	/* forget the fingerprints and their key now */

@@ -54,7 +54,7 @@ CREATE TABLE sandbox.leak_scan (
 	originals_not_held bigint NOT NULL,
 	complete boolean NOT NULL,
 	memory_bytes bigint NOT NULL,
-	originals_produced_by_masks bigint NOT NULL,
+	originals_produced_by_masks bigint,
 	tables_scanned integer NOT NULL,
 	columns_scanned integer NOT NULL,
 	relations_skipped integer NOT NULL,
@@ -67,7 +67,7 @@ CREATE TABLE sandbox.leak_scan (
 COMMENT ON TABLE sandbox.leak_scan IS
 	'Per run: how many distinct original values of masked columns were fingerprinted, what was scanned after the run, and how many originals were found';
 COMMENT ON COLUMN sandbox.leak_scan.originals_produced_by_masks IS
-	'Originals that the masks of the run also produced (a masked postcode is another postcode): a value equal to one of them is not counted as a hit';
+	'Originals that the masks of the run also produced (a masked postcode is another postcode): a value equal to one of them is not counted as a hit.  NULL when the scan found no original, so that the masked columns were not read again';
 COMMENT ON COLUMN sandbox.leak_scan.relations_skipped IS
 	'Foreign tables, temporary tables and unpopulated materialized views, which are not scanned';
 
