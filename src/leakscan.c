@@ -366,11 +366,12 @@ scan_column_sql(MaskedColumn *mc, const char *where, ValueCallback cb, void *arg
 
 /* ---- Collect ---- */
 
-/* What a value callback of the collection needs */
+/* What the value callback of a read of masked columns needs */
 typedef struct CollectArg
 {
 	LeakScan   *ls;
-	MaskedColumn *mc;
+	MaskedColumn **columns;		/* by the column numbers of the read */
+	PiiPieceCallback piece;
 } CollectArg;
 
 static void
@@ -402,11 +403,77 @@ column_value_pieces(MaskedColumn *mc, Datum value, PiiPieceCallback cb, void *ar
 }
 
 static void
-collect_value(int column, Datum value, void *arg)
+masked_value(int column, Datum value, void *arg)
 {
 	CollectArg *ca = arg;
 
-	column_value_pieces(ca->mc, value, collect_piece, ca->ls);
+	column_value_pieces(ca->columns[column], value, ca->piece, ca->ls);
+}
+
+/*
+ * read_masked_columns
+ *		Call piece for each piece of each value of the masked columns:
+ *		before the run, in the rows their rules apply to (filters); after
+ *		it, in every row.  The columns read directly are read with one scan
+ *		per table.  Returns the rows read.
+ */
+static int64
+read_masked_columns(LeakScan *ls, bool before_run, PiiPieceCallback piece)
+{
+	List	   *relids = NIL;
+	int64		rows = 0;
+	ListCell   *lc;
+
+	foreach(lc, ls->masked)
+	{
+		MaskedColumn *mc = lfirst(lc);
+		CollectArg	ca = {ls, &mc, piece};
+		StringInfoData where;
+		ListCell   *lc2;
+
+		if (!mc->via_sql)
+		{
+			relids = list_append_unique_oid(relids, mc->relid);
+			continue;
+		}
+		initStringInfo(&where);
+		foreach(lc2, mc->rules)
+		{
+			SandboxRule *rule = lfirst(lc2);
+
+			if (!before_run || rule->filter == NULL)
+			{
+				resetStringInfo(&where);
+				break;
+			}
+			appendStringInfo(&where, "%s%s", where.len == 0 ? " WHERE " : " OR ",
+							 sandbox_wrap_sql(rule->filter));
+		}
+		rows += scan_column_sql(mc, where.data, masked_value, &ca);
+	}
+
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		int			n = 0;
+		MaskedColumn **columns = palloc(sizeof(MaskedColumn *) * list_length(ls->masked));
+		AttrNumber *attnums = palloc(sizeof(AttrNumber) * list_length(ls->masked));
+		CollectArg	ca = {ls, columns, piece};
+		ListCell   *lc2;
+
+		foreach(lc2, ls->masked)
+		{
+			MaskedColumn *mc = lfirst(lc2);
+
+			if (mc->via_sql || mc->relid != relid)
+				continue;
+			columns[n] = mc;
+			attnums[n] = mc->attnum;
+			n++;
+		}
+		rows += scan_relation(relid, n, attnums, masked_value, &ca);
+	}
+	return rows;
 }
 
 /* Free the state at the end of the transaction, whatever happened */
@@ -486,7 +553,6 @@ sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules)
 	MemoryContext cxt;
 	instr_time	start,
 				duration;
-	ListCell   *lc;
 
 	scan_state = NULL;
 	check = pii_policy(environment, &required);
@@ -522,34 +588,7 @@ sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules)
 	}
 
 	CommandCounterIncrement();
-	foreach(lc, ls->masked)
-	{
-		MaskedColumn *mc = lfirst(lc);
-		CollectArg	ca = {ls, mc};
-
-		if (mc->via_sql)
-		{
-			StringInfoData where;
-			ListCell   *lc2;
-
-			initStringInfo(&where);
-			foreach(lc2, mc->rules)
-			{
-				SandboxRule *rule = lfirst(lc2);
-
-				if (rule->filter == NULL)
-				{
-					resetStringInfo(&where);
-					break;
-				}
-				appendStringInfo(&where, "%s%s", where.len == 0 ? " WHERE " : " OR ",
-								 sandbox_wrap_sql(rule->filter));
-			}
-			ls->collect_rows += scan_column_sql(mc, where.data, collect_value, &ca);
-		}
-		else
-			ls->collect_rows += scan_relation(mc->relid, 1, &mc->attnum, collect_value, &ca);
-	}
+	ls->collect_rows = read_masked_columns(ls, true, collect_piece);
 
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, start);
@@ -569,13 +608,6 @@ image_piece(PiiPiece piece, const char *s, size_t len, void *arg)
 		*slot |= FP_IMAGE;
 }
 
-static void
-image_value(int column, Datum value, void *arg)
-{
-	CollectArg *ca = arg;
-
-	column_value_pieces(ca->mc, value, image_piece, ca->ls);
-}
 
 /* One column of the scan for leaks */
 typedef struct ScanColumn
@@ -777,16 +809,7 @@ sandbox_leakscan_check(int64 run_id)
 	if (sa.ncandidates > 0)
 	{
 		produced = 0;
-		foreach(lc, ls->masked)
-		{
-			MaskedColumn *mc = lfirst(lc);
-			CollectArg	ca = {ls, mc};
-
-			if (mc->via_sql)
-				rows += scan_column_sql(mc, "", image_value, &ca);
-			else
-				rows += scan_relation(mc->relid, 1, &mc->attnum, image_value, &ca);
-		}
+		rows += read_masked_columns(ls, false, image_piece);
 		for (uint64 i = 0; i < ls->nslots; i++)
 			produced += (ls->slots[i] & FP_IMAGE) != 0;
 		for (uint64 i = 0; i < sa.ncandidates; i++)
