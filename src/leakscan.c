@@ -44,6 +44,10 @@
  * temporary tables (not part of the copy, and other sessions' cannot be
  * read) and unpopulated materialized views are counted as skipped.
  *
+ * Masked columns of a type that is neither text-like nor built in (a type
+ * the table owner wrote, whose output function would run with the
+ * sanitizer's rights) are not fingerprinted.
+ *
  * Memory is bounded: penelope_sandbox.leak_scan_max_originals distinct
  * fingerprints at most (8 bytes each, in an open-addressing table at most
  * 70% full, so 128 MB for 10 million).  Past it the run does not sample
@@ -61,6 +65,7 @@
 
 #include "access/relation.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
@@ -102,6 +107,7 @@ typedef struct MaskedColumn
 	Oid			typid;
 	PiiColumnType ct;
 	bool		readable;		/* text-like; else its core output function */
+	bool		skipped;		/* a type whose output function is not core */
 	bool		via_sql;		/* filtered, partitioned or with children */
 	List	   *rules;			/* its mask rules */
 	List	   *descendants;	/* inheritance children and partitions */
@@ -407,6 +413,8 @@ masked_value(int column, Datum value, void *arg)
 {
 	CollectArg *ca = arg;
 
+	if (ca->columns[column]->skipped)
+		return;
 	column_value_pieces(ca->columns[column], value, ca->piece, ca->ls);
 }
 
@@ -431,6 +439,8 @@ read_masked_columns(LeakScan *ls, bool before_run, PiiPieceCallback piece)
 		StringInfoData where;
 		ListCell   *lc2;
 
+		if (mc->skipped)
+			continue;
 		if (!mc->via_sql)
 		{
 			relids = list_append_unique_oid(relids, mc->relid);
@@ -465,7 +475,7 @@ read_masked_columns(LeakScan *ls, bool before_run, PiiPieceCallback piece)
 		{
 			MaskedColumn *mc = lfirst(lc2);
 
-			if (mc->via_sql || mc->relid != relid)
+			if (mc->via_sql || mc->skipped || mc->relid != relid)
 				continue;
 			columns[n] = mc;
 			attnums[n] = mc->attnum;
@@ -525,6 +535,15 @@ masked_columns(List *rules)
 			mc->attnum = get_attnum(rule->relid, rule->column_name);
 			mc->typid = get_atttype(rule->relid, mc->attnum);
 			mc->readable = pii_column_type(mc->typid, &mc->ct);
+			if (!mc->readable)
+			{
+				/* never run an output function the table owner wrote */
+				Oid			base = getBaseType(mc->typid);
+				Oid			elem = get_element_type(base);
+
+				mc->skipped = base >= FirstNormalObjectId ||
+					(OidIsValid(elem) && getBaseType(elem) >= FirstNormalObjectId);
+			}
 			mc->via_sql = (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhassubclass);
 			if (rel->rd_rel->relhassubclass)
 				mc->descendants = find_all_inheritors(rule->relid, NoLock, NULL);
