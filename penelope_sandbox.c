@@ -97,6 +97,7 @@ _PG_init(void)
 	sandbox_masking_init();
 	sandbox_engine_init();
 	sandbox_worker_init();
+	sandbox_discover_init();
 
 	MarkGUCPrefixReserved("penelope_sandbox");
 }

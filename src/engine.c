@@ -1722,6 +1722,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	run_id = ledger_start(environment, run_id);
 	lock_tables(plan);
 	sandbox_masking_prepare_key();
+	sandbox_leakscan_collect(run_id, environment, plan->rules);
 
 	foreach(lc, plan->steps)
 	{
@@ -1803,6 +1804,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 						failed_checks, list_length(results)),
 				 errdetail_internal("%s", failures.data),
 				 errhint("Nothing was changed: the whole sanitization is rolled back. A trigger or a rule that undoes another can cause this.")));
+	sandbox_leakscan_check(run_id);
 
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, run_start);
@@ -1949,6 +1951,7 @@ sandbox_verify(PG_FUNCTION_ARGS)
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	sandbox_leakscan_verify(rsinfo->setResult, rsinfo->setDesc, environment);
 
 	SPI_finish();
 	return (Datum) 0;

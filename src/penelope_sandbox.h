@@ -23,7 +23,9 @@
 #ifndef PENELOPE_SANDBOX_H
 #define PENELOPE_SANDBOX_H
 
+#include "access/tupdesc.h"
 #include "nodes/pg_list.h"
+#include "utils/tuplestore.h"
 
 /* Schema holding the catalog tables and masking functions. */
 #define SANDBOX_SCHEMA "sandbox"
@@ -263,5 +265,105 @@ extern Oid	sandbox_registered_recogniser(Oid masker);
  */
 extern List *sandbox_rules_to_apply(List *rules);
 extern void sandbox_record_applied_rules(int64 run_id, List *rules);
+
+
+/*
+ * ---- discover.c and leakscan.c: personal data no rule covers, and the
+ * proof that no original value survives a run ----
+ */
+
+/* What an uncovered column or a leak does to a run (penelope_sandbox.pii_check) */
+typedef enum PiiCheck
+{
+	PII_CHECK_OFF,
+	PII_CHECK_WARNING,
+	PII_CHECK_ERROR,
+	PII_CHECK_ENVIRONMENT		/* the GUC only: follow sandbox.discovery_policy */
+} PiiCheck;
+
+/* Kinds of personal data sandbox_discover reports */
+typedef enum PiiKind
+{
+	PII_NONE = -1,
+	PII_EMAIL,
+	PII_PHONE,
+	PII_NAME,
+	PII_BIRTH_DATE,
+	PII_NATIONAL_ID,
+	PII_ADDRESS,
+	PII_TEXT_WITH_CONTACTS,		/* free text holding emails or phone numbers */
+	PII_JSON_WITH_CONTACTS,		/* JSON holding emails or phone numbers */
+	PII_FREE_TEXT,				/* free text by its name (notes, comments) */
+	PII_NUM_KINDS
+} PiiKind;
+
+extern const char *const pii_kind_names[PII_NUM_KINDS];
+
+/* How a column type is read: text-like, JSON or JSONB, maybe an array */
+#define PII_FORM_TEXT	1
+#define PII_FORM_JSON	2
+#define PII_FORM_JSONB	3
+
+typedef struct PiiColumnType
+{
+	int			form;
+	bool		is_array;
+	Oid			elemtype;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+} PiiColumnType;
+
+/* The pieces of a value the leak scan fingerprints */
+typedef enum PiiPiece
+{
+	PII_PIECE_WHOLE,			/* the whole trimmed value (or JSON string) */
+	PII_PIECE_EMAIL,			/* an email address */
+	PII_PIECE_NUMBER			/* a 9-15 digit number, normalised */
+} PiiPiece;
+
+typedef void (*PiiPieceCallback) (PiiPiece piece, const char *s, size_t len, void *arg);
+
+/* One column sandbox_discover reports */
+typedef struct PiiFinding
+{
+	Oid			relid;
+	char	   *schema;
+	char	   *table;
+	char	   *column;
+	PiiKind		kind;
+	bool		by_name;
+	PiiKind		content_kind;	/* PII_NONE: no evidence by content */
+	double		share;			/* of the sampled values */
+	int64		sampled;		/* values sampled, -1: type not read */
+	bool		covered;
+	char	   *covered_by;		/* "rule 12 (mask)" */
+} PiiFinding;
+
+extern int	sandbox_pii_check;
+extern int	sandbox_discover_sample_rows;
+
+extern void sandbox_discover_init(void);
+extern bool pii_column_type(Oid typid, PiiColumnType *ct);
+extern void pii_value_pieces(const PiiColumnType *ct, Datum value,
+							 PiiPieceCallback cb, void *arg);
+extern List *pii_discover(List *rules);
+extern char *pii_evidence(const PiiFinding *f);
+extern PiiCheck pii_policy(const char *environment, uint32 *required);
+extern void pii_check_before_run(int64 run_id, const char *environment, List *rules,
+								 PiiCheck check, uint32 required);
+
+/*
+ * The leak scan, called by the engine at two places of a run:
+ * sandbox_leakscan_collect() before its first statement (it also runs the
+ * discovery check of the environment's policy), sandbox_leakscan_check()
+ * after its verification.  sandbox_leakscan_verify() adds the last run's
+ * leak scan to sandbox_verify's result.
+ */
+extern void sandbox_leakscan_init(void);
+extern void sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules);
+extern void sandbox_leakscan_check(int64 run_id);
+extern void sandbox_leakscan_verify(Tuplestorestate *store, TupleDesc desc,
+									const char *environment);
 
 #endif							/* PENELOPE_SANDBOX_H */

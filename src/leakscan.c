@@ -1,0 +1,1007 @@
+/*-------------------------------------------------------------------------
+ *
+ * leakscan.c
+ *		The leak proof: after a run, no original value of a masked column
+ *		is left anywhere in the database.
+ *
+ * Before the run's first statement, sandbox_leakscan_collect() takes a
+ * fingerprint of every distinct original value of every column a mask
+ * rule writes (the rows the rule applies to), and of every email address
+ * and number of 9 to 15 digits inside those values (pii_value_pieces() in
+ * discover.c).  A fingerprint is a 64-bit SipHash of the normalised piece
+ * under a 128-bit key drawn from pg_strong_random() for this run alone.
+ * The fingerprints live in a hash set in this backend's memory and are
+ * never written anywhere: a stored fingerprint would be an oracle against
+ * which anyone could test guesses of the original values.
+ *
+ * After the run's verification, sandbox_leakscan_check() reads, with the
+ * run's own changes visible:
+ *
+ *	1. every column of a type pii_column_type() accepts (text, varchar,
+ *	   char, json, jsonb, domains over them, arrays of them) of every
+ *	   table, partition and materialized view outside the system schemas
+ *	   and the extension's own schema, but the masked columns: each piece
+ *	   whose fingerprint is an original's is a candidate;
+ *	2. only if there are candidates, the masked columns: whatever they
+ *	   hold now is the masks' output, and the originals they also hold (a
+ *	   masked postcode is another postcode, a masked first name another
+ *	   name from the dictionary) are marked "produced by a mask", since no
+ *	   scan can tell such a value left over from the same value made by
+ *	   the mask.  The candidates not so marked are the hits.
+ *
+ * Every table is read directly through its access method, with a snapshot
+ * taken after the run's statements: no SQL, so no policy, trigger, rule,
+ * operator or function of the table owner runs, and only core types are
+ * decoded.  Only the original values of rules with a filter are read with
+ * SQL, as the rules' statements are: as the table owner, inside a
+ * security-restricted operation, with the rule search_path; an error
+ * there names the rule and holds no value.
+ *
+ * The result goes into the ledger (sandbox.leak_scan and
+ * sandbox.leak_scan_hit: counts of tables, columns, rows, values and hits
+ * per column, never a value), and the run fails or warns per the
+ * environment's policy (see discover.c).  Foreign tables (remote data),
+ * temporary tables (not part of the copy, and other sessions' cannot be
+ * read) and unpopulated materialized views are counted as skipped.
+ *
+ * Masked columns of a type that is neither text-like nor built in (a type
+ * the table owner wrote, whose output function would run with the
+ * sanitizer's rights) are not fingerprinted.
+ *
+ * Memory is bounded: penelope_sandbox.leak_scan_max_originals distinct
+ * fingerprints at most (8 bytes each, in an open-addressing table at most
+ * 70% full, so 128 MB for 10 million).  Past it the run does not sample
+ * silently: the scan is recorded as incomplete, and the run fails or warns
+ * like a leak.
+ *
+ * Copyright (c) 2026, penelope_sandbox developers
+ *
+ * IDENTIFICATION
+ *	  src/leakscan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/tableam.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "mask_core.h"
+#include "penelope_sandbox.h"
+
+/* ---- Settings ---- */
+
+static int	leak_scan_max_originals = 10000000;
+
+/* Largest load factor of the fingerprint table, in percent */
+#define FP_MAX_LOAD 70
+#define FP_MIN_SLOTS 1024
+
+/* Low bit of a slot: the fingerprint is also produced by a mask */
+#define FP_IMAGE ((uint64) 1)
+
+/* One column whose original values are fingerprinted */
+typedef struct MaskedColumn
+{
+	Oid			relid;
+	Oid			owner;
+	char	   *qualname;
+	char	   *column;
+	AttrNumber	attnum;
+	Oid			typid;
+	PiiColumnType ct;
+	bool		readable;		/* text-like; else its core output function */
+	bool		skipped;		/* a type whose output function is not core */
+	bool		via_sql;		/* filtered, partitioned or with children */
+	List	   *rules;			/* its mask rules */
+	List	   *descendants;	/* inheritance children and partitions */
+} MaskedColumn;
+
+/* The state of this backend's leak scan, between collect and check */
+typedef struct LeakScan
+{
+	int64		run_id;
+	char	   *environment;
+	PiiCheck	check;
+	MemoryContext cxt;
+	MaskSipKey	key;
+	uint64	   *slots;
+	uint64		nslots;			/* a power of two */
+	uint64		count;			/* distinct fingerprints held */
+	uint64		dropped;		/* pieces not held: the maximum was reached */
+	List	   *masked;			/* MaskedColumn */
+	int64		collect_rows;
+	double		collect_seconds;
+} LeakScan;
+
+static LeakScan *scan_state = NULL;
+static bool callback_registered = false;
+
+/* ---- The fingerprint set ---- */
+
+/*
+ * fingerprint
+ *		Keyed 64-bit hash of a piece, lower-cased (ASCII) with its kind in
+ *		front; the low bit is cleared (it carries FP_IMAGE), and zero marks
+ *		an empty slot.
+ */
+static uint64
+fingerprint(const MaskSipKey *key, PiiPiece piece, const char *s, size_t len)
+{
+	MaskSipState st;
+	unsigned char buf[256];
+	unsigned char tag = (unsigned char) piece;
+	uint64		h;
+	size_t		i = 0;
+
+	mc_siphash_init(&st, key, false);
+	mc_siphash_update(&st, &tag, 1);
+	while (i < len)
+	{
+		size_t		n = Min(len - i, sizeof(buf));
+
+		for (size_t j = 0; j < n; j++)
+		{
+			unsigned char c = (unsigned char) s[i + j];
+
+			buf[j] = (c >= 'A' && c <= 'Z') ? (unsigned char) (c + ('a' - 'A')) : c;
+		}
+		mc_siphash_update(&st, buf, n);
+		i += n;
+	}
+	h = mc_siphash_final64(&st) & ~FP_IMAGE;
+	return h == 0 ? 2 : h;
+}
+
+/* The slot holding fp, or the empty slot where it would go */
+static inline uint64 *
+fp_slot(LeakScan *ls, uint64 fp)
+{
+	uint64		mask = ls->nslots - 1;
+	uint64		i = (fp >> 1) & mask;
+
+	for (;;)
+	{
+		uint64	   *slot = &ls->slots[i];
+
+		if (*slot == 0 || (*slot & ~FP_IMAGE) == fp)
+			return slot;
+		i = (i + 1) & mask;
+	}
+}
+
+/* Allocate a table of n slots in the scan's context */
+static uint64 *
+fp_alloc(LeakScan *ls, uint64 n)
+{
+	return MemoryContextAllocExtended(ls->cxt, n * sizeof(uint64), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+/*
+ * fp_add
+ *		Add a fingerprint; past leak_scan_max_originals, count it as
+ *		dropped instead.
+ */
+static void
+fp_add(LeakScan *ls, uint64 fp)
+{
+	uint64	   *slot = fp_slot(ls, fp);
+
+	if (*slot != 0)
+		return;
+	if (ls->count >= (uint64) leak_scan_max_originals)
+	{
+		ls->dropped++;
+		return;
+	}
+	*slot = fp;
+	ls->count++;
+	if (ls->count * 100 > ls->nslots * FP_MAX_LOAD)
+	{
+		uint64	   *old = ls->slots;
+		uint64		oldn = ls->nslots;
+
+		ls->nslots *= 2;
+		ls->slots = fp_alloc(ls, ls->nslots);
+		for (uint64 i = 0; i < oldn; i++)
+		{
+			if (old[i] != 0)
+				*fp_slot(ls, old[i] & ~FP_IMAGE) = old[i];
+		}
+		pfree(old);
+	}
+}
+
+/* ---- Reading values ---- */
+
+typedef void (*ValueCallback) (int column, Datum value, void *arg);
+
+/*
+ * scan_relation
+ *		Call cb for each non-null value of the given columns of a table,
+ *		read through its access method with a fresh snapshot (the run's
+ *		own changes visible): no SQL, so nothing of the table owner runs.
+ *		Returns the rows read.
+ */
+static int64
+scan_relation(Oid relid, int ncols, const AttrNumber *attnums, ValueCallback cb, void *arg)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	Snapshot	snapshot;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "leak scan row",
+												 ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt;
+	int64		rows = 0;
+
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	oldcxt = MemoryContextSwitchTo(rowcxt);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		if ((rows++ & 1023) == 0)
+		{
+			CHECK_FOR_INTERRUPTS();
+			MemoryContextReset(rowcxt);
+		}
+		for (int i = 0; i < ncols; i++)
+		{
+			bool		isnull;
+			Datum		value = slot_getattr(slot, attnums[i], &isnull);
+
+			if (!isnull)
+				cb(i, value, arg);
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	relation_close(rel, NoLock);
+	MemoryContextDelete(rowcxt);
+	return rows;
+}
+
+/*
+ * scan_column_sql
+ *		Call cb for each non-null value of one masked column read with
+ *		SQL: "SELECT column FROM table [WHERE filters]", as the table owner
+ *		in a security-restricted operation with the rule search_path,
+ *		through a cursor.  An error names the rules and holds no value.
+ */
+static int64
+scan_column_sql(MaskedColumn *mc, const char *where, ValueCallback cb, void *arg)
+{
+	char	   *sql = psprintf("SELECT %s FROM %s%s", quote_identifier(mc->column),
+							   mc->qualname, where);
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec_context;
+	int64		rows = 0;
+	volatile int sqlerrcode = 0;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		int			save_nestlevel;
+		Portal		portal;
+
+		SetUserIdAndSecContext(mc->owner, save_sec_context |
+							   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+		save_nestlevel = NewGUCNestLevel();
+		(void) set_config_option("search_path", SANDBOX_RULE_SEARCH_PATH,
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		portal = SPI_cursor_open_with_args(NULL, sql, 0, NULL, NULL, NULL, true, 0);
+		for (;;)
+		{
+			SPI_cursor_fetch(portal, true, 10000);
+			if (SPI_processed == 0)
+				break;
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				bool		isnull;
+				Datum		value = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+				if (!isnull)
+					cb(0, value, arg);
+			}
+			rows += SPI_processed;
+			SPI_freetuptable(SPI_tuptable);
+			CHECK_FOR_INTERRUPTS();
+		}
+		SPI_cursor_close(portal);
+		AtEOXact_GUC(true, save_nestlevel);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		sqlerrcode = edata->sqlerrcode;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+
+	if (sqlerrcode != 0)
+	{
+		StringInfoData ids;
+		ListCell   *lc;
+
+		initStringInfo(&ids);
+		foreach(lc, mc->rules)
+			appendStringInfo(&ids, "%s%lld", ids.len > 0 ? ", " : "",
+							 (long long) ((SandboxRule *) lfirst(lc))->id);
+		ereport(ERROR,
+				(errcode(sqlerrcode),
+				 errmsg("leak scan: could not read the original values of column %s of table %s",
+						quote_identifier(mc->column), mc->qualname),
+				 errdetail("Reading the rows of rules %s failed with SQLSTATE %s. Row values are not shown.",
+						   ids.data, unpack_sql_state(sqlerrcode)),
+				 errhint("Nothing was changed: the whole sanitization is rolled back.")));
+	}
+	return rows;
+}
+
+/* ---- Collect ---- */
+
+/* What the value callback of a read of masked columns needs */
+typedef struct CollectArg
+{
+	LeakScan   *ls;
+	MaskedColumn **columns;		/* by the column numbers of the read */
+	PiiPieceCallback piece;
+} CollectArg;
+
+static void
+collect_piece(PiiPiece piece, const char *s, size_t len, void *arg)
+{
+	LeakScan   *ls = arg;
+
+	fp_add(ls, fingerprint(&ls->key, piece, s, len));
+}
+
+/* The pieces of a value of a masked column, of any type */
+static void
+column_value_pieces(MaskedColumn *mc, Datum value, PiiPieceCallback cb, void *arg)
+{
+	if (mc->readable)
+		pii_value_pieces(&mc->ct, value, cb, arg);
+	else
+	{
+		/* a core type (mask_date's date): its text form */
+		static const PiiColumnType text_type = {PII_FORM_TEXT};
+		Oid			outfunc;
+		bool		isvarlena;
+		char	   *str;
+
+		getTypeOutputInfo(mc->typid, &outfunc, &isvarlena);
+		str = OidOutputFunctionCall(outfunc, value);
+		pii_value_pieces(&text_type, PointerGetDatum(cstring_to_text(str)), cb, arg);
+	}
+}
+
+static void
+masked_value(int column, Datum value, void *arg)
+{
+	CollectArg *ca = arg;
+
+	if (ca->columns[column]->skipped)
+		return;
+	column_value_pieces(ca->columns[column], value, ca->piece, ca->ls);
+}
+
+/*
+ * read_masked_columns
+ *		Call piece for each piece of each value of the masked columns:
+ *		before the run, in the rows their rules apply to (filters); after
+ *		it, in every row.  The columns read directly are read with one scan
+ *		per table.  Returns the rows read.
+ */
+static int64
+read_masked_columns(LeakScan *ls, bool before_run, PiiPieceCallback piece)
+{
+	List	   *relids = NIL;
+	int64		rows = 0;
+	ListCell   *lc;
+
+	foreach(lc, ls->masked)
+	{
+		MaskedColumn *mc = lfirst(lc);
+		CollectArg	ca = {ls, &mc, piece};
+		StringInfoData where;
+		ListCell   *lc2;
+
+		if (mc->skipped)
+			continue;
+		if (!mc->via_sql)
+		{
+			relids = list_append_unique_oid(relids, mc->relid);
+			continue;
+		}
+		initStringInfo(&where);
+		foreach(lc2, mc->rules)
+		{
+			SandboxRule *rule = lfirst(lc2);
+
+			if (!before_run || rule->filter == NULL)
+			{
+				resetStringInfo(&where);
+				break;
+			}
+			appendStringInfo(&where, "%s%s", where.len == 0 ? " WHERE " : " OR ",
+							 sandbox_wrap_sql(rule->filter));
+		}
+		rows += scan_column_sql(mc, where.data, masked_value, &ca);
+	}
+
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		int			n = 0;
+		MaskedColumn **columns = palloc(sizeof(MaskedColumn *) * list_length(ls->masked));
+		AttrNumber *attnums = palloc(sizeof(AttrNumber) * list_length(ls->masked));
+		CollectArg	ca = {ls, columns, piece};
+		ListCell   *lc2;
+
+		foreach(lc2, ls->masked)
+		{
+			MaskedColumn *mc = lfirst(lc2);
+
+			if (mc->via_sql || mc->skipped || mc->relid != relid)
+				continue;
+			columns[n] = mc;
+			attnums[n] = mc->attnum;
+			n++;
+		}
+		rows += scan_relation(relid, n, attnums, masked_value, &ca);
+	}
+	return rows;
+}
+
+/* Free the state at the end of the transaction, whatever happened */
+static void
+leakscan_xact_callback(XactEvent event, void *arg)
+{
+	if (scan_state != NULL)
+	{
+		explicit_bzero(&scan_state->key, sizeof(scan_state->key));
+		scan_state = NULL;		/* its memory goes with TopTransactionContext */
+	}
+}
+
+/*
+ * masked_columns
+ *		The columns the mask rules of a run write, one entry per column,
+ *		with the rules (their filters decide the rows fingerprinted).
+ */
+static List *
+masked_columns(List *rules)
+{
+	List	   *columns = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+		MaskedColumn *mc = NULL;
+		ListCell   *lc2;
+
+		if (rule->action != ACTION_MASK)
+			continue;
+		foreach(lc2, columns)
+		{
+			MaskedColumn *c = lfirst(lc2);
+
+			if (c->relid == rule->relid && strcmp(c->column, rule->column_name) == 0)
+				mc = c;
+		}
+		if (mc == NULL)
+		{
+			Relation	rel = relation_open(rule->relid, AccessShareLock);
+
+			mc = palloc0(sizeof(MaskedColumn));
+			mc->relid = rule->relid;
+			mc->owner = rule->relowner;
+			mc->qualname = quote_qualified_identifier(rule->table_schema, rule->table_name);
+			mc->column = pstrdup(rule->column_name);
+			mc->attnum = get_attnum(rule->relid, rule->column_name);
+			mc->typid = get_atttype(rule->relid, mc->attnum);
+			mc->readable = pii_column_type(mc->typid, &mc->ct);
+			if (!mc->readable)
+			{
+				/* never run an output function the table owner wrote */
+				Oid			base = getBaseType(mc->typid);
+				Oid			elem = get_element_type(base);
+
+				mc->skipped = base >= FirstNormalObjectId ||
+					(OidIsValid(elem) && getBaseType(elem) >= FirstNormalObjectId);
+			}
+			mc->via_sql = (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhassubclass);
+			if (rel->rd_rel->relhassubclass)
+				mc->descendants = find_all_inheritors(rule->relid, NoLock, NULL);
+			relation_close(rel, NoLock);
+			columns = lappend(columns, mc);
+		}
+		mc->rules = lappend(mc->rules, rule);
+		if (rule->filter != NULL)
+			mc->via_sql = true;
+	}
+	return columns;
+}
+
+/*
+ * sandbox_leakscan_collect
+ *		Before a run's first statement: the discovery check of the
+ *		environment's policy, then the fingerprints of the original values
+ *		of every masked column.  See penelope_sandbox.h.
+ */
+void
+sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules)
+{
+	uint32		required;
+	PiiCheck	check;
+	LeakScan   *ls;
+	MemoryContext cxt;
+	instr_time	start,
+				duration;
+
+	scan_state = NULL;
+	check = pii_policy(environment, &required);
+	pii_check_before_run(run_id, environment, rules, check, required);
+	if (check == PII_CHECK_OFF)
+		return;
+
+	INSTR_TIME_SET_CURRENT(start);
+	if (!callback_registered)
+	{
+		RegisterXactCallback(leakscan_xact_callback, NULL);
+		callback_registered = true;
+	}
+	cxt = AllocSetContextCreate(TopTransactionContext, "penelope_sandbox leak scan",
+								ALLOCSET_DEFAULT_SIZES);
+	ls = MemoryContextAllocZero(cxt, sizeof(LeakScan));
+	ls->cxt = cxt;
+	ls->run_id = run_id;
+	ls->check = check;
+	ls->environment = MemoryContextStrdup(cxt, environment);
+	if (!pg_strong_random(&ls->key, sizeof(ls->key)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random key for the leak scan")));
+	ls->nslots = FP_MIN_SLOTS;
+	ls->slots = fp_alloc(ls, ls->nslots);
+
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+
+		ls->masked = masked_columns(rules);
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	CommandCounterIncrement();
+	ls->collect_rows = read_masked_columns(ls, true, collect_piece);
+
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	ls->collect_seconds = INSTR_TIME_GET_DOUBLE(duration);
+	scan_state = ls;
+}
+
+/* ---- Check ---- */
+
+static void
+image_piece(PiiPiece piece, const char *s, size_t len, void *arg)
+{
+	LeakScan   *ls = arg;
+	uint64	   *slot = fp_slot(ls, fingerprint(&ls->key, piece, s, len));
+
+	if (*slot != 0)
+		*slot |= FP_IMAGE;
+}
+
+
+/* One column of the scan for leaks */
+typedef struct ScanColumn
+{
+	char	   *schema;
+	char	   *table;
+	char	   *name;
+	PiiColumnType ct;
+	bool		has_candidates;
+	int64		hits;
+} ScanColumn;
+
+/*
+ * A piece of a scanned value whose fingerprint is an original's: a hit,
+ * unless a mask of the run produced the same value.
+ */
+typedef struct Candidate
+{
+	uint64	   *slot;			/* its slot in the fingerprint set */
+	ScanColumn *column;
+} Candidate;
+
+/* What the value callback of the scan needs */
+typedef struct ScanArg
+{
+	LeakScan   *ls;
+	ScanColumn *columns;
+	int			current;
+	int64		values;
+	Candidate  *candidates;
+	uint64		ncandidates;
+	uint64		maxcandidates;
+	List	   *candidate_columns;	/* ScanColumn * with candidates */
+} ScanArg;
+
+static void
+scan_piece(PiiPiece piece, const char *s, size_t len, void *arg)
+{
+	ScanArg    *sa = arg;
+	LeakScan   *ls = sa->ls;
+	uint64	   *slot = fp_slot(ls, fingerprint(&ls->key, piece, s, len));
+	ScanColumn *column = &sa->columns[sa->current];
+
+	if (*slot == 0)
+		return;
+	if (sa->ncandidates == sa->maxcandidates)
+	{
+		/* bounded like the fingerprints: past it, the proof is incomplete */
+		if (sa->maxcandidates >= (uint64) leak_scan_max_originals)
+		{
+			ls->dropped++;
+			return;
+		}
+		sa->maxcandidates = Min(Max(sa->maxcandidates * 2, 1024), (uint64) leak_scan_max_originals);
+		sa->candidates = sa->candidates == NULL ?
+			MemoryContextAllocExtended(ls->cxt, sa->maxcandidates * sizeof(Candidate), MCXT_ALLOC_HUGE) :
+			repalloc_huge(sa->candidates, sa->maxcandidates * sizeof(Candidate));
+	}
+	sa->candidates[sa->ncandidates].slot = slot;
+	sa->candidates[sa->ncandidates].column = column;
+	sa->ncandidates++;
+	if (!column->has_candidates)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(ls->cxt);
+
+		column->has_candidates = true;
+		sa->candidate_columns = lappend(sa->candidate_columns, column);
+		MemoryContextSwitchTo(oldcxt);
+	}
+}
+
+static void
+scan_value(int column, Datum value, void *arg)
+{
+	ScanArg    *sa = arg;
+
+	sa->current = column;
+	sa->values++;
+	pii_value_pieces(&sa->columns[column].ct, value, scan_piece, sa);
+}
+
+/*
+ * is_masked_column
+ *		Whether a column of a relation is written by a mask rule of the run,
+ *		directly or through a parent (inheritance or partitioning).
+ */
+static bool
+is_masked_column(LeakScan *ls, Oid relid, const char *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, ls->masked)
+	{
+		MaskedColumn *mc = lfirst(lc);
+
+		if (strcmp(mc->column, column) == 0 &&
+			(mc->relid == relid || list_member_oid(mc->descendants, relid)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * sandbox_leakscan_check
+ *		After a run's verification: scan the database for the original
+ *		values fingerprinted before the run, record the result in the
+ *		ledger, and fail or warn per the policy.  See penelope_sandbox.h.
+ */
+void
+sandbox_leakscan_check(int64 run_id)
+{
+	LeakScan   *ls = scan_state;
+	List	   *relations = NIL;
+	List	   *hits = NIL;
+	ScanArg		sa = {0};
+	int64		rows = 0,
+				values = 0,
+				total_hits = 0,
+				produced = -1;	/* -1: the masked columns were not read again */
+	int			tables = 0,
+				columns = 0,
+				skipped = 0;
+	instr_time	start,
+				duration;
+	StringInfoData where;
+	bool		complete;
+	ListCell   *lc;
+
+	if (ls == NULL || ls->run_id != run_id)
+		return;
+	INSTR_TIME_SET_CURRENT(start);
+	CommandCounterIncrement();
+
+	/* 1. every text-like column but the masked ones, of every table */
+	if (SPI_execute("SELECT c.oid, c.relkind = 'f' OR c.relpersistence = 't'"
+					" OR (c.relkind = 'm' AND NOT c.relispopulated)"
+					" FROM pg_catalog.pg_class c"
+					" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+					" WHERE c.relkind IN ('r', 'm', 'f')"
+					" AND n.nspname NOT IN ('pg_catalog', 'information_schema', '" SANDBOX_SCHEMA "')"
+					" AND n.nspname !~ '^pg_toast'"
+					" ORDER BY n.nspname, c.relname",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_class");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)))
+			skipped++;
+		else
+			relations = lappend_oid(relations, relid);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	sa.ls = ls;
+	foreach(lc, relations)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Relation	rel = relation_open(relid, AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+		ScanColumn *cols = palloc0(sizeof(ScanColumn) * Max(desc->natts, 1));
+		AttrNumber *attnums = palloc0(sizeof(AttrNumber) * Max(desc->natts, 1));
+		int			ncols = 0;
+		char	   *schema = get_namespace_name(RelationGetNamespace(rel));
+		char	   *relname = pstrdup(RelationGetRelationName(rel));
+
+		for (int a = 0; a < desc->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, a);
+
+			if (att->attisdropped || !pii_column_type(att->atttypid, &cols[ncols].ct))
+				continue;
+			if (is_masked_column(ls, relid, NameStr(att->attname)))
+				continue;
+			cols[ncols].schema = schema;
+			cols[ncols].table = relname;
+			cols[ncols].name = pstrdup(NameStr(att->attname));
+			attnums[ncols] = att->attnum;
+			ncols++;
+		}
+		relation_close(rel, NoLock);
+		tables++;
+		if (ncols == 0)
+			continue;
+
+		sa.columns = cols;
+		rows += scan_relation(relid, ncols, attnums, scan_value, &sa);
+		columns += ncols;
+	}
+	values = sa.values;
+
+	/*
+	 * 2. Only when originals were found: the masked columns, whose values
+	 * now are the masks' output.  A found original that a mask also
+	 * produced is no hit.
+	 */
+	if (sa.ncandidates > 0)
+	{
+		produced = 0;
+		rows += read_masked_columns(ls, false, image_piece);
+		for (uint64 i = 0; i < ls->nslots; i++)
+			produced += (ls->slots[i] & FP_IMAGE) != 0;
+		for (uint64 i = 0; i < sa.ncandidates; i++)
+		{
+			if ((*sa.candidates[i].slot & FP_IMAGE) == 0)
+				sa.candidates[i].column->hits++;
+		}
+	}
+	foreach(lc, sa.candidate_columns)
+	{
+		ScanColumn *column = lfirst(lc);
+
+		if (column->hits > 0)
+		{
+			hits = lappend(hits, column);
+			total_hits += column->hits;
+		}
+	}
+
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	complete = (ls->dropped == 0);
+
+	/* the ledger: counts only */
+	{
+		Oid			argtypes[15] = {INT8OID, TEXTOID, INT8OID, INT8OID, BOOLOID, INT8OID,
+			INT8OID, INT4OID, INT4OID, INT4OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
+		Datum		args[15];
+		char		nulls[15];
+
+		memset(nulls, ' ', sizeof(nulls));
+		args[0] = Int64GetDatum(run_id);
+		args[1] = CStringGetTextDatum(ls->check == PII_CHECK_ERROR ? "error" : "warning");
+		args[2] = Int64GetDatum((int64) ls->count);
+		args[3] = Int64GetDatum((int64) ls->dropped);
+		args[4] = BoolGetDatum(complete);
+		args[5] = Int64GetDatum((int64) (ls->nslots * sizeof(uint64)));
+		args[6] = Int64GetDatum(produced);
+		nulls[6] = (produced < 0) ? 'n' : ' ';
+		args[7] = Int32GetDatum(tables);
+		args[8] = Int32GetDatum(columns);
+		args[9] = Int32GetDatum(skipped);
+		args[10] = Int64GetDatum(rows);
+		args[11] = Int64GetDatum(total_hits);
+		args[12] = Float8GetDatum(ls->collect_seconds);
+		args[13] = Float8GetDatum(INSTR_TIME_GET_DOUBLE(duration));
+		args[14] = Int64GetDatum(values);
+		if (SPI_execute_with_args("INSERT INTO sandbox.leak_scan (run_id, policy, originals,"
+								  " originals_not_held, complete, memory_bytes, originals_produced_by_masks,"
+								  " tables_scanned, columns_scanned, relations_skipped, rows_scanned, values_scanned,"
+								  " hits, collect_duration, scan_duration)"
+								  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $15, $12,"
+								  " pg_catalog.make_interval(secs => $13), pg_catalog.make_interval(secs => $14))",
+								  15, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert into sandbox.leak_scan");
+	}
+	initStringInfo(&where);
+	foreach(lc, hits)
+	{
+		ScanColumn *h = lfirst(lc);
+		Oid			argtypes[5] = {INT8OID, NAMEOID, NAMEOID, NAMEOID, INT8OID};
+		Datum		args[5];
+
+		args[0] = Int64GetDatum(run_id);
+		args[1] = CStringGetDatum(h->schema);
+		args[2] = CStringGetDatum(h->table);
+		args[3] = CStringGetDatum(h->name);
+		args[4] = Int64GetDatum(h->hits);
+		if (SPI_execute_with_args("INSERT INTO sandbox.leak_scan_hit (run_id, table_schema, table_name,"
+								  " column_name, hits) VALUES ($1, $2, $3, $4, $5)",
+								  5, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert into sandbox.leak_scan_hit");
+		appendStringInfo(&where, "%s%s.%s (%lld)", where.len > 0 ? ", " : "",
+						 quote_qualified_identifier(h->schema, h->table),
+						 quote_identifier(h->name), (long long) h->hits);
+	}
+
+	/* forget the fingerprints and their key now */
+	explicit_bzero(&ls->key, sizeof(ls->key));
+	scan_state = NULL;
+	MemoryContextDelete(ls->cxt);
+
+	if (total_hits > 0)
+		ereport(ls->check == PII_CHECK_ERROR ? ERROR : WARNING,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("leak scan: %lld original values of masked columns remain after run %lld",
+						(long long) total_hits, (long long) run_id),
+				 errdetail_internal("Found in: %s.", where.data),
+				 ls->check == PII_CHECK_ERROR ?
+				 errhint("Nothing was changed: the whole sanitization is rolled back. Mask or remove these columns too.") :
+				 errhint("Mask or remove these columns too; sandbox.leak_scan_hit lists them.")));
+	if (!complete)
+		ereport(ls->check == PII_CHECK_ERROR ? ERROR : WARNING,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("leak scan of run %lld is incomplete", (long long) run_id),
+				 errdetail("More than %d distinct original values: the pieces past the maximum were not fingerprinted.",
+						   leak_scan_max_originals),
+				 errhint("Raise penelope_sandbox.leak_scan_max_originals (8 bytes each, 70%% full at most).")));
+}
+
+/* ---- sandbox_verify ---- */
+
+/*
+ * sandbox_leakscan_verify
+ *		Add the leak scan of this database's last successful run, when it
+ *		was a run of this environment and had one, to the result of
+ *		sandbox_verify: one row, action "leak_scan".  The caller is
+ *		connected to SPI.
+ */
+void
+sandbox_leakscan_verify(Tuplestorestate *store, TupleDesc desc, const char *environment)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(environment)};
+	Datum		values[9];
+	bool		nulls[9] = {true, false, false, false, false, true, false, true, false};
+	bool		isnull;
+	int64		hits;
+	bool		complete;
+	char	   *detail;
+
+	if (SPI_execute_with_args("SELECT s.run_id, s.hits, s.complete, s.tables_scanned, s.columns_scanned,"
+							  " s.rows_scanned, s.originals,"
+							  " (SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I.%I (%s)',"
+							  "   h.table_schema, h.table_name, h.column_name, h.hits), ', '"
+							  "   ORDER BY h.table_schema, h.table_name, h.column_name)"
+							  "  FROM sandbox.leak_scan_hit h WHERE h.run_id = s.run_id)"
+							  " FROM sandbox.leak_scan s"
+							  " WHERE s.run_id = (sandbox.last_run()).id"
+							  " AND (sandbox.last_run()).environment = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read sandbox.leak_scan");
+	if (SPI_processed == 0)
+		return;
+
+	hits = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	complete = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	detail = psprintf("leak scan of run %s: %s original values of %s found in %s columns of %s tables (%s rows)%s%s%s",
+					  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+					  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+					  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7),
+					  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5),
+					  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4),
+					  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6),
+					  hits > 0 ? ": " : "",
+					  hits > 0 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8) : "",
+					  complete ? "" : "; incomplete: more originals than penelope_sandbox.leak_scan_max_originals");
+
+	values[1] = BoolGetDatum(hits == 0 && complete);
+	values[2] = Int64GetDatum(hits);
+	values[3] = CStringGetTextDatum(detail);
+	values[4] = CStringGetTextDatum(environment);
+	values[6] = CStringGetTextDatum("whole database");
+	values[8] = CStringGetTextDatum("leak_scan");
+	tuplestore_putvalues(store, desc, values, nulls);
+}
+
+/*
+ * sandbox_leakscan_init
+ *		Define the settings of the leak scan (from sandbox_discover_init).
+ */
+void
+sandbox_leakscan_init(void)
+{
+	DefineCustomIntVariable("penelope_sandbox.leak_scan_max_originals",
+							"Most distinct original values the leak scan fingerprints in memory.",
+							"Each takes 8 bytes in a table at most 70% full. Past it the "
+							"leak scan is incomplete, which fails or warns like a leak.",
+							&leak_scan_max_originals,
+							10000000,
+							1000,
+							200000000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+}
