@@ -48,11 +48,15 @@
 #include "access/relation.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "nodes/params.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -65,6 +69,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/ruleutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "penelope_sandbox.h"
@@ -98,6 +103,7 @@ typedef struct TableRules
 	List	   *updates;		/* mask and set, nearest environment first */
 	List	   *rules_all;		/* all of the above */
 	bool		truncated;		/* emptied by the TRUNCATE step */
+	bool		deletes_folded; /* rows dropped by the rewrite, no DELETE */
 	int64		rows_now;		/* rows counted by the last verification */
 } TableRules;
 
@@ -129,6 +135,7 @@ typedef struct PlanStep
 	char	   *sql;			/* the statement */
 	char	   *count_sql;		/* counts the rows it touches */
 	bool		sql_returns_count;	/* sql is a SELECT returning that count */
+	char	   *why;			/* for the plan: why this step is as it is */
 
 	/* Filled in when the step has run */
 	int			stepno;
@@ -142,6 +149,12 @@ typedef struct SanitizePlan
 	List	   *rules;			/* every rule, validated */
 	List	   *tables;			/* TableRules *, by name */
 	List	   *steps;			/* PlanStep *, in execution order */
+	List	   *rewritten;		/* OIDs of the relations rewritten */
+
+	/* Filled in by a run */
+	List	   *locked;			/* OIDs of the relations locked */
+	List	   *forced_rls;		/* OIDs: FORCE ROW LEVEL SECURITY suspended */
+	List	   *triggers;		/* SuspendedTrigger *: user triggers off */
 } SanitizePlan;
 
 /* One row of sandbox_verify */
@@ -156,6 +169,31 @@ typedef struct VerifyResult
 /* ---- Running SQL as a table's owner ---- */
 
 /*
+ * execute_into
+ *		SPI_execute_with_args, sending the rows to a receiver.
+ */
+static int
+execute_into(const char *sql, int nargs, Oid *argtypes, Datum *values, DestReceiver *dest)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	SPIExecuteOptions options = {0};
+	ParamListInfo params = makeParamList(nargs);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	for (int i = 0; i < nargs; i++)
+	{
+		params->params[i].value = values[i];
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = argtypes[i];
+	}
+	options.params = params;
+	options.dest = dest;
+	return SPI_execute_plan_extended(plan, &options);
+}
+
+/*
  * sandbox_run_as_owner
  *		Execute one statement with the rights of a table owner.
  *
@@ -167,6 +205,19 @@ typedef struct VerifyResult
  */
 int
 sandbox_run_as_owner(Oid owner, const char *sql, int nargs, Oid *argtypes, Datum *values)
+{
+	return sandbox_run_as_owner_into(owner, sql, nargs, argtypes, values, NULL);
+}
+
+/*
+ * sandbox_run_as_owner_into
+ *		sandbox_run_as_owner, sending the rows of a query to a receiver
+ *		(dest) instead of SPI_tuptable when dest is not NULL: the rewrite
+ *		(rewrite.c) builds the new heap from them.
+ */
+int
+sandbox_run_as_owner_into(Oid owner, const char *sql, int nargs, Oid *argtypes,
+						  Datum *values, DestReceiver *dest)
 {
 	Oid			save_userid;
 	int			save_sec_context;
@@ -182,7 +233,10 @@ sandbox_run_as_owner(Oid owner, const char *sql, int nargs, Oid *argtypes, Datum
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 
-	ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+	if (dest == NULL)
+		ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+	else
+		ret = execute_into(sql, nargs, argtypes, values, dest);
 	if (ret < 0)
 		elog(ERROR, "SPI_execute failed: error code %d", ret);
 
@@ -316,27 +370,6 @@ column_value_sql(List *rules, const char *column)
 	}
 	appendStringInfo(&buf, " ELSE %s END", quote_identifier(column));
 	return buf.data;
-}
-
-/*
- * column_type_sql
- *		The declared type of a column with its collation, as ALTER TABLE
- *		... ALTER COLUMN ... TYPE takes it, so a rewrite keeps both.
- */
-static char *
-column_type_sql(Oid relid, const char *column)
-{
-	AttrNumber	attnum = get_attnum(relid, column);
-	Oid			typid;
-	int32		typmod;
-	Oid			collid;
-	char	   *result;
-
-	get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collid);
-	result = format_type_with_typemod(typid, typmod);
-	if (OidIsValid(collid) && collid != get_typcollation(typid))
-		result = psprintf("%s COLLATE %s", result, generate_collation_name(collid));
-	return result;
 }
 
 /*
@@ -594,8 +627,27 @@ plan_deletes(SanitizePlan *plan)
 	{
 		TableRules *table = lfirst(lc);
 
-		if (table->deletes != NIL && !table->truncated)
-			pending = lappend(pending, table);
+		if (table->deletes == NIL || table->truncated)
+			continue;
+		if (table->deletes_folded)
+		{
+			/* the rewrite drops the rows; their large objects go first */
+			if (column_names(table->deletes) != NIL)
+			{
+				PlanStep   *unlink = new_step(plan, METHOD_UNLINK, table, table->deletes);
+				char	   *ids = large_object_ids_sql(table->deletes,
+													   psprintf("%s%s", table->qualname,
+																rows_where(table->deletes)));
+
+				unlink->sql = psprintf("SELECT pg_catalog.count(pg_catalog.lo_unlink(lo)) FROM %s"
+									   EXISTING_LARGE_OBJECTS, ids);
+				unlink->count_sql = psprintf("SELECT pg_catalog.count(lo) FROM %s"
+											 EXISTING_LARGE_OBJECTS, ids);
+				unlink->sql_returns_count = true;
+			}
+			continue;
+		}
+		pending = lappend(pending, table);
 	}
 
 	while (pending != NIL)
@@ -629,128 +681,248 @@ plan_deletes(SanitizePlan *plan)
 }
 
 /*
- * rewrite_refusal
- *		Why a table's updates cannot be done by a rewrite, or NULL.
+ * references_to
+ *		Whether a foreign key references a relation or one of its
+ *		partitions or inheritance children.
  */
-static const char *
-rewrite_refusal(TableRules *table)
+static bool
+references_to(Oid relid)
 {
-	Relation	rel;
-	const char *reason = NULL;
-	bool		covers_all = false;
 	ListCell   *lc;
 
-	if (sandbox_update_strategy == STRATEGY_UPDATE)
-		return "penelope_sandbox.update_strategy is update";
-
-	foreach(lc, table->updates)
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
 	{
-		SandboxRule *rule = lfirst(lc);
-
-		if (rule->has_sublink)
-			return "a rule has a subquery";
-		covers_all |= (rule->filter == NULL);
+		if (referencing_tables(lfirst_oid(lc)) != NIL)
+			return true;
+		if (SPI_execute(psprintf("SELECT 1 FROM pg_catalog.pg_constraint WHERE contype = 'f'"
+								 " AND confrelid = %u AND conrelid = %u LIMIT 1",
+								 lfirst_oid(lc), lfirst_oid(lc)), true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_constraint");
+		if (SPI_processed > 0)
+			return true;
 	}
-	if (!covers_all && sandbox_update_strategy == STRATEGY_AUTO)
-		return "no rule covers every row";
+	return false;
+}
 
-	rel = relation_open(table->relid, AccessShareLock);
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
-		reason = "the table is partitioned";
-	else if (rel->rd_rel->relhassubclass || rel->rd_rel->relispartition)
-		reason = "the table has inheritance children or parents";
-	else if (OidIsValid(rel->rd_rel->reloftype))
-		reason = "the table is a typed table";
-	relation_close(rel, NoLock);
-	if (reason != NULL)
-		return reason;
+/*
+ * references_deleted
+ *		Whether a table has a foreign key to a table that the plan deletes
+ *		from: its own deletes must then run before that table's DELETE.
+ */
+static bool
+references_deleted(SanitizePlan *plan, Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(relid)};
 
-	/*
-	 * ALTER COLUMN ... TYPE rebuilds the indexes, constraints, statistics
-	 * and defaults of a column, but refuses columns that views, rules,
-	 * generated columns, policies or trigger conditions use.  And a table
-	 * with row-level UPDATE triggers is updated, not rewritten, so that
-	 * the triggers see the change (a trigger that maintains a search
-	 * column from a name must not keep the old name).
-	 */
+	if (SPI_execute_with_args("SELECT DISTINCT confrelid FROM pg_catalog.pg_constraint"
+							  " WHERE contype = 'f' AND conrelid = $1 AND confrelid <> $1",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_constraint");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		TableRules *parent = find_table(plan->tables,
+										DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	   SPI_tuptable->tupdesc, 1, &isnull)));
+
+		if (parent != NULL && parent->deletes != NIL && !parent->truncated)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * rel_owner
+ *		The owner of a relation.
+ */
+static Oid
+rel_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * part_of
+ *		A TableRules for one partition or inheritance child of a table
+ *		(or the table itself): the same rules, the child's name and owner.
+ */
+static TableRules *
+part_of(TableRules *table, Oid relid)
+{
+	TableRules *part;
+
+	if (relid == table->relid)
+		return table;
+	part = palloc(sizeof(TableRules));
+	*part = *table;
+	part->relid = relid;
+	part->owner = rel_owner(relid);
+	part->schema = get_namespace_name(get_rel_namespace(relid));
+	part->name = get_rel_name(relid);
+	part->qualname = quote_qualified_identifier(part->schema, part->name);
+	return part;
+}
+
+/*
+ * trigger_names
+ *		", triggers not fired: a, b" for the plan, or "".
+ */
+static char *
+trigger_names(Oid relid)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, sandbox_user_triggers(relid))
+		appendStringInfo(&buf, "%s%s", buf.len == 0 ? "; triggers not fired: " : ", ",
+						 quote_identifier(((SuspendedTrigger *) lfirst(lc))->name));
+	return buf.data;
+}
+
+/*
+ * plan_rewrite
+ *		Rewrite steps for a table, one per plain table among the table,
+ *		its partitions and its inheritance children: all its mask and set
+ *		rules as projections, and its delete rules as a qual when they are
+ *		folded in (see build_plan).  A table with no rule of its own is
+ *		copied as it is (after a DELETE cascaded into it, for instance),
+ *		which leaves no dead row version behind.
+ */
+static void
+plan_rewrite(SanitizePlan *plan, TableRules *table, const char *why)
+{
+	List	   *values = NIL;
+	List	   *rules = list_copy(table->updates);
+	char	   *keep_rows = NULL;
+	ListCell   *lc;
+
 	foreach(lc, column_names(table->updates))
 	{
-		AttrNumber	attnum = get_attnum(table->relid, strVal(lfirst(lc)));
-		char	   *sql;
+		RewriteColumn *column = palloc(sizeof(RewriteColumn));
 
-		sql = psprintf("SELECT 1 FROM pg_catalog.pg_depend d"
-					   " WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-					   " AND d.refobjid = %u AND d.refobjsubid = %d"
-					   " AND d.classid NOT IN ('pg_catalog.pg_constraint'::pg_catalog.regclass,"
-					   "  'pg_catalog.pg_statistic_ext'::pg_catalog.regclass)"
-					   " AND NOT (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-					   "  AND d.objsubid = 0 AND (SELECT c.relkind FROM pg_catalog.pg_class c"
-					   "   WHERE c.oid = d.objid) IN ('i', 'I', 'S'))"
-					   " AND NOT (d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
-					   "  AND EXISTS (SELECT FROM pg_catalog.pg_attrdef a WHERE a.oid = d.objid"
-					   "   AND a.adrelid = d.refobjid AND a.adnum = d.refobjsubid))"
-					   " LIMIT 1",
-					   table->relid, (int) attnum);
-		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read pg_depend");
-		if (SPI_processed > 0)
-			return "another object depends on a masked column";
+		column->name = strVal(lfirst(lc));
+		column->value_sql = column_value_sql(rules_for_column(table->updates, column->name),
+											 column->name);
+		values = lappend(values, column);
 	}
-	if (SPI_execute(psprintf("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = %u"
-							 " AND NOT tgisinternal AND tgenabled <> 'D'"
-							 " AND (tgtype & %d) <> 0 AND (tgtype & %d) <> 0 LIMIT 1",
-							 table->relid, TRIGGER_TYPE_ROW, TRIGGER_TYPE_UPDATE),
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pg_trigger");
-	if (SPI_processed > 0)
-		return "the table has row-level update triggers";
-	return NULL;
+	if (table->deletes_folded)
+	{
+		char	   *where = rows_where(table->deletes);
+
+		keep_rows = (where[0] == '\0') ? "false" :
+			psprintf("NOT COALESCE(%s, false)", where + strlen(" WHERE "));
+		rules = list_concat(rules, table->deletes);
+	}
+
+	foreach(lc, find_all_inheritors(table->relid, NoLock, NULL))
+	{
+		Oid			relid = lfirst_oid(lc);
+		PlanStep   *step;
+
+		if (get_rel_relkind(relid) != RELKIND_RELATION)
+			continue;
+		step = new_step(plan, METHOD_REWRITE, part_of(table, relid), rules);
+		step->sql = sandbox_rewrite_select_sql(relid, values, keep_rows);
+		step->count_sql = psprintf("SELECT pg_catalog.count(*) FROM ONLY %s%s%s",
+								   step->table->qualname, keep_rows ? " WHERE " : "",
+								   keep_rows ? keep_rows : "");
+		step->why = psprintf("%s%s", why ? why : "", trigger_names(relid));
+	}
 }
 
 /*
  * plan_update
- *		One statement applying every mask and set rule of a table.
+ *		One UPDATE applying every mask and set rule of a table: only with
+ *		penelope_sandbox.update_strategy = update.
  */
 static void
 plan_update(SanitizePlan *plan, TableRules *table)
 {
 	List	   *columns = column_names(table->updates);
-	bool		rewrite = (rewrite_refusal(table) == NULL);
-	PlanStep   *step = new_step(plan, rewrite ? METHOD_REWRITE : METHOD_UPDATE,
-								table, table->updates);
+	PlanStep   *step = new_step(plan, METHOD_UPDATE, table, table->updates);
 	char	   *where = rows_where(table->updates);
 	StringInfoData sql;
 	ListCell   *lc;
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, rewrite ? "ALTER TABLE %s" : "UPDATE %s SET", table->qualname);
+	appendStringInfo(&sql, "UPDATE %s SET", table->qualname);
 	foreach(lc, columns)
 	{
 		const char *column = strVal(lfirst(lc));
 		char	   *value = column_value_sql(rules_for_column(table->updates, column), column);
 
-		if (foreach_current_index(lc) > 0)
-			appendStringInfoChar(&sql, ',');
-		if (rewrite)
-		{
-			/* the rewrite applies the value to every row, so no WHERE */
-			if (where[0] != '\0' && strncmp(value, "CASE", 4) != 0)
-				value = psprintf("CASE WHEN %s THEN %s ELSE %s END",
-								 where + strlen(" WHERE "), value, quote_identifier(column));
-			appendStringInfo(&sql, " ALTER COLUMN %s TYPE %s USING %s",
-							 quote_identifier(column),
-							 column_type_sql(table->relid, column), value);
-		}
-		else
-			appendStringInfo(&sql, " %s = %s", quote_identifier(column), value);
+		appendStringInfo(&sql, "%s %s = %s", foreach_current_index(lc) > 0 ? "," : "",
+						 quote_identifier(column), value);
 	}
-	if (!rewrite)
-		appendStringInfoString(&sql, where);
-
+	appendStringInfoString(&sql, where);
 	step->sql = sql.data;
-	/* a rewrite writes every row of the table again */
-	step->count_sql = psprintf("SELECT pg_catalog.count(*) FROM %s%s", table->qualname,
-							   rewrite ? "" : where);
+	step->count_sql = psprintf("SELECT pg_catalog.count(*) FROM %s%s", table->qualname, where);
+	step->why = psprintf("; penelope_sandbox.update_strategy is update: old row versions stay until VACUUM%s",
+						 trigger_names(table->relid));
+}
+
+/*
+ * plan_cascade_rewrites
+ *		Tables that a DELETE step changes through ON DELETE CASCADE, SET
+ *		NULL or SET DEFAULT, and that no rule rewrites: a copy removes the
+ *		dead row versions the cascade leaves.
+ */
+static void
+plan_cascade_rewrites(SanitizePlan *plan)
+{
+	List	   *done = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->steps)
+	{
+		PlanStep   *step = lfirst(lc);
+		Oid			argtypes[1] = {OIDOID};
+		Datum		args[1];
+
+		if (step->method != METHOD_DELETE)
+			continue;
+		args[0] = ObjectIdGetDatum(step->table->relid);
+		if (SPI_execute_with_args("SELECT DISTINCT c.conrelid FROM pg_catalog.pg_constraint c"
+								  " WHERE c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd')"
+								  " AND c.confrelid IN (SELECT pg_catalog.unnest(pg_catalog.array_append("
+								  "  ARRAY(SELECT i.inhrelid FROM pg_catalog.pg_inherits i WHERE i.inhparent = $1), $1)))"
+								  " ORDER BY 1",
+								  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_constraint");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															   SPI_tuptable->tupdesc, 1, &isnull));
+			TableRules *child = find_table(plan->tables, relid);
+
+			if ((child != NULL && (child->updates != NIL || child->deletes != NIL) && !child->truncated) ||
+				list_member_oid(done, relid))
+				continue;
+			done = lappend_oid(done, relid);
+		}
+	}
+	foreach(lc, done)
+	{
+		Oid			relid = lfirst_oid(lc);
+		TableRules *table = palloc0(sizeof(TableRules));
+
+		table->relid = relid;
+		table->owner = rel_owner(relid);
+		table->schema = get_namespace_name(get_rel_namespace(relid));
+		table->name = get_rel_name(relid);
+		table->qualname = quote_qualified_identifier(table->schema, table->name);
+		plan_rewrite(plan, table, "; a DELETE above cascades into it");
+	}
 }
 
 /*
@@ -829,13 +1001,42 @@ build_plan(const char *environment)
 	if (plan->disable_outbound)
 		plan_outbound(plan);
 	plan_truncates(plan);
+
+	/*
+	 * A table's delete rules are folded into its rewrite when no foreign
+	 * key references it: dropping rows then breaks nothing.  Otherwise a
+	 * DELETE runs first, so that the foreign keys act, and the rewrite
+	 * after it leaves no dead row version.
+	 */
+	foreach(lc, plan->tables)
+	{
+		TableRules *table = lfirst(lc);
+
+		table->deletes_folded = (table->deletes != NIL && !table->truncated &&
+								 sandbox_update_strategy != STRATEGY_UPDATE &&
+								 !references_to(table->relid) &&
+								 !references_deleted(plan, table->relid));
+	}
 	plan_deletes(plan);
 	foreach(lc, plan->tables)
 	{
 		TableRules *table = lfirst(lc);
 
-		if (table->updates != NIL && !table->truncated)
-			plan_update(plan, table);
+		if (table->truncated)
+			continue;
+		if (sandbox_update_strategy == STRATEGY_UPDATE)
+		{
+			if (table->updates != NIL)
+				plan_update(plan, table);
+		}
+		else if (table->updates != NIL || table->deletes != NIL)
+			plan_rewrite(plan, table,
+						 table->deletes != NIL && !table->deletes_folded ?
+						 "; rows deleted by the DELETE above, which a foreign key references" : NULL);
+	}
+	if (sandbox_update_strategy != STRATEGY_UPDATE)
+	{
+		plan_cascade_rewrites(plan);
 	}
 	return plan;
 }
@@ -976,7 +1177,7 @@ probe_sql(const SandboxRule *rule, const TableRules *table)
  *		roll the subtransaction back and return the error; else NULL.
  */
 static ErrorData *
-run_in_subtransaction(Oid owner, const char *sql)
+run_in_subtransaction(Oid owner, const char *sql, Oid rewrite_relid, int64 *rewritten_rows)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -986,7 +1187,10 @@ run_in_subtransaction(Oid owner, const char *sql)
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		sandbox_run_as_owner(owner, sql, 0, NULL, NULL);
+		if (OidIsValid(rewrite_relid))
+			*rewritten_rows = sandbox_rewrite_relation(rewrite_relid, owner, sql, 0, NULL, NULL);
+		else
+			sandbox_run_as_owner(owner, sql, 0, NULL, NULL);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -1025,7 +1229,7 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 
 		if (sql == NULL)
 			continue;
-		probe_error = run_in_subtransaction(table->owner, sql);
+		probe_error = run_in_subtransaction(table->owner, sql, InvalidOid, NULL);
 		if (probe_error != NULL)
 		{
 			culprits = list_make1(rule);
@@ -1052,10 +1256,27 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 static void
 run_guarded(TableRules *table, List *rules, const char *sql)
 {
-	ErrorData  *edata = run_in_subtransaction(table->owner, sql);
+	ErrorData  *edata = run_in_subtransaction(table->owner, sql, InvalidOid, NULL);
 
 	if (edata != NULL)
 		report_rules_failure(rules, table, edata);
+}
+
+/*
+ * rewrite_guarded
+ *		run_guarded for a rewrite step (see rewrite.c): returns the rows
+ *		written.
+ */
+static int64
+rewrite_guarded(PlanStep *step)
+{
+	int64		rows = 0;
+	ErrorData  *edata = run_in_subtransaction(step->table->owner, step->sql,
+											  step->table->relid, &rows);
+
+	if (edata != NULL)
+		report_rules_failure(step->rules, step->table, edata);
+	return rows;
 }
 
 /*
@@ -1361,8 +1582,11 @@ lock_out_concurrent_runs(void)
 
 /*
  * lock_tables
- *		Lock every table the plan changes, in OID order, in the mode its
- *		statement needs, so that the run does not deadlock halfway.
+ *		Lock every relation the plan changes ACCESS EXCLUSIVE, in OID
+ *		order so that the run does not deadlock halfway, for the whole
+ *		run: no row can come in behind the run, and nobody sees the
+ *		switches it turns off for its length.  The tables a DELETE may
+ *		cascade into are locked too.
  */
 static void
 lock_tables(SanitizePlan *plan)
@@ -1372,32 +1596,244 @@ lock_tables(SanitizePlan *plan)
 
 	foreach(lc, plan->steps)
 	{
-		if (((PlanStep *) lfirst(lc))->method != METHOD_BUILTIN)
-			relids = list_append_unique_oid(relids, ((PlanStep *) lfirst(lc))->table->relid);
+		PlanStep   *step = lfirst(lc);
+
+		if (step->method == METHOD_BUILTIN)
+			continue;
+		relids = list_append_unique_oid(relids, step->table->relid);
+		if (step->method == METHOD_DELETE)
+			relids = list_concat_unique_oid(relids, referencing_tables(step->table->relid));
 	}
 	foreach(lc, plan->tables)
 	{
-		if (((TableRules *) lfirst(lc))->truncated)
-			relids = list_append_unique_oid(relids, ((TableRules *) lfirst(lc))->relid);
+		TableRules *table = lfirst(lc);
+
+		if (table->truncated || table->updates != NIL || table->deletes != NIL)
+			relids = list_append_unique_oid(relids, table->relid);
 	}
 	list_sort(relids, list_oid_cmp);
 
 	foreach(lc, relids)
 	{
 		Oid			relid = lfirst_oid(lc);
-		LOCKMODE	mode = RowExclusiveLock;
+		const char *purpose = "the run";
 		ListCell   *lc2;
 
 		foreach(lc2, plan->steps)
 		{
 			PlanStep   *step = lfirst(lc2);
 
-			if (step->method == METHOD_REWRITE && step->table->relid == relid)
-				mode = AccessExclusiveLock;
+			if (step->method != METHOD_BUILTIN && step->table->relid == relid && step->rules != NIL)
+			{
+				purpose = psprintf("rules %s", rule_id_list(step->rules));
+				break;
+			}
 		}
-		if (find_table(plan->tables, relid)->truncated)
-			mode = AccessExclusiveLock;
-		LockRelationOid(relid, mode);
+		sandbox_lock_relation(relid, AccessExclusiveLock, purpose);
+	}
+	plan->locked = relids;
+}
+
+/*
+ * suspend_row_security_and_triggers
+ *		For the length of the run, on every relation it locked: FORCE ROW
+ *		LEVEL SECURITY is turned off (the owner, as whom the statements
+ *		run, must see every row), and so is every user trigger (an audit
+ *		trigger must not copy the originals, and a derived column has its
+ *		own rule).  resume_row_security_and_triggers() puts both back.
+ */
+static void
+suspend_row_security_and_triggers(SanitizePlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->locked)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (sandbox_suspend_forced_row_security(relid))
+			plan->forced_rls = lappend_oid(plan->forced_rls, relid);
+		plan->triggers = list_concat(plan->triggers, sandbox_user_triggers(relid));
+	}
+	sandbox_set_user_triggers(plan->triggers, false);
+}
+
+static void
+resume_row_security_and_triggers(SanitizePlan *plan)
+{
+	ListCell   *lc;
+
+	sandbox_set_user_triggers(plan->triggers, true);
+	foreach(lc, plan->forced_rls)
+		sandbox_restore_forced_row_security(lfirst_oid(lc));
+}
+
+/*
+ * deferred_foreign_keys
+ *		"s.c1, s.c2": the foreign keys, deferred in this transaction by
+ *		default, that reference a table a DELETE step changes.  Their
+ *		checks cannot be deferred past the security-restricted operation
+ *		the DELETE runs in, so the run makes them IMMEDIATE for its length;
+ *		NULL if there are none.
+ */
+static char *
+deferred_foreign_keys(SanitizePlan *plan)
+{
+	StringInfoData names;
+	ListCell   *lc;
+
+	initStringInfo(&names);
+	foreach(lc, plan->steps)
+	{
+		PlanStep   *step = lfirst(lc);
+
+		if (step->method != METHOD_DELETE)
+			continue;
+		if (SPI_execute(psprintf("SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'"
+								 " OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.conname)"
+								 " FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace"
+								 " WHERE c.contype = 'f' AND c.condeferrable AND c.condeferred AND c.confrelid = %u",
+								 step->table->relid), true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_constraint");
+		for (uint64 i = 0; i < SPI_processed; i++)
+			appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
+							 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	}
+	return names.len > 0 ? names.data : NULL;
+}
+
+/*
+ * refresh_materialized_views
+ *		Refresh the populated materialized views over the relations the
+ *		run rewrote or emptied: they would keep every original otherwise.
+ *		Returns their OIDs.
+ */
+static List *
+refresh_materialized_views(List *relids)
+{
+	List	   *views = NIL;
+	ListCell   *lc;
+
+	if (relids == NIL)
+		return NIL;
+	foreach(lc, relids)
+	{
+		if (SPI_execute(psprintf("SELECT DISTINCT r.ev_class FROM pg_catalog.pg_depend d"
+								 " JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+								 " JOIN pg_catalog.pg_class c ON c.oid = r.ev_class"
+								 " WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+								 " AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+								 " AND d.refobjid = %u AND c.relkind = 'm' AND c.relispopulated",
+								 lfirst_oid(lc)), true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_depend");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			views = list_append_unique_oid(views,
+										   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																		  SPI_tuptable->tupdesc, 1, &isnull)));
+		}
+	}
+	foreach(lc, views)
+	{
+		Oid			view = lfirst_oid(lc);
+
+		if (SPI_execute(psprintf("REFRESH MATERIALIZED VIEW %s",
+								 quote_qualified_identifier(get_namespace_name(get_rel_namespace(view)),
+															get_rel_name(view))),
+						false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not refresh materialized view %u", view);
+	}
+	return views;
+}
+
+/*
+ * renew_statistics
+ *		Forget the statistics that may show a value the run changed or
+ *		removed, then ANALYZE what it rewrote, so that pg_stats never shows
+ *		an original: every column of a table that lost rows (truncated,
+ *		deleted from, refreshed), the changed columns of the others, the
+ *		statistics of their indexes, and the inherited statistics of their
+ *		parents.
+ */
+static void
+renew_statistics(SanitizePlan *plan, List *views)
+{
+	List	   *analyze = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->steps)
+	{
+		PlanStep   *step = lfirst(lc);
+		TableRules *table = step->table;
+		List	   *attnums = NIL;
+		List	   *relids;
+		ListCell   *lc2;
+
+		if (step->method == METHOD_BUILTIN || step->method == METHOD_UNLINK)
+			continue;
+		if (step->method == METHOD_TRUNCATE)
+		{
+			foreach(lc2, plan->tables)
+			{
+				if (((TableRules *) lfirst(lc2))->truncated)
+					sandbox_forget_statistics(((TableRules *) lfirst(lc2))->relid, NIL);
+			}
+			continue;
+		}
+
+		/* the relation and its ancestors, whose inherited statistics count it */
+		relids = list_make1_oid(table->relid);
+		if (SPI_execute(psprintf("WITH RECURSIVE a(r) AS (SELECT inhparent FROM pg_catalog.pg_inherits"
+								 " WHERE inhrelid = %u UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i"
+								 " JOIN a ON i.inhrelid = a.r) SELECT r FROM a", table->relid),
+						true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_inherits");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			relids = list_append_unique_oid(relids,
+											DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																		   SPI_tuptable->tupdesc, 1, &isnull)));
+		}
+
+		foreach(lc2, relids)
+		{
+			Oid			relid = lfirst_oid(lc2);
+			Relation	rel;
+			ListCell   *lc3;
+
+			attnums = NIL;
+			if (table->deletes == NIL && step->method != METHOD_DELETE && table->updates != NIL)
+			{
+				foreach(lc3, column_names(table->updates))
+					attnums = lappend_int(attnums, get_attnum(relid, strVal(lfirst(lc3))));
+			}
+			sandbox_forget_statistics(relid, attnums);
+			rel = relation_open(relid, NoLock);
+			foreach(lc3, RelationGetIndexList(rel))
+				sandbox_forget_statistics(lfirst_oid(lc3), NIL);
+			relation_close(rel, NoLock);
+			analyze = list_append_unique_oid(analyze, relid);
+		}
+	}
+	foreach(lc, views)
+	{
+		sandbox_forget_statistics(lfirst_oid(lc), NIL);
+		analyze = list_append_unique_oid(analyze, lfirst_oid(lc));
+	}
+
+	foreach(lc, analyze)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (SPI_execute(psprintf("ANALYZE %s",
+								 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+															get_rel_name(relid))),
+						false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not analyze relation %u", relid);
 	}
 }
 
@@ -1437,6 +1873,9 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	int			stepno = 0;
 	StringInfoData failures;
 	char	   *summary;
+	char	   *deferred;
+	List	   *saved = NIL;
+	int64		unlinked = 0;
 	ListCell   *lc;
 
 	sandbox_check_not_production(environment);
@@ -1449,6 +1888,10 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	plan = build_plan(environment);
 	run_id = ledger_start(environment, run_id);
 	lock_tables(plan);
+	suspend_row_security_and_triggers(plan);
+	deferred = deferred_foreign_keys(plan);
+	if (deferred != NULL)
+		(void) SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", deferred), false, 0);
 	sandbox_masking_prepare_key();
 
 	foreach(lc, plan->steps)
@@ -1462,17 +1905,24 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		CHECK_FOR_INTERRUPTS();
 		INSTR_TIME_SET_CURRENT(step_start);
 
-		if (step->method == METHOD_UPDATE || step->method == METHOD_REWRITE)
+		if ((step->method == METHOD_UPDATE || step->method == METHOD_REWRITE) &&
+			!list_member_ptr(saved, step->rules))
+		{
+			/* once per table, partitions and children included */
 			sandbox_save_restorable(run_id, step->table->relid, step->rules);
+			saved = lappend(saved, step->rules);
+		}
 
-		/*
-		 * Statements that do not report their rows are counted first; but a
-		 * rewrite changes every row of its table, which the verification
-		 * below counts anyway, so its ledger row waits for that count.
-		 */
+		/* Statements that do not report their rows are counted first */
 		rows = (step->method == METHOD_TRUNCATE || step->method == METHOD_BUILTIN) ?
 			count_guarded(step->table, step->rules, step->count_sql) : 0;
-		run_guarded(step->table, step->rules, step->sql);
+		if (step->method == METHOD_REWRITE)
+		{
+			rows = rewrite_guarded(step);
+			plan->rewritten = lappend_oid(plan->rewritten, step->table->relid);
+		}
+		else
+			run_guarded(step->table, step->rules, step->sql);
 		if (step->sql_returns_count)
 		{
 			bool		isnull;
@@ -1486,25 +1936,23 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		INSTR_TIME_SUBTRACT(step_time, step_start);
 		step->stepno = stepno;
 		step->seconds = INSTR_TIME_GET_DOUBLE(step_time);
-		if (step->method != METHOD_REWRITE)
-			ledger_step(run_id, step, rows);
+		ledger_step(run_id, step, rows);
 		total_rows += rows;
-		if (step->method == METHOD_UPDATE || step->method == METHOD_DELETE)
+		if (step->method == METHOD_UNLINK)
+			unlinked += rows;
+		if (step->method == METHOD_UPDATE || (step->method == METHOD_DELETE &&
+											  sandbox_update_strategy == STRATEGY_UPDATE))
 			in_place = list_append_unique_ptr(in_place, step->table->qualname);
 	}
 
+	/* Nothing the run changed may stay visible elsewhere */
+	renew_statistics(plan, refresh_materialized_views(plan->locked));
+
 	/* The run holds only if every rule's effect can be seen in the data */
 	results = verify_plan(plan);
-	foreach(lc, plan->steps)
-	{
-		PlanStep   *step = lfirst(lc);
-
-		if (step->method == METHOD_REWRITE)
-		{
-			ledger_step(run_id, step, step->table->rows_now);
-			total_rows += step->table->rows_now;
-		}
-	}
+	resume_row_security_and_triggers(plan);
+	if (deferred != NULL)
+		(void) SPI_execute(psprintf("SET CONSTRAINTS %s DEFERRED", deferred), false, 0);
 	initStringInfo(&failures);
 	foreach(lc, results)
 	{
@@ -1542,6 +1990,11 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	sandbox_lock_features(environment, plan->rules);
 	sandbox_note_sanitized();
 
+	if (unlinked > 0)
+		ereport(NOTICE,
+				(errmsg("%lld large objects were unlinked; their bytes stay in the pages of pg_largeobject until it is rewritten",
+						(long long) unlinked),
+				 errhint("Run VACUUM FULL pg_catalog.pg_largeobject once this transaction has committed.")));
 	if (in_place != NIL)
 	{
 		StringInfoData tables;
@@ -1601,11 +2054,12 @@ sandbox_plan(PG_FUNCTION_ARGS)
 		Datum		value;
 		bool		isnull = false;
 
-		value = CStringGetTextDatum(psprintf("%s; -- %s%s%s: %lld %s",
+		value = CStringGetTextDatum(psprintf("%s; -- %s%s%s: %lld %s%s",
 											 step->sql, method_names[step->method],
 											 step->rules ? ", rules " : "",
 											 rule_id_list(step->rules), (long long) rows,
-											 step->method == METHOD_BUILTIN ? "objects" : "rows"));
+											 step->method == METHOD_BUILTIN ? "objects" : "rows",
+											 step->why ? step->why : ""));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 	}
 
