@@ -1315,19 +1315,60 @@ count_guarded(TableRules *table, List *rules, const char *sql)
 /* ---- Verification ---- */
 
 /*
+ * WINNER_ALIAS: the relation, joined laterally to each row in verify_plan,
+ * whose column N holds the position of the rule that applies to the row's
+ * column N (see winner_sql).
+ */
+#define WINNER_ALIAS "\"penelope_sandbox winner\""
+
+/*
+ * winner_sql
+ *		"CASE WHEN f1 THEN 1 WHEN f2 THEN 2 ... ELSE k END": the position,
+ *		among the rules of one column, of the rule that applies to a row
+ *		(the first whose filter matches), or NULL where none does.  Rules
+ *		after one without a filter never apply.
+ */
+static char *
+winner_sql(List *rules)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "CASE");
+	foreach(lc, rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+
+		if (rule->filter == NULL)
+		{
+			appendStringInfo(&buf, " ELSE %d", foreach_current_index(lc) + 1);
+			break;
+		}
+		appendStringInfo(&buf, " WHEN %s THEN %d", sandbox_wrap_sql(rule->filter),
+						 foreach_current_index(lc) + 1);
+	}
+	appendStringInfoString(&buf, " END");
+	return buf.data;
+}
+
+/*
  * verify_check_sql
  *		A boolean SQL condition true for each row violating a rule, and
  *		the sentence describing what the rule guarantees.
  *
  * A mask or set rule is checked on the rows where it is the rule that
- * applies: its filter matches, and no earlier rule for the column does.
- * A restorable rule of a feature re-enabled since is not checked.
+ * applies: the winner of its column (see winner_sql), computed once per
+ * row, is the rule's position.  A restorable rule of a feature re-enabled
+ * since is not checked.
  */
 static char *
 verify_check_sql(SandboxRule *rule, TableRules *table, List *reenabled, char **detail)
 {
-	StringInfoData applies;
-	ListCell   *lc;
+	List	   *columns;
+	List	   *rules;
+	int			position;
+	char	   *applies;
 
 	switch (rule->action)
 	{
@@ -1348,22 +1389,37 @@ verify_check_sql(SandboxRule *rule, TableRules *table, List *reenabled, char **d
 		return "false";
 	}
 
-	initStringInfo(&applies);
-	appendStringInfoString(&applies, rule_condition(rule));
-	foreach(lc, table->updates)
+	columns = column_names(table->updates);
+	rules = rules_for_column(table->updates, rule->column_name);
+	position = 0;
+	for (int i = 0; i < list_length(rules); i++)
 	{
-		SandboxRule *earlier = lfirst(lc);
+		SandboxRule *r = list_nth(rules, i);
 
-		if (earlier == rule)
-			break;
-		if (strcmp(earlier->column_name, rule->column_name) != 0)
-			continue;
-		if (earlier->filter == NULL)
+		if (r == rule)
 		{
-			*detail = psprintf("every row is covered by rule %lld", (long long) earlier->id);
+			position = i + 1;
+			break;
+		}
+		if (r->filter == NULL)
+		{
+			*detail = psprintf("every row is covered by rule %lld", (long long) r->id);
 			return "false";
 		}
-		appendStringInfo(&applies, " AND NOT %s", rule_condition(earlier));
+	}
+	if (((SandboxRule *) linitial(rules))->filter == NULL)
+		applies = "true";
+	else
+	{
+		int			column = 0;
+		ListCell   *lc;
+
+		foreach(lc, columns)
+		{
+			if (strcmp(strVal(lfirst(lc)), rule->column_name) == 0)
+				column = foreach_current_index(lc) + 1;
+		}
+		applies = psprintf("%s.\"%d\" = %d", WINNER_ALIAS, column, position);
 	}
 
 	if (OidIsValid(rule->recogniser))
@@ -1373,22 +1429,124 @@ verify_check_sql(SandboxRule *rule, TableRules *table, List *reenabled, char **d
 
 		*detail = psprintf("%s holds values recognised by %s", rule->column_name, recogniser);
 		return psprintf("%s AND %s IS NOT NULL AND NOT %s(%s)",
-						applies.data, quote_identifier(rule->column_name),
+						applies, quote_identifier(rule->column_name),
 						recogniser, quote_identifier(rule->column_name));
 	}
 
 	*detail = psprintf("%s holds the value of the rule's expression", rule->column_name);
 	return psprintf("%s AND %s IS DISTINCT FROM CAST(%s AS %s)",
-					applies.data, quote_identifier(rule->column_name),
+					applies, quote_identifier(rule->column_name),
 					sandbox_wrap_sql(rule->expression),
 					format_type_be(get_atttype(table->relid,
 											   get_attnum(table->relid, rule->column_name))));
 }
 
 /*
+ * winners_from_sql
+ *		" CROSS JOIN LATERAL (SELECT w1, w2 OFFSET 0) AS winner("1", "2")"
+ *		for the columns of a table whose first rule has a filter, or "".
+ *		OFFSET 0 keeps the subquery from being pulled up, so each row's
+ *		winners are computed once, however many rules check them: the
+ *		query grows linearly with the rules.
+ */
+static char *
+winners_from_sql(TableRules *table)
+{
+	StringInfoData select;
+	StringInfoData names;
+	ListCell   *lc;
+
+	initStringInfo(&select);
+	initStringInfo(&names);
+	foreach(lc, column_names(table->updates))
+	{
+		List	   *rules = rules_for_column(table->updates, strVal(lfirst(lc)));
+		bool		filtered = (((SandboxRule *) linitial(rules))->filter != NULL);
+
+		appendStringInfo(&select, "%s%s", select.len > 0 ? ", " : "",
+						 filtered ? winner_sql(rules) : "NULL::pg_catalog.int4");
+		appendStringInfo(&names, "%s\"%d\"", names.len > 0 ? ", " : "",
+						 foreach_current_index(lc) + 1);
+	}
+	if (select.len == 0)
+		return "";
+	return psprintf(" CROSS JOIN LATERAL (SELECT %s OFFSET 0) AS %s(%s)",
+					select.data, WINNER_ALIAS, names.data);
+}
+
+/*
+ * verify_statistics
+ *		For each mask rule with a recogniser taking text that masks every
+ *		row of its column, on a table with a rewrite step: count the values pg_stats shows for its column
+ *		(most common values, histogram bounds), on the table and on its
+ *		partitions and children, that the recogniser rejects.  After a run
+ *		that forgot and recomputed them there are none.
+ */
+static List *
+verify_statistics(SanitizePlan *plan)
+{
+	List	   *results = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+		TableRules *table = find_table(plan->tables, rule->relid);
+		VerifyResult *result;
+		char	   *recogniser;
+		StringInfoData sql;
+		ListCell   *lc2;
+
+		/* only a rule that masks every row of its column */
+		if (rule->action != ACTION_MASK || !OidIsValid(rule->recogniser) || rule->filter != NULL ||
+			get_func_nargs(rule->recogniser) != 1 || table == NULL || table->truncated ||
+			linitial(rules_for_column(table->updates, rule->column_name)) != rule ||
+			get_atttype(rule->relid, get_attnum(rule->relid, rule->column_name)) != TEXTOID)
+			continue;
+		foreach(lc2, plan->steps)
+		{
+			if (((PlanStep *) lfirst(lc2))->method == METHOD_REWRITE &&
+				list_member_ptr(((PlanStep *) lfirst(lc2))->rules, rule))
+				break;
+		}
+		if (lc2 == NULL)
+			continue;
+
+		recogniser = quote_qualified_identifier(get_namespace_name(get_func_namespace(rule->recogniser)),
+												get_func_name(rule->recogniser));
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT pg_catalog.count(*) FROM pg_catalog.pg_stats s,"
+						 " LATERAL pg_catalog.unnest(pg_catalog.array_cat("
+						 "  s.most_common_vals::pg_catalog.text::pg_catalog.text[],"
+						 "  s.histogram_bounds::pg_catalog.text::pg_catalog.text[])) AS v"
+						 " WHERE s.attname = %s AND v IS NOT NULL AND NOT %s(v) AND (s.schemaname, s.tablename) IN (",
+						 quote_literal_cstr(rule->column_name), recogniser);
+		foreach(lc2, find_all_inheritors(rule->relid, NoLock, NULL))
+		{
+			Oid			relid = lfirst_oid(lc2);
+
+			appendStringInfo(&sql, "%s(%s, %s)", foreach_current_index(lc2) > 0 ? ", " : "",
+							 quote_literal_cstr(get_namespace_name(get_rel_namespace(relid))),
+							 quote_literal_cstr(get_rel_name(relid)));
+		}
+		appendStringInfoChar(&sql, ')');
+
+		result = palloc0(sizeof(VerifyResult));
+		result->table = builtin_target("statistics");
+		result->detail = psprintf("pg_stats shows only values of %s.%s recognised by %s",
+								  table->qualname, quote_identifier(rule->column_name), recogniser);
+		result->violations = count_guarded(result->table, NIL, sql.data);
+		results = lappend(results, result);
+	}
+	return results;
+}
+
+/*
  * verify_plan
  *		Count, per rule, the rows violating it now: one scan per table,
- *		which also counts the table's rows (TableRules.rows_now).
+ *		which also counts the table's rows (TableRules.rows_now).  For the
+ *		relations a run rewrote, also count the dead row versions left in
+ *		them (none, unless something changed them since).
  */
 static List *
 verify_plan(SanitizePlan *plan)
@@ -1420,7 +1578,7 @@ verify_plan(SanitizePlan *plan)
 							 verify_check_sql(rule, table, plan->reenabled, &result->detail));
 			table_results = lappend(table_results, result);
 		}
-		appendStringInfo(&sql, " FROM %s", table->qualname);
+		appendStringInfo(&sql, " FROM %s%s", table->qualname, winners_from_sql(table));
 
 		run_guarded(table, table->rules_all, sql.data);
 		table->rows_now = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -1435,6 +1593,21 @@ verify_plan(SanitizePlan *plan)
 		}
 		results = list_concat(results, table_results);
 	}
+
+	foreach(lc, plan->rewritten)
+	{
+		Oid			relid = lfirst_oid(lc);
+		VerifyResult *result = palloc0(sizeof(VerifyResult));
+
+		result->table = builtin_target("rewritten tables");
+		result->detail = psprintf("no dead row version in %s",
+								  quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+															 get_rel_name(relid)));
+		result->violations = sandbox_dead_row_versions(relid);
+		results = lappend(results, result);
+	}
+
+	results = list_concat(results, verify_statistics(plan));
 
 	if (plan->disable_outbound)
 	{
@@ -1470,6 +1643,48 @@ reenabled_features(void)
 		features = lappend(features,
 						   makeString(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)));
 	return features;
+}
+
+/*
+ * rewritten_by_last_run
+ *		OIDs of the relations this database's last successful run
+ *		rewrote, from the ledger.
+ */
+static List *
+rewritten_by_last_run(void)
+{
+	List	   *relids = NIL;
+
+	if (SPI_execute("SELECT DISTINCT c.oid FROM sandbox.run_step s"
+					" JOIN pg_catalog.pg_namespace n ON n.nspname = s.table_schema"
+					" JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = s.table_name"
+					" WHERE s.run_id = (sandbox.last_run()).id AND s.method = 'rewrite'"
+					" ORDER BY 1", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read sandbox.run_step");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		relids = lappend_oid(relids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	return relids;
+}
+
+/*
+ * engine_settings
+ *		Settings for the engine's own statements, until the returned GUC
+ *		nest level is left: no JIT (compiling the query of a table with
+ *		hundreds of rules took minutes, deaf to cancellation).
+ */
+static int
+engine_settings(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
 }
 
 /* ---- The run ledger ---- */
@@ -1876,6 +2091,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	char	   *deferred;
 	List	   *saved = NIL;
 	int64		unlinked = 0;
+	int			nestlevel;
 	ListCell   *lc;
 
 	sandbox_check_not_production(environment);
@@ -1884,6 +2100,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	nestlevel = engine_settings();
 
 	plan = build_plan(environment);
 	run_id = ledger_start(environment, run_id);
@@ -2009,6 +2226,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	}
 
 	summary = MemoryContextStrdup(callercxt, summary);
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return summary;
 }
@@ -2037,6 +2255,7 @@ sandbox_plan(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *environment = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	SanitizePlan *plan;
+	int			nestlevel;
 	ListCell   *lc;
 
 	if (strcmp(environment, "production") == 0)
@@ -2045,6 +2264,7 @@ sandbox_plan(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	nestlevel = engine_settings();
 
 	plan = build_plan(environment);
 	foreach(lc, plan->steps)
@@ -2063,6 +2283,7 @@ sandbox_plan(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 	}
 
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -2077,14 +2298,17 @@ sandbox_verify(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *environment = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	SanitizePlan *plan;
+	int			nestlevel;
 	ListCell   *lc;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
+	nestlevel = engine_settings();
 	plan = build_plan(environment);
 	plan->reenabled = reenabled_features();
+	plan->rewritten = rewritten_by_last_run();
 	sandbox_masking_prepare_key();
 	foreach(lc, verify_plan(plan))
 	{
@@ -2116,6 +2340,7 @@ sandbox_verify(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return (Datum) 0;
 }
