@@ -962,6 +962,53 @@ plan_outbound(SanitizePlan *plan)
 }
 
 /*
+ * refuse_overlapping_rules
+ *		A rule on a table applies to its partitions and inheritance
+ *		children too.  Another rule for the same column on one of those
+ *		would make the rows it covers hold either rule's value, and the
+ *		other rule could never verify: refuse it.
+ */
+static void
+refuse_overlapping_rules(SanitizePlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->tables)
+	{
+		TableRules *parent = lfirst(lc);
+		List	   *children;
+		ListCell   *lc2;
+
+		if (parent->updates == NIL || !has_subclass(parent->relid))
+			continue;
+		children = find_all_inheritors(parent->relid, NoLock, NULL);
+		foreach(lc2, plan->tables)
+		{
+			TableRules *child = lfirst(lc2);
+			ListCell   *lc3;
+
+			if (child == parent || child->updates == NIL ||
+				!list_member_oid(children, child->relid))
+				continue;
+			foreach(lc3, child->updates)
+			{
+				SandboxRule *rule = lfirst(lc3);
+				List	   *same = rules_for_column(parent->updates, rule->column_name);
+
+				if (same != NIL)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("rule %lld writes column %s of %s, which rule %lld on %s writes too",
+									(long long) rule->id, quote_identifier(rule->column_name),
+									child->qualname, (long long) ((SandboxRule *) linitial(same))->id,
+									parent->qualname),
+							 errhint("A rule on a table applies to its partitions and inheritance children: keep one of the two rules, or give the parent's rule a filter and the child's its own column.")));
+			}
+		}
+	}
+}
+
+/*
  * build_plan
  *		Load and validate the rules of an environment and turn them into
  *		statements.  The caller must be connected to SPI.
@@ -996,6 +1043,8 @@ build_plan(const char *environment)
 		}
 	}
 	list_sort(plan->tables, compare_tables);
+
+	refuse_overlapping_rules(plan);
 
 	plan->disable_outbound = sandbox_environment_disables_outbound(environment);
 	if (plan->disable_outbound)

@@ -529,11 +529,13 @@ sandbox_set_user_triggers(List *triggers, bool enable)
 		SuspendedTrigger *st = lfirst(lc);
 		Relation	rel = table_open(st->relid, NoLock);
 
-		EnableDisableTrigger(rel, st->name, enable ? st->enabled : TRIGGER_DISABLED,
-							 true, AccessExclusiveLock);
+		/* each partition's trigger is in the list: no recursion */
+		EnableDisableTriggerNew2(rel, st->name, InvalidOid,
+								 enable ? st->enabled : TRIGGER_DISABLED,
+								 true, false, AccessExclusiveLock);
 		table_close(rel, NoLock);
+		CommandCounterIncrement();
 	}
-	CommandCounterIncrement();
 }
 
 /* ---- Locks ---- */
