@@ -62,6 +62,7 @@
 #include "pgstat.h"
 #include "portability/instr_time.h"
 #include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -150,12 +151,24 @@ typedef struct SanitizePlan
 	List	   *tables;			/* TableRules *, by name */
 	List	   *steps;			/* PlanStep *, in execution order */
 	List	   *rewritten;		/* OIDs of the relations rewritten */
+	List	   *foreign_keys;	/* ForeignKeyCheck *: to check after the steps */
 
 	/* Filled in by a run */
 	List	   *locked;			/* OIDs of the relations locked */
 	List	   *forced_rls;		/* OIDs: FORCE ROW LEVEL SECURITY suspended */
 	List	   *triggers;		/* SuspendedTrigger *: user triggers off */
 } SanitizePlan;
+
+/* A foreign key the run must check itself (a rewrite fires no trigger) */
+typedef struct ForeignKeyCheck
+{
+	char	   *name;
+	Oid			conrelid;		/* referencing table */
+	Oid			confrelid;		/* referenced table */
+	List	   *columns;		/* referencing column names */
+	List	   *ref_columns;	/* referenced column names, in the same order */
+	bool		match_full;
+} ForeignKeyCheck;
 
 /* One row of sandbox_verify */
 typedef struct VerifyResult
@@ -165,6 +178,8 @@ typedef struct VerifyResult
 	int64		violations;
 	char	   *detail;
 } VerifyResult;
+
+static int64 count_guarded(TableRules *table, List *rules, const char *sql);
 
 /* ---- Running SQL as a table's owner ---- */
 
@@ -962,6 +977,158 @@ plan_outbound(SanitizePlan *plan)
 }
 
 /*
+ * column_changed
+ *		Whether the plan's mask and set rules write a column of a relation:
+ *		rules on the relation itself, on one of its ancestors or on one of
+ *		its partitions or children.
+ */
+static bool
+column_changed(SanitizePlan *plan, Oid relid, const char *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->tables)
+	{
+		TableRules *table = lfirst(lc);
+
+		if (table->truncated || rules_for_column(table->updates, column) == NIL)
+			continue;
+		if (table->relid == relid ||
+			list_member_oid(find_all_inheritors(table->relid, NoLock, NULL), relid) ||
+			list_member_oid(find_all_inheritors(relid, NoLock, NULL), table->relid))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * foreign_keys_to_check
+ *		The foreign keys whose columns, on either side, the plan's rules
+ *		write: a rewrite fires no foreign key trigger, so the run checks
+ *		them itself after its steps (check_foreign_keys).  A key whose
+ *		referenced columns are masked while no rule writes the referencing
+ *		ones can never hold afterwards (the rewrite cascades nothing): it
+ *		is refused here, with the rule to add.
+ */
+static List *
+foreign_keys_to_check(SanitizePlan *plan)
+{
+	List	   *result = NIL;
+
+	if (SPI_execute("SELECT c.oid, c.conrelid, c.confrelid,"
+					" ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(n, i)"
+					"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i),"
+					" ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(n, i)"
+					"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i),"
+					" c.conname::pg_catalog.text, c.confmatchtype = 'f'"
+					" FROM pg_catalog.pg_constraint c WHERE c.contype = 'f' AND c.conparentid = 0"
+					" ORDER BY c.oid", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_constraint");
+	{
+		SPITupleTable *tuptable = SPI_tuptable;
+		uint64		nkeys = SPI_processed;
+
+		for (uint64 i = 0; i < nkeys; i++)
+		{
+			HeapTuple	tuple = tuptable->vals[i];
+			TupleDesc	desc = tuptable->tupdesc;
+			bool		isnull;
+			ForeignKeyCheck *fk = palloc0(sizeof(ForeignKeyCheck));
+			Datum	   *names;
+			int			n;
+			bool		referencing_changed = false;
+			bool		referenced_changed = false;
+
+			fk->conrelid = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
+			fk->confrelid = DatumGetObjectId(SPI_getbinval(tuple, desc, 3, &isnull));
+			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 4, &isnull)),
+							  TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
+			for (int k = 0; k < n; k++)
+				fk->columns = lappend(fk->columns, TextDatumGetCString(names[k]));
+			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 5, &isnull)),
+							  TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
+			for (int k = 0; k < n; k++)
+				fk->ref_columns = lappend(fk->ref_columns, TextDatumGetCString(names[k]));
+			fk->name = SPI_getvalue(tuple, desc, 6);
+			fk->match_full = DatumGetBool(SPI_getbinval(tuple, desc, 7, &isnull));
+
+			for (int k = 0; k < list_length(fk->columns); k++)
+			{
+				referencing_changed |= column_changed(plan, fk->conrelid, list_nth(fk->columns, k));
+				referenced_changed |= column_changed(plan, fk->confrelid, list_nth(fk->ref_columns, k));
+			}
+			if (referenced_changed && !referencing_changed)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("the rules change the key of %s that foreign key %s of %s references, and no rule changes the referencing columns",
+								quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->confrelid)),
+														   get_rel_name(fk->confrelid)),
+								quote_identifier(fk->name),
+								quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->conrelid)),
+														   get_rel_name(fk->conrelid))),
+						 errhint("A rewrite fires no ON UPDATE CASCADE: mask the referencing columns with the same deterministic masking function.")));
+			if (referencing_changed || referenced_changed)
+				result = lappend(result, fk);
+		}
+	}
+	return result;
+}
+
+/*
+ * check_foreign_keys
+ *		Check, after the steps, the foreign keys whose columns the run
+ *		wrote: every referencing row must still find its referenced row.
+ *		Run as the referencing table's owner, like the rules.
+ */
+static void
+check_foreign_keys(SanitizePlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->foreign_keys)
+	{
+		ForeignKeyCheck *fk = lfirst(lc);
+		TableRules *target = palloc0(sizeof(TableRules));
+		StringInfoData sql;
+		StringInfoData present;
+		StringInfoData match;
+		int64		broken;
+
+		target->relid = fk->conrelid;
+		target->owner = rel_owner(fk->conrelid);
+		target->schema = get_namespace_name(get_rel_namespace(fk->conrelid));
+		target->name = get_rel_name(fk->conrelid);
+		target->qualname = quote_qualified_identifier(target->schema, target->name);
+
+		initStringInfo(&present);
+		initStringInfo(&match);
+		for (int k = 0; k < list_length(fk->columns); k++)
+		{
+			const char *column = quote_identifier(list_nth(fk->columns, k));
+
+			appendStringInfo(&present, "%sr.%s IS NOT NULL", k > 0 ? (fk->match_full ? " OR " : " AND ") : "",
+							 column);
+			appendStringInfo(&match, "%sp.%s OPERATOR(pg_catalog.=) r.%s", k > 0 ? " AND " : "",
+							 quote_identifier(list_nth(fk->ref_columns, k)), column);
+		}
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT pg_catalog.count(*) FROM %s r WHERE (%s)"
+						 " AND NOT EXISTS (SELECT FROM %s p WHERE %s)",
+						 target->qualname, present.data,
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->confrelid)),
+													get_rel_name(fk->confrelid)),
+						 match.data);
+		broken = count_guarded(target, NIL, sql.data);
+		if (broken > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("foreign key %s of %s does not hold after the rules: %lld rows reference a key the rules changed or removed",
+							quote_identifier(fk->name), target->qualname, (long long) broken),
+					 errhint("Nothing was changed: the whole sanitization is rolled back. Mask both sides of the key with the same deterministic masking function, or remove the referencing rows too.")));
+	}
+}
+
+/*
  * refuse_overlapping_rules
  *		A rule on a table applies to its partitions and inheritance
  *		children too.  Another rule for the same column on one of those
@@ -1045,6 +1212,7 @@ build_plan(const char *environment)
 	list_sort(plan->tables, compare_tables);
 
 	refuse_overlapping_rules(plan);
+	plan->foreign_keys = foreign_keys_to_check(plan);
 
 	plan->disable_outbound = sandbox_environment_disables_outbound(environment);
 	if (plan->disable_outbound)
@@ -1503,6 +1671,7 @@ winners_from_sql(TableRules *table)
 {
 	StringInfoData select;
 	StringInfoData names;
+	bool		any_filtered = false;
 	ListCell   *lc;
 
 	initStringInfo(&select);
@@ -1512,12 +1681,13 @@ winners_from_sql(TableRules *table)
 		List	   *rules = rules_for_column(table->updates, strVal(lfirst(lc)));
 		bool		filtered = (((SandboxRule *) linitial(rules))->filter != NULL);
 
+		any_filtered |= filtered;
 		appendStringInfo(&select, "%s%s", select.len > 0 ? ", " : "",
 						 filtered ? winner_sql(rules) : "NULL::pg_catalog.int4");
 		appendStringInfo(&names, "%s\"%d\"", names.len > 0 ? ", " : "",
 						 foreach_current_index(lc) + 1);
 	}
-	if (select.len == 0)
+	if (!any_filtered)
 		return "";
 	return psprintf(" CROSS JOIN LATERAL (SELECT %s OFFSET 0) AS %s(%s)",
 					select.data, WINNER_ALIAS, names.data);
@@ -2210,6 +2380,8 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 											  sandbox_update_strategy == STRATEGY_UPDATE))
 			in_place = list_append_unique_ptr(in_place, step->table->qualname);
 	}
+
+	check_foreign_keys(plan);
 
 	/* Nothing the run changed may stay visible elsewhere */
 	renew_statistics(plan, refresh_materialized_views(plan->locked));

@@ -14,7 +14,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS penelope_sandbox;
 CREATE EXTENSION IF NOT EXISTS pageinspect;
-SELECT plan(37);
+SELECT plan(41);
 
 -- ---- fixtures ----
 CREATE ROLE rw_owner;
@@ -211,6 +211,32 @@ INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, ac
 SELECT throws_like($$SELECT * FROM sandbox_plan('migration')$$,
 	'%writes column comment of rw.visit_2024, which rule % on rw.visit writes too%',
 	'a rule on a partition and one on its parent for the same column are refused');
+
+DELETE FROM sandbox.rule WHERE table_name = 'visit_2024';
+
+-- a masked key referenced ON UPDATE CASCADE: both sides masked alike, or refused
+CREATE TABLE rw.account (code text PRIMARY KEY, label text);
+CREATE TABLE rw.account_note (id int, account_code text REFERENCES rw.account ON UPDATE CASCADE, body text);
+ALTER TABLE rw.account OWNER TO rw_owner;
+ALTER TABLE rw.account_note OWNER TO rw_owner;
+INSERT INTO rw.account SELECT 'ACC-' || g, 'l' FROM generate_series(1, 20) g;
+INSERT INTO rw.account_note SELECT g, 'ACC-' || (1 + g % 20), 'b' FROM generate_series(1, 40) g;
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('migration', 'rw', 'account', 'code', 'mask', 'sandbox.mask_id(code)');
+SELECT throws_like($$SELECT * FROM sandbox_plan('migration')$$,
+	'the rules change the key of rw.account that foreign key account_note_account_code_fkey of rw.account_note references, and no rule changes the referencing columns',
+	'a masked key whose referencing column no rule masks is refused, with the reason');
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('migration', 'rw', 'account_note', 'account_code', 'set', $$'ACC-0'$$);
+SELECT throws_like($$SELECT sandbox_sanitize('migration')$$,
+	'foreign key account_note_account_code_fkey of rw.account_note does not hold after the rules: 40 rows%',
+	'a foreign key the rules break is found after the rewrite');
+UPDATE sandbox.rule SET action = 'mask', expression = 'sandbox.mask_id(account_code)'
+	WHERE table_name = 'account_note';
+SELECT lives_ok($$SELECT sandbox_sanitize('migration')$$,
+	'a masked key and its referencing column masked by the same deterministic function');
+SELECT is((SELECT count(*)::int FROM rw.account_note n JOIN rw.account a ON a.code = n.account_code
+		   WHERE a.code NOT LIKE 'ACC-%'), 40, 'every referencing row still finds its masked key');
 
 SELECT * FROM finish();
 ROLLBACK;
