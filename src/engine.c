@@ -10,21 +10,31 @@
  *	   (subscriptions, user mappings, pg_cron jobs; see outbound.c);
  *	1. large objects of truncated tables are unlinked, then one TRUNCATE
  *	   empties every truncated table at once;
- *	2. one DELETE per table, referencing tables before referenced ones,
- *	   unlinking the large objects of the removed rows in the same
- *	   statement;
- *	3. one UPDATE per table applying all its mask and set rules in a
- *	   single pass (rules with filters become CASE branches), or, where
- *	   a rule covers every row and the table allows it, one ALTER TABLE
- *	   ... ALTER COLUMN ... TYPE ... USING that rewrites the table: about
- *	   four times faster, and it leaves no dead row versions holding the
- *	   old values.
+ *	2. a DELETE for each table whose delete rules cannot be folded into
+ *	   its rewrite (a foreign key references it), referencing tables
+ *	   before referenced ones; the large objects of the rows removed are
+ *	   unlinked first;
+ *	3. one rewrite per plain table (each partition and inheritance child
+ *	   of a table with rules), applying all its mask and set rules in a
+ *	   single pass (rules with filters become CASE branches) and dropping
+ *	   the rows its folded delete rules match: see rewrite.c.  It leaves
+ *	   no old row version anywhere and fires no trigger.
+ *
+ * With penelope_sandbox.update_strategy = update, 2 and 3 are a DELETE and
+ * an UPDATE per table instead, in place.
+ *
+ * Every table the run changes is locked ACCESS EXCLUSIVE for the whole
+ * run; its user triggers and FORCE ROW LEVEL SECURITY are switched off
+ * until the end.  After the steps, the foreign keys whose columns the
+ * rules wrote are checked, materialized views over the changed tables
+ * refreshed, and the statistics that could show a changed value forgotten
+ * and computed again.
  *
  * Rows about to be removed are never updated first.  Each statement runs
  * as the owner of its table, inside a security-restricted operation and
- * with a fixed search_path, as VACUUM and REINDEX do: triggers, index
- * expressions and rule functions act with the owner's rights, never with
- * those of the superuser running the sanitization.
+ * with a fixed search_path, as VACUUM and REINDEX do: index expressions
+ * and rule functions act with the owner's rights, never with those of the
+ * superuser running the sanitization.
  *
  * Before a table's statement, the values its restorable rules overwrite
  * are saved; after the run, the switches of locked features are guarded

@@ -8,6 +8,7 @@
  *	penelope_sandbox.c		module load, GUCs, the production guard
  *	src/catalog.c			reading and validating the rule catalog
  *	src/engine.c			plan, sanitize, verify and the run ledger
+ *	src/rewrite.c			the engine's table rewrite, statistics, locks
  *	src/mask_core.c			pure-C masking core (no server headers)
  *	src/masking.c			SQL-callable masking functions and the key
  *

@@ -14,7 +14,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS penelope_sandbox;
 CREATE EXTENSION IF NOT EXISTS pageinspect;
-SELECT plan(41);
+SELECT plan(43);
 
 -- ---- fixtures ----
 CREATE ROLE rw_owner;
@@ -237,6 +237,19 @@ SELECT lives_ok($$SELECT sandbox_sanitize('migration')$$,
 	'a masked key and its referencing column masked by the same deterministic function');
 SELECT is((SELECT count(*)::int FROM rw.account_note n JOIN rw.account a ON a.code = n.account_code
 		   WHERE a.code NOT LIKE 'ACC-%'), 40, 'every referencing row still finds its masked key');
+
+-- 200 filtered rules on one column: verification stays linear
+CREATE TABLE rw.many (id int, v text);
+ALTER TABLE rw.many OWNER TO rw_owner;
+INSERT INTO rw.many SELECT g, 'ORIGSECRET' FROM generate_series(1, 2000) g;
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression, filter)
+	SELECT 'migration', 'rw', 'many', 'v', 'set', format($$'r%s'$$, k), format('id %% 200 = %s', k)
+	FROM generate_series(0, 199) k;
+SET LOCAL statement_timeout = '60s';
+SELECT lives_ok($$SELECT sandbox_sanitize('migration')$$, 'a run with 200 filtered rules on one column');
+SELECT is((SELECT count(*)::int FROM sandbox_verify('migration') WHERE relation = 'rw.many' AND ok), 200,
+	'each of the 200 rules verifies');
+RESET statement_timeout;
 
 SELECT * FROM finish();
 ROLLBACK;
