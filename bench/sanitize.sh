@@ -49,6 +49,7 @@
 # Results: a markdown report on stdout and in bench/results/<date>.md.
 #
 # Environment: BENCH_ROWS (part A rows), BENCH_SCALE (part B scale),
+# BENCH_A_VARIANTS (part A variants to run, by name; default all),
 # BENCH_REAL_ROWS (part C clients), BENCH_RUNS (runs per variant),
 # BENCH_PARTS (any of A, B and C; default ABC),
 # BENCH_NO_BUILD=1 to use the installed extension as it is.
@@ -216,6 +217,8 @@ INSERT INTO v VALUES
 EOF
 	local variants=(bare_noop bare_cheap sanitize_cheap_update sanitize_cheap_auto bare_alter_cheap)
 	[ "$HAVE_MASKS" = t ] && variants+=(sanitize_mask_update sanitize_mask_auto bare_mask bare_alter_mask)
+	# BENCH_A_VARIANTS: a subset, by name (bare_noop, the baseline, always runs)
+	[ -n "${BENCH_A_VARIANTS:-}" ] && read -r -a variants <<<"bare_noop $BENCH_A_VARIANTS"
 	local run i n=${#variants[@]}
 	for run in $(seq 1 "$RUNS"); do
 		log "part A: run $run of $RUNS"
