@@ -81,18 +81,28 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 
 	DefineCustomEnumVariable("penelope_sandbox.update_strategy",
-							 "How masked columns are rewritten: auto, update or rewrite.",
-							 "\"update\" runs one UPDATE per table; \"rewrite\" "
-							 "rewrites the table with ALTER TABLE ... ALTER COLUMN "
-							 "... USING, which leaves no dead rows holding the old "
-							 "values; \"auto\" rewrites when a rule covers every row "
-							 "and the table allows it.",
+							 "How tables with rules are changed: auto, update or rewrite.",
+							 "\"auto\" and \"rewrite\" rewrite every table with mask, "
+							 "set or delete rules into new files, which leaves no old "
+							 "row version anywhere; \"update\" runs one UPDATE per "
+							 "table, which leaves the old values in dead row versions "
+							 "until VACUUM.",
 							 &sandbox_update_strategy,
 							 STRATEGY_AUTO,
 							 update_strategy_options,
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("penelope_sandbox.lock_wait_timeout",
+							"How long a run may wait for the lock on one of its tables.",
+							"0 leaves it to lock_timeout. When it runs out, the run "
+							"fails with an error naming the table and its rules.",
+							&sandbox_lock_wait_timeout,
+							60000, 0, PG_INT32_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	sandbox_masking_init();
 	sandbox_engine_init();

@@ -18,6 +18,15 @@
 #    environment (migration, mirrored, training_a; update_strategy auto)
 #    against a bare UPDATE per table setting every column the
 #    environment's mask and set rules touch to itself, in one transaction.
+# C. A schema shaped like a real one (BENCH_REAL_ROWS clients, default
+#    200,000): a view over masked columns, an updated_at trigger and an
+#    audit trigger, a partitioned table, a filter with a subquery, a
+#    filtered-only rule, a delete subset, TOASTed notes.  sandbox_sanitize
+#    (migration) against a bare UPDATE of the same columns (triggers
+#    firing, as they do for any UPDATE), in one transaction.  After each
+#    run, every block of every table, TOAST table and index of the schema
+#    is read with pageinspect: "pages with an original" counts those
+#    holding the marker every original value carries.
 #
 # Every measurement starts from a fresh copy of a template database
 # (createdb -T, strategy file_copy; the template is VACUUM FREEZE ANALYZEd),
@@ -40,7 +49,9 @@
 # Results: a markdown report on stdout and in bench/results/<date>.md.
 #
 # Environment: BENCH_ROWS (part A rows), BENCH_SCALE (part B scale),
-# BENCH_RUNS (runs per variant), BENCH_PARTS (A, B or AB, default AB),
+# BENCH_A_VARIANTS (part A variants to run, by name; default all),
+# BENCH_REAL_ROWS (part C clients), BENCH_RUNS (runs per variant),
+# BENCH_PARTS (any of A, B and C; default ABC),
 # BENCH_NO_BUILD=1 to use the installed extension as it is.
 # Default sizes take about 15 minutes on 2 cores.
 source "$(dirname "$0")/../tools/lib.sh"
@@ -48,7 +59,8 @@ source "$(dirname "$0")/../tools/lib.sh"
 ROWS=${BENCH_ROWS:-2000000}
 SCALE=${BENCH_SCALE:-1000000}
 RUNS=${BENCH_RUNS:-3}
-PARTS=${BENCH_PARTS:-AB}
+REAL_ROWS=${BENCH_REAL_ROWS:-200000}
+PARTS=${BENCH_PARTS:-ABC}
 ENVIRONMENTS=(migration mirrored training_a)
 
 install_dependencies
@@ -79,7 +91,8 @@ CREATE TABLE m (
 	dead_phys bigint,		-- pgstattuple dead_tuple_count (part A)
 	wal_bytes numeric,
 	methods text,
-	verify_secs float8);	-- sandbox_verify of the environment, timed after the run
+	verify_secs float8,		-- sandbox_verify of the environment, timed after the run
+	orig_pages bigint);		-- part C: pages holding an original after the run
 CREATE TABLE v (part text, variant text, ord int, label text, baseline text);
 -- median, as the middle value (lower middle for an even count)
 CREATE FUNCTION med(float8[]) RETURNS float8 LANGUAGE sql IMMUTABLE AS
@@ -103,7 +116,8 @@ measure() {
 	lsn1=$(val -d bench_run -c "SELECT pg_current_wal_lsn()")
 	sleep 1		# let the backend that ran the statement flush its statistics
 	row=$(val -d bench_run -c "SELECT concat_ws(', ', quote_nullable(a), quote_nullable(b),
-		quote_nullable(c), quote_nullable(d), quote_nullable(e), quote_nullable(f)) FROM ($stats) s (a, b, c, d, e, f)")
+		quote_nullable(c), quote_nullable(d), quote_nullable(e), quote_nullable(f), quote_nullable(g))
+		FROM ($stats) s (a, b, c, d, e, f, g)")
 	local verify=NULL
 	if [ -n "${VERIFY_ENV:-}" ]; then
 		# what the verification that ends sandbox_sanitize costs, roughly: the
@@ -115,7 +129,7 @@ measure() {
 	fi
 	dropdb bench_run
 	val -d results -c "INSERT INTO m (part, variant, run, secs, heap_bytes, total_bytes,
-		dead_tup, dead_phys, steps_secs, methods, wal_bytes, verify_secs) VALUES ('$part', '$variant', $run,
+		dead_tup, dead_phys, steps_secs, methods, orig_pages, wal_bytes, verify_secs) VALUES ('$part', '$variant', $run,
 		$t1 - $t0, $row, pg_wal_lsn_diff('$lsn1', '$lsn0'), $verify)" >/dev/null
 	awk -v p="$part" -v v="$variant" -v r="$run" -v a="$t0" -v b="$t1" \
 		'BEGIN { printf "    %s %-24s run %d: %7.2f s\n", p, v, r, b - a }' >&2
@@ -187,7 +201,7 @@ EOF
 		(SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'clients'::regclass),
 		(SELECT dead_tuple_count FROM pgstattuple('clients')),
 		(SELECT extract(epoch FROM sum(duration)) FROM sandbox.run_step),
-		(SELECT string_agg(method, '+' ORDER BY step) FROM sandbox.run_step)"
+		(SELECT string_agg(method, '+' ORDER BY step) FROM sandbox.run_step), NULL"
 
 	val -d results >/dev/null <<EOF
 INSERT INTO v VALUES
@@ -203,6 +217,8 @@ INSERT INTO v VALUES
 EOF
 	local variants=(bare_noop bare_cheap sanitize_cheap_update sanitize_cheap_auto bare_alter_cheap)
 	[ "$HAVE_MASKS" = t ] && variants+=(sanitize_mask_update sanitize_mask_auto bare_mask bare_alter_mask)
+	# BENCH_A_VARIANTS: a subset, by name (bare_noop, the baseline, always runs)
+	[ -n "${BENCH_A_VARIANTS:-}" ] && read -r -a variants <<<"bare_noop $BENCH_A_VARIANTS"
 	local run i n=${#variants[@]}
 	for run in $(seq 1 "$RUNS"); do
 		log "part A: run $run of $RUNS"
@@ -252,7 +268,7 @@ part_b() {
 			   FROM sandbox.run_step WHERE method IN ('update', 'rewrite', 'delete') GROUP BY method) g)
 		|| (SELECT '; slowest: ' || string_agg(format('%s %s %ss', table_name, method,
 				round(extract(epoch FROM duration)::numeric, 1)), ', ' ORDER BY duration DESC)
-			FROM (SELECT * FROM sandbox.run_step ORDER BY duration DESC LIMIT 4) t)
+			FROM (SELECT * FROM sandbox.run_step ORDER BY duration DESC LIMIT 4) t), NULL
 		FROM pg_class c WHERE c.relnamespace = 'penelope'::regnamespace AND c.relkind = 'r'"
 	local env ord=0 run
 	declare -A BARE
@@ -285,8 +301,98 @@ EOF
 	done
 }
 
+# ---- Part C: a schema shaped like a real one ----
+part_c() {
+	log "part C: building the realistic schema with $REAL_ROWS clients"
+	createdb tmpl_c
+	sql -d tmpl_c -v rows="$REAL_ROWS" <<'EOF'
+SET client_min_messages = warning;
+CREATE EXTENSION penelope_sandbox;
+CREATE EXTENSION pageinspect;
+CREATE SCHEMA app;
+CREATE TABLE app.client (
+	id bigint PRIMARY KEY, email text NOT NULL, first_name text, last_name text NOT NULL,
+	phone text, status text NOT NULL, notes text, updated_at timestamptz NOT NULL DEFAULT '2020-01-01');
+ALTER TABLE app.client ALTER COLUMN notes SET STORAGE EXTERNAL;
+INSERT INTO app.client (id, email, first_name, last_name, phone, status, notes)
+SELECT g, 'origsecret' || g || '@mail' || (g % 97) || '.example.com', 'First' || (g % 50),
+	'Origsecret' || ((g * 7919) % 50021), '(555) 01' || lpad((g % 100)::text, 2, '0'),
+	CASE WHEN g % 4 = 0 THEN 'inactive' ELSE 'active' END,
+	CASE WHEN g % 10 = 0 THEN 'ORIGSECRET ' || repeat(md5(g::text), 100) ELSE 'Origsecret note ' || g END
+FROM generate_series(1, :rows) g;
+CREATE INDEX ON app.client (email);
+CREATE INDEX ON app.client (last_name);
+CREATE VIEW app.client_list AS SELECT id, email, last_name FROM app.client;
+CREATE TABLE app.audit_log (tbl text, at timestamptz DEFAULT now(), old_row text);
+CREATE FUNCTION app.audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO app.audit_log (tbl, old_row) VALUES (TG_TABLE_NAME, OLD::text); RETURN NULL; END $$;
+CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
+CREATE TRIGGER touch BEFORE UPDATE ON app.client FOR EACH ROW EXECUTE FUNCTION app.touch();
+CREATE TRIGGER audit AFTER UPDATE OR DELETE ON app.client FOR EACH ROW EXECUTE FUNCTION app.audit();
+CREATE TABLE app.visit (id bigint, client_id bigint, visit_date date NOT NULL, comment text)
+	PARTITION BY RANGE (visit_date);
+CREATE TABLE app.visit_2024 PARTITION OF app.visit FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE app.visit_2025 PARTITION OF app.visit FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+INSERT INTO app.visit SELECT g, 1 + (g * 31) % :rows, DATE '2024-01-01' + (g % 700), 'Origsecret visit ' || g
+FROM generate_series(1, :rows * 2) g;
+CREATE INDEX ON app.visit (client_id);
+CREATE TABLE app.session (id bigint, client_id bigint, token text);
+INSERT INTO app.session SELECT g, 1 + g % :rows, 'origsecret-' || md5(g::text) FROM generate_series(1, :rows / 2) g;
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression, filter) VALUES
+	('migration', 'app', 'client', 'email', 'mask', 'sandbox.mask_email(email)', NULL),
+	('migration', 'app', 'client', 'last_name', 'mask', 'sandbox.mask_last_name(last_name)', NULL),
+	('migration', 'app', 'client', 'notes', 'set', $$'note ' || id$$, NULL),
+	('migration', 'app', 'client', 'first_name', 'set', $$'Former'$$, $$status = 'inactive'$$),
+	('migration', 'app', 'client', 'phone', 'set', 'NULL',
+		$$id IN (SELECT v.client_id FROM app.visit v WHERE v.visit_date < '2024-07-01')$$),
+	('migration', 'app', 'visit', 'comment', 'set', $$'visit ' || id$$, NULL),
+	('migration', 'app', 'session', 'token', 'set', 'md5(id::text)', NULL),
+	('migration', 'app', 'session', NULL, 'delete', NULL, 'id % 2 = 0');
+EOF
+	val -d tmpl_c -c "SELECT sandbox.mask_email('warm-up') IS NOT NULL" >/dev/null
+	sql -d tmpl_c -c "VACUUM (FREEZE, ANALYZE)"
+	TOTAL_C=$(val -d tmpl_c -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+		WHERE c.relnamespace = 'app'::regnamespace AND c.relkind = 'r'")
+	# pages of every table, TOAST table and index of the schema holding an original
+	local orig="(SELECT count(*) FROM (
+			SELECT c.oid::regclass AS rel FROM pg_class c WHERE c.relnamespace = 'app'::regnamespace AND c.relkind IN ('r', 'i', 'm')
+			UNION ALL SELECT c.reltoastrelid::regclass FROM pg_class c WHERE c.relnamespace = 'app'::regnamespace AND c.reltoastrelid <> 0
+			UNION ALL SELECT i.indexrelid::regclass FROM pg_class c JOIN pg_index i ON i.indrelid = c.reltoastrelid
+				WHERE c.relnamespace = 'app'::regnamespace) r,
+			generate_series(0, (pg_relation_size(r.rel) / 8192 - 1)::int) b,
+			LATERAL (SELECT get_raw_page(r.rel::text, b) AS p) g
+		WHERE position('origsecret'::bytea IN p) > 0 OR position('Origsecret'::bytea IN p) > 0
+			OR position('ORIGSECRET'::bytea IN p) > 0)"
+	local stats="SELECT sum(pg_relation_size(c.oid)), sum(pg_total_relation_size(c.oid)),
+		(SELECT sum(n_dead_tup) FROM pg_stat_user_tables WHERE schemaname = 'app'), NULL,
+		(SELECT extract(epoch FROM sum(duration)) FROM sandbox.run_step),
+		(SELECT string_agg(method || ' ' || table_name, ', ' ORDER BY step) FROM sandbox.run_step),
+		$orig
+		FROM pg_class c WHERE c.relnamespace = 'app'::regnamespace AND c.relkind = 'r'"
+	local bare="UPDATE app.client SET email = email, last_name = last_name, notes = notes, first_name = first_name,
+		phone = phone; UPDATE app.visit SET comment = comment; UPDATE app.session SET token = token;"
+	val -d results >/dev/null <<EOF
+INSERT INTO v VALUES
+	('C', 'bare_real', 1, 'bare UPDATE of the same columns (triggers fire)', 'bare_real'),
+	('C', 'sanitize_real', 2, 'sandbox_sanitize(''migration'')', 'bare_real');
+EOF
+	local run
+	for run in $(seq 1 "$RUNS"); do
+		log "part C: run $run of $RUNS"
+		if [ $((run % 2)) -eq 1 ]; then
+			measure C bare_real "$run" tmpl_c "$stats" -1 -c "$bare"
+			VERIFY_ENV=migration measure C sanitize_real "$run" tmpl_c "$stats" -c "SELECT sandbox_sanitize('migration')"
+		else
+			VERIFY_ENV=migration measure C sanitize_real "$run" tmpl_c "$stats" -c "SELECT sandbox_sanitize('migration')"
+			measure C bare_real "$run" tmpl_c "$stats" -1 -c "$bare"
+		fi
+	done
+}
+
 case $PARTS in *A*) part_a ;; esac
 case $PARTS in *B*) part_b ;; esac
+case $PARTS in *C*) part_c ;; esac
 
 # ---- Report ----
 mkdir -p "$TOP/bench/results"
@@ -361,6 +467,37 @@ SELECT CASE WHEN row_number() OVER (ORDER BY ord) = 1 THEN
 		pg_size_pretty(total_bytes::bigint), coalesce(dead_tup::bigint::text, '?'),
 		pg_size_pretty(wal::bigint), coalesce(methods, ''))
 FROM r WHERE part = 'B' ORDER BY ord;
+EOF
+	if [ -n "${TOTAL_C:-}" ]; then
+		echo
+		echo "## C. A schema shaped like a real one, $REAL_ROWS clients"
+		echo
+		echo "Before: schema app $(val -d results -c "SELECT pg_size_pretty($TOTAL_C::bigint)") (tables, indexes, toast)."
+		echo "A view over masked columns, an updated_at and an audit trigger, a partitioned table, a subquery"
+		echo "filter, a filtered-only rule, a delete subset, TOASTed notes. \"pages with an original\": blocks of"
+		echo "every table, TOAST table and index of the schema holding an original value, read with pageinspect."
+		echo
+	fi
+	val -d results <<'EOF'
+WITH s AS (
+	SELECT v.part, v.variant, v.ord, v.label, v.baseline,
+		med(array_agg(m.secs)) AS secs, array_agg(round(m.secs::numeric, 1) ORDER BY m.run) AS runs,
+		med(array_agg(m.steps_secs)) AS steps, med(array_agg(m.secs - m.steps_secs)) AS extra,
+		med(array_agg(m.verify_secs)) AS verify,
+		med(array_agg(m.total_bytes::float8)) AS total_bytes, med(array_agg(m.dead_tup::float8)) AS dead_tup,
+		max(m.orig_pages) AS orig_pages, med(array_agg(m.wal_bytes::float8)) AS wal, max(m.methods) AS methods
+	FROM v JOIN m USING (part, variant) GROUP BY 1, 2, 3, 4, 5),
+r AS (
+	SELECT s.*, s.secs / b.secs AS ratio FROM s JOIN s b ON b.part = s.part AND b.variant = s.baseline)
+SELECT CASE WHEN row_number() OVER (ORDER BY ord) = 1 THEN
+		E'| variant | median s | runs s | × bare UPDATE | statements s | engine extra s | verify alone s | schema size after | n_dead_tup left | pages with an original (max) | WAL | engine steps |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+		ELSE '' END
+	|| format('| %s | %s | %s | **%s** | %s | %s | %s | %s | %s | %s | %s | %s |', label, round(secs::numeric, 2),
+		array_to_string(runs, ', '), to_char(ratio, 'FM0.00'),
+		coalesce(round(steps::numeric, 2)::text, ''), coalesce(round(extra::numeric, 2)::text, ''), coalesce(round(verify::numeric, 2)::text, ''),
+		pg_size_pretty(total_bytes::bigint), coalesce(dead_tup::bigint::text, '?'), coalesce(orig_pages::text, '?'),
+		pg_size_pretty(wal::bigint), coalesce(methods, ''))
+FROM r WHERE part = 'C' ORDER BY ord;
 EOF
 	echo
 	echo "Total benchmark time: $(( ($(date +%s) - BENCH_START) / 60 )) min."

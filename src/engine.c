@@ -10,22 +10,32 @@
  *	   (subscriptions, user mappings, pg_cron jobs; see outbound.c);
  *	1. large objects of truncated tables are unlinked, then one TRUNCATE
  *	   empties every truncated table at once;
- *	2. one DELETE per table, referencing tables before referenced ones,
- *	   unlinking the large objects of the removed rows in the same
- *	   statement;
- *	3. one UPDATE per table applying all its mask and set rules in a
- *	   single pass (rules with filters become CASE branches), or, where
- *	   a rule covers every row and the table allows it, one ALTER TABLE
- *	   ... ALTER COLUMN ... TYPE ... USING that rewrites the table: about
- *	   four times faster, and it leaves no dead row versions holding the
- *	   old values.
+ *	2. a DELETE for each table whose delete rules cannot be folded into
+ *	   its rewrite (a foreign key references it), referencing tables
+ *	   before referenced ones; the large objects of the rows removed are
+ *	   unlinked first;
+ *	3. one rewrite per plain table (each partition and inheritance child
+ *	   of a table with rules), applying all its mask and set rules in a
+ *	   single pass (rules with filters become CASE branches) and dropping
+ *	   the rows its folded delete rules match: see rewrite.c.  It leaves
+ *	   no old row version anywhere and fires no trigger.
+ *
+ * With penelope_sandbox.update_strategy = update, 2 and 3 are a DELETE and
+ * an UPDATE per table instead, in place.
+ *
+ * Every table the run changes is locked ACCESS EXCLUSIVE for the whole
+ * run; its user triggers and FORCE ROW LEVEL SECURITY are switched off
+ * until the end.  After the steps, the foreign keys whose columns the
+ * rules wrote are checked, materialized views over the changed tables
+ * refreshed, and the statistics that could show a changed value forgotten
+ * and computed again.
  *
  * Rows about to be removed are never updated first.  Each statement runs
  * as the owner of its table in an owner context: inside a
  * security-restricted operation and with a fixed search_path, as VACUUM
  * and REINDEX do, every setting put back afterwards, and every message
- * below ERROR silenced (owner code may put row values in them): triggers,
- * index expressions and rule functions act with the owner's rights,
+ * below ERROR silenced (owner code may put row values in them): index
+ * expressions, constraints and rule functions act with the owner's rights,
  * never with those of the superuser running the sanitization, and leave
  * nothing behind.  Rule expressions appear in statements as
  * sandbox_rule_expression_sql() gives them, and every statement binds the
@@ -54,13 +64,16 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/index.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "nodes/params.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -68,6 +81,7 @@
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -109,6 +123,7 @@ typedef struct TableRules
 	List	   *updates;		/* mask and set, nearest environment first */
 	List	   *rules_all;		/* all of the above */
 	bool		truncated;		/* emptied by the TRUNCATE step */
+	bool		deletes_folded; /* rows dropped by the rewrite, no DELETE */
 	int64		rows_now;		/* rows counted by the last verification */
 } TableRules;
 
@@ -140,6 +155,7 @@ typedef struct PlanStep
 	char	   *sql;			/* the statement */
 	char	   *count_sql;		/* counts the rows it touches */
 	bool		sql_returns_count;	/* sql is a SELECT returning that count */
+	char	   *why;			/* for the plan: why this step is as it is */
 
 	/* Filled in when the step has run */
 	int			stepno;
@@ -153,7 +169,25 @@ typedef struct SanitizePlan
 	List	   *rules;			/* every rule, validated */
 	List	   *tables;			/* TableRules *, by name */
 	List	   *steps;			/* PlanStep *, in execution order */
+	List	   *rewritten;		/* OIDs of the relations rewritten */
+	List	   *foreign_keys;	/* ForeignKeyCheck *: to check after the steps */
+
+	/* Filled in by a run */
+	List	   *locked;			/* OIDs of the relations locked */
+	List	   *forced_rls;		/* OIDs: FORCE ROW LEVEL SECURITY suspended */
+	List	   *triggers;		/* SuspendedTrigger *: user triggers off */
 } SanitizePlan;
+
+/* A foreign key the run must check itself (a rewrite fires no trigger) */
+typedef struct ForeignKeyCheck
+{
+	char	   *name;
+	Oid			conrelid;		/* referencing table */
+	Oid			confrelid;		/* referenced table */
+	List	   *columns;		/* referencing column names */
+	List	   *ref_columns;	/* referenced column names, in the same order */
+	bool		match_full;
+} ForeignKeyCheck;
 
 /* One row of sandbox_verify */
 typedef struct VerifyResult
@@ -163,6 +197,8 @@ typedef struct VerifyResult
 	int64		violations;
 	char	   *detail;
 } VerifyResult;
+
+static int64 count_guarded(TableRules *table, List *rules, const char *sql);
 
 /* ---- Running SQL as a table's owner ---- */
 
@@ -272,6 +308,31 @@ sandbox_owner_context_abort(SandboxOwnerContext *context)
 }
 
 /*
+ * execute_into
+ *		SPI_execute_with_args, sending the rows to a receiver.
+ */
+static int
+execute_into(const char *sql, int nargs, Oid *argtypes, Datum *values, DestReceiver *dest)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	SPIExecuteOptions options = {0};
+	ParamListInfo params = makeParamList(nargs);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	for (int i = 0; i < nargs; i++)
+	{
+		params->params[i].value = values[i];
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = argtypes[i];
+	}
+	options.params = params;
+	options.dest = dest;
+	return SPI_execute_plan_extended(plan, &options);
+}
+
+/*
  * sandbox_run_as_owner
  *		Execute one statement with the rights of a table owner.
  *
@@ -286,13 +347,29 @@ sandbox_owner_context_abort(SandboxOwnerContext *context)
 int
 sandbox_run_as_owner(Oid owner, const char *sql, int nargs, Oid *argtypes, Datum *values)
 {
+	return sandbox_run_as_owner_into(owner, sql, nargs, argtypes, values, NULL);
+}
+
+/*
+ * sandbox_run_as_owner_into
+ *		sandbox_run_as_owner, sending the rows of a query to a receiver
+ *		(dest) instead of SPI_tuptable when dest is not NULL: the rewrite
+ *		(rewrite.c) builds the new heap from them.
+ */
+int
+sandbox_run_as_owner_into(Oid owner, const char *sql, int nargs, Oid *argtypes,
+						  Datum *values, DestReceiver *dest)
+{
 	SandboxOwnerContext context;
 	int			ret;
 
 	sandbox_owner_context_enter(owner, &context);
 	PG_TRY();
 	{
-		ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+		if (dest == NULL)
+			ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+		else
+			ret = execute_into(sql, nargs, argtypes, values, dest);
 		if (ret < 0)
 			elog(ERROR, "SPI_execute failed: error code %d", ret);
 	}
@@ -431,27 +508,6 @@ column_value_sql(List *rules, const char *column)
 	}
 	appendStringInfo(&buf, " ELSE %s END", quote_identifier(column));
 	return buf.data;
-}
-
-/*
- * column_type_sql
- *		The declared type of a column with its collation, as ALTER TABLE
- *		... ALTER COLUMN ... TYPE takes it, so a rewrite keeps both.
- */
-static char *
-column_type_sql(Oid relid, const char *column)
-{
-	AttrNumber	attnum = get_attnum(relid, column);
-	Oid			typid;
-	int32		typmod;
-	Oid			collid;
-	char	   *result;
-
-	get_atttypetypmodcoll(relid, attnum, &typid, &typmod, &collid);
-	result = format_type_with_typemod(typid, typmod);
-	if (OidIsValid(collid) && collid != get_typcollation(typid))
-		result = psprintf("%s COLLATE %s", result, generate_collation_name(collid));
-	return result;
 }
 
 /*
@@ -709,8 +765,27 @@ plan_deletes(SanitizePlan *plan)
 	{
 		TableRules *table = lfirst(lc);
 
-		if (table->deletes != NIL && !table->truncated)
-			pending = lappend(pending, table);
+		if (table->deletes == NIL || table->truncated)
+			continue;
+		if (table->deletes_folded)
+		{
+			/* the rewrite drops the rows; their large objects go first */
+			if (column_names(table->deletes) != NIL)
+			{
+				PlanStep   *unlink = new_step(plan, METHOD_UNLINK, table, table->deletes);
+				char	   *ids = large_object_ids_sql(table->deletes,
+													   psprintf("%s%s", table->qualname,
+																rows_where(table->deletes)));
+
+				unlink->sql = psprintf("SELECT pg_catalog.count(pg_catalog.lo_unlink(lo)) FROM %s"
+									   EXISTING_LARGE_OBJECTS, ids);
+				unlink->count_sql = psprintf("SELECT pg_catalog.count(lo) FROM %s"
+											 EXISTING_LARGE_OBJECTS, ids);
+				unlink->sql_returns_count = true;
+			}
+			continue;
+		}
+		pending = lappend(pending, table);
 	}
 
 	while (pending != NIL)
@@ -744,137 +819,248 @@ plan_deletes(SanitizePlan *plan)
 }
 
 /*
- * rewrite_refusal
- *		Why a table's updates cannot be done by a rewrite, or NULL.
+ * references_to
+ *		Whether a foreign key references a relation or one of its
+ *		partitions or inheritance children.
  */
-static const char *
-rewrite_refusal(TableRules *table)
+static bool
+references_to(Oid relid)
 {
-	Relation	rel;
-	const char *reason = NULL;
-	bool		covers_all = false;
 	ListCell   *lc;
 
-	if (sandbox_update_strategy == STRATEGY_UPDATE)
-		return "penelope_sandbox.update_strategy is update";
-
-	foreach(lc, table->updates)
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
 	{
-		SandboxRule *rule = lfirst(lc);
-
-		if (rule->has_sublink)
-			return "a rule has a subquery";
-
-		/*
-		 * ALTER TABLE ... USING takes no parameter, and the run token is
-		 * one (see sandbox_rule_expression_sql).
-		 */
-		if (strstr(rule->expression_sql, "$1") != NULL ||
-			(rule->filter_sql != NULL && strstr(rule->filter_sql, "$1") != NULL))
-			return "a rule calls a keyed masking function";
-		covers_all |= (rule->filter == NULL);
+		if (referencing_tables(lfirst_oid(lc)) != NIL)
+			return true;
+		if (SPI_execute(psprintf("SELECT 1 FROM pg_catalog.pg_constraint WHERE contype = 'f'"
+								 " AND confrelid = %u AND conrelid = %u LIMIT 1",
+								 lfirst_oid(lc), lfirst_oid(lc)), true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_constraint");
+		if (SPI_processed > 0)
+			return true;
 	}
-	if (!covers_all && sandbox_update_strategy == STRATEGY_AUTO)
-		return "no rule covers every row";
+	return false;
+}
 
-	rel = relation_open(table->relid, AccessShareLock);
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
-		reason = "the table is partitioned";
-	else if (rel->rd_rel->relhassubclass || rel->rd_rel->relispartition)
-		reason = "the table has inheritance children or parents";
-	else if (OidIsValid(rel->rd_rel->reloftype))
-		reason = "the table is a typed table";
-	relation_close(rel, NoLock);
-	if (reason != NULL)
-		return reason;
+/*
+ * references_deleted
+ *		Whether a table has a foreign key to a table that the plan deletes
+ *		from: its own deletes must then run before that table's DELETE.
+ */
+static bool
+references_deleted(SanitizePlan *plan, Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(relid)};
 
-	/*
-	 * ALTER COLUMN ... TYPE rebuilds the indexes, constraints, statistics
-	 * and defaults of a column, but refuses columns that views, rules,
-	 * generated columns, policies or trigger conditions use.  And a table
-	 * with row-level UPDATE triggers is updated, not rewritten, so that
-	 * the triggers see the change (a trigger that maintains a search
-	 * column from a name must not keep the old name).
-	 */
+	if (SPI_execute_with_args("SELECT DISTINCT confrelid FROM pg_catalog.pg_constraint"
+							  " WHERE contype = 'f' AND conrelid = $1 AND confrelid <> $1",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_constraint");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		TableRules *parent = find_table(plan->tables,
+										DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	   SPI_tuptable->tupdesc, 1, &isnull)));
+
+		if (parent != NULL && parent->deletes != NIL && !parent->truncated)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * rel_owner
+ *		The owner of a relation.
+ */
+static Oid
+rel_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * part_of
+ *		A TableRules for one partition or inheritance child of a table
+ *		(or the table itself): the same rules, the child's name and owner.
+ */
+static TableRules *
+part_of(TableRules *table, Oid relid)
+{
+	TableRules *part;
+
+	if (relid == table->relid)
+		return table;
+	part = palloc(sizeof(TableRules));
+	*part = *table;
+	part->relid = relid;
+	part->owner = rel_owner(relid);
+	part->schema = get_namespace_name(get_rel_namespace(relid));
+	part->name = get_rel_name(relid);
+	part->qualname = quote_qualified_identifier(part->schema, part->name);
+	return part;
+}
+
+/*
+ * trigger_names
+ *		", triggers not fired: a, b" for the plan, or "".
+ */
+static char *
+trigger_names(Oid relid)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, sandbox_user_triggers(relid))
+		appendStringInfo(&buf, "%s%s", buf.len == 0 ? "; triggers not fired: " : ", ",
+						 quote_identifier(((SuspendedTrigger *) lfirst(lc))->name));
+	return buf.data;
+}
+
+/*
+ * plan_rewrite
+ *		Rewrite steps for a table, one per plain table among the table,
+ *		its partitions and its inheritance children: all its mask and set
+ *		rules as projections, and its delete rules as a qual when they are
+ *		folded in (see build_plan).  A table with no rule of its own is
+ *		copied as it is (after a DELETE cascaded into it, for instance),
+ *		which leaves no dead row version behind.
+ */
+static void
+plan_rewrite(SanitizePlan *plan, TableRules *table, const char *why)
+{
+	List	   *values = NIL;
+	List	   *rules = list_copy(table->updates);
+	char	   *keep_rows = NULL;
+	ListCell   *lc;
+
 	foreach(lc, column_names(table->updates))
 	{
-		AttrNumber	attnum = get_attnum(table->relid, strVal(lfirst(lc)));
-		char	   *sql;
+		RewriteColumn *column = palloc(sizeof(RewriteColumn));
 
-		sql = psprintf("SELECT 1 FROM pg_catalog.pg_depend d"
-					   " WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
-					   " AND d.refobjid OPERATOR(pg_catalog.=) %u AND d.refobjsubid OPERATOR(pg_catalog.=) %d"
-					   " AND NOT d.classid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_constraint'::pg_catalog.regclass,"
-					   "  'pg_catalog.pg_statistic_ext'::pg_catalog.regclass])"
-					   " AND NOT (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
-					   "  AND d.objsubid OPERATOR(pg_catalog.=) 0 AND (SELECT c.relkind FROM pg_catalog.pg_class c"
-					   "   WHERE c.oid OPERATOR(pg_catalog.=) d.objid) OPERATOR(pg_catalog.=) ANY ('{i,I,S}'::pg_catalog.\"char\"[]))"
-					   " AND NOT (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
-					   "  AND EXISTS (SELECT FROM pg_catalog.pg_attrdef a WHERE a.oid OPERATOR(pg_catalog.=) d.objid"
-					   "   AND a.adrelid OPERATOR(pg_catalog.=) d.refobjid AND a.adnum OPERATOR(pg_catalog.=) d.refobjsubid))"
-					   " LIMIT 1",
-					   table->relid, (int) attnum);
-		if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read pg_depend");
-		if (SPI_processed > 0)
-			return "another object depends on a masked column";
+		column->name = strVal(lfirst(lc));
+		column->value_sql = column_value_sql(rules_for_column(table->updates, column->name),
+											 column->name);
+		values = lappend(values, column);
 	}
-	if (SPI_execute(psprintf("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) %u"
-							 " AND NOT tgisinternal AND tgenabled OPERATOR(pg_catalog.<>) 'D'"
-							 " AND (tgtype OPERATOR(pg_catalog.&) %d) OPERATOR(pg_catalog.<>) 0"
-							 " AND (tgtype OPERATOR(pg_catalog.&) %d) OPERATOR(pg_catalog.<>) 0 LIMIT 1",
-							 table->relid, TRIGGER_TYPE_ROW, TRIGGER_TYPE_UPDATE),
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pg_trigger");
-	if (SPI_processed > 0)
-		return "the table has row-level update triggers";
-	return NULL;
+	if (table->deletes_folded)
+	{
+		char	   *where = rows_where(table->deletes);
+
+		keep_rows = (where[0] == '\0') ? "false" :
+			psprintf("NOT COALESCE(%s, false)", where + strlen(" WHERE "));
+		rules = list_concat(rules, table->deletes);
+	}
+
+	foreach(lc, find_all_inheritors(table->relid, NoLock, NULL))
+	{
+		Oid			relid = lfirst_oid(lc);
+		PlanStep   *step;
+
+		if (get_rel_relkind(relid) != RELKIND_RELATION)
+			continue;
+		step = new_step(plan, METHOD_REWRITE, part_of(table, relid), rules);
+		step->sql = sandbox_rewrite_select_sql(relid, values, keep_rows);
+		step->count_sql = psprintf("SELECT pg_catalog.count(*) FROM ONLY %s%s%s",
+								   step->table->qualname, keep_rows ? " WHERE " : "",
+								   keep_rows ? keep_rows : "");
+		step->why = psprintf("%s%s", why ? why : "", trigger_names(relid));
+	}
 }
 
 /*
  * plan_update
- *		One statement applying every mask and set rule of a table.
+ *		One UPDATE applying every mask and set rule of a table: only with
+ *		penelope_sandbox.update_strategy = update.
  */
 static void
 plan_update(SanitizePlan *plan, TableRules *table)
 {
 	List	   *columns = column_names(table->updates);
-	bool		rewrite = (rewrite_refusal(table) == NULL);
-	PlanStep   *step = new_step(plan, rewrite ? METHOD_REWRITE : METHOD_UPDATE,
-								table, table->updates);
+	PlanStep   *step = new_step(plan, METHOD_UPDATE, table, table->updates);
 	char	   *where = rows_where(table->updates);
 	StringInfoData sql;
 	ListCell   *lc;
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, rewrite ? "ALTER TABLE %s" : "UPDATE %s SET", table->qualname);
+	appendStringInfo(&sql, "UPDATE %s SET", table->qualname);
 	foreach(lc, columns)
 	{
 		const char *column = strVal(lfirst(lc));
 		char	   *value = column_value_sql(rules_for_column(table->updates, column), column);
 
-		if (foreach_current_index(lc) > 0)
-			appendStringInfoChar(&sql, ',');
-		if (rewrite)
-		{
-			/* the rewrite applies the value to every row, so no WHERE */
-			if (where[0] != '\0' && strncmp(value, "CASE", 4) != 0)
-				value = psprintf("CASE WHEN %s THEN %s ELSE %s END",
-								 where + strlen(" WHERE "), value, quote_identifier(column));
-			appendStringInfo(&sql, " ALTER COLUMN %s TYPE %s USING %s",
-							 quote_identifier(column),
-							 column_type_sql(table->relid, column), value);
-		}
-		else
-			appendStringInfo(&sql, " %s = %s", quote_identifier(column), value);
+		appendStringInfo(&sql, "%s %s = %s", foreach_current_index(lc) > 0 ? "," : "",
+						 quote_identifier(column), value);
 	}
-	if (!rewrite)
-		appendStringInfoString(&sql, where);
-
+	appendStringInfoString(&sql, where);
 	step->sql = sql.data;
-	/* a rewrite writes every row of the table again */
-	step->count_sql = psprintf("SELECT pg_catalog.count(*) FROM %s%s", table->qualname,
-							   rewrite ? "" : where);
+	step->count_sql = psprintf("SELECT pg_catalog.count(*) FROM %s%s", table->qualname, where);
+	step->why = psprintf("; penelope_sandbox.update_strategy is update: old row versions stay until VACUUM%s",
+						 trigger_names(table->relid));
+}
+
+/*
+ * plan_cascade_rewrites
+ *		Tables that a DELETE step changes through ON DELETE CASCADE, SET
+ *		NULL or SET DEFAULT, and that no rule rewrites: a copy removes the
+ *		dead row versions the cascade leaves.
+ */
+static void
+plan_cascade_rewrites(SanitizePlan *plan)
+{
+	List	   *done = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->steps)
+	{
+		PlanStep   *step = lfirst(lc);
+		Oid			argtypes[1] = {OIDOID};
+		Datum		args[1];
+
+		if (step->method != METHOD_DELETE)
+			continue;
+		args[0] = ObjectIdGetDatum(step->table->relid);
+		if (SPI_execute_with_args("SELECT DISTINCT c.conrelid FROM pg_catalog.pg_constraint c"
+								  " WHERE c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd')"
+								  " AND c.confrelid IN (SELECT pg_catalog.unnest(pg_catalog.array_append("
+								  "  ARRAY(SELECT i.inhrelid FROM pg_catalog.pg_inherits i WHERE i.inhparent = $1), $1)))"
+								  " ORDER BY 1",
+								  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_constraint");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															   SPI_tuptable->tupdesc, 1, &isnull));
+			TableRules *child = find_table(plan->tables, relid);
+
+			if ((child != NULL && (child->updates != NIL || child->deletes != NIL) && !child->truncated) ||
+				list_member_oid(done, relid))
+				continue;
+			done = lappend_oid(done, relid);
+		}
+	}
+	foreach(lc, done)
+	{
+		Oid			relid = lfirst_oid(lc);
+		TableRules *table = palloc0(sizeof(TableRules));
+
+		table->relid = relid;
+		table->owner = rel_owner(relid);
+		table->schema = get_namespace_name(get_rel_namespace(relid));
+		table->name = get_rel_name(relid);
+		table->qualname = quote_qualified_identifier(table->schema, table->name);
+		plan_rewrite(plan, table, "; a DELETE above cascades into it");
+	}
 }
 
 /*
@@ -910,6 +1096,205 @@ plan_outbound(SanitizePlan *plan)
 
 		step->sql = outbound->sql;
 		step->count_sql = outbound->count_sql;
+	}
+}
+
+/*
+ * column_changed
+ *		Whether the plan's mask and set rules write a column of a relation:
+ *		rules on the relation itself, on one of its ancestors or on one of
+ *		its partitions or children.
+ */
+static bool
+column_changed(SanitizePlan *plan, Oid relid, const char *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->tables)
+	{
+		TableRules *table = lfirst(lc);
+
+		if (table->truncated || rules_for_column(table->updates, column) == NIL)
+			continue;
+		if (table->relid == relid ||
+			list_member_oid(find_all_inheritors(table->relid, NoLock, NULL), relid) ||
+			list_member_oid(find_all_inheritors(relid, NoLock, NULL), table->relid))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * foreign_keys_to_check
+ *		The foreign keys whose columns, on either side, the plan's rules
+ *		write: a rewrite fires no foreign key trigger, so the run checks
+ *		them itself after its steps (check_foreign_keys).  A key whose
+ *		referenced columns are masked while no rule writes the referencing
+ *		ones can never hold afterwards (the rewrite cascades nothing): it
+ *		is refused here, with the rule to add.
+ */
+static List *
+foreign_keys_to_check(SanitizePlan *plan)
+{
+	List	   *result = NIL;
+
+	if (SPI_execute("SELECT c.oid, c.conrelid, c.confrelid,"
+					" ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(n, i)"
+					"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i),"
+					" ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(n, i)"
+					"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i),"
+					" c.conname::pg_catalog.text, c.confmatchtype = 'f'"
+					" FROM pg_catalog.pg_constraint c WHERE c.contype = 'f' AND c.conparentid = 0"
+					" ORDER BY c.oid", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_constraint");
+	{
+		SPITupleTable *tuptable = SPI_tuptable;
+		uint64		nkeys = SPI_processed;
+
+		for (uint64 i = 0; i < nkeys; i++)
+		{
+			HeapTuple	tuple = tuptable->vals[i];
+			TupleDesc	desc = tuptable->tupdesc;
+			bool		isnull;
+			ForeignKeyCheck *fk = palloc0(sizeof(ForeignKeyCheck));
+			Datum	   *names;
+			int			n;
+			bool		referencing_changed = false;
+			bool		referenced_changed = false;
+
+			fk->conrelid = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
+			fk->confrelid = DatumGetObjectId(SPI_getbinval(tuple, desc, 3, &isnull));
+			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 4, &isnull)),
+							  TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
+			for (int k = 0; k < n; k++)
+				fk->columns = lappend(fk->columns, TextDatumGetCString(names[k]));
+			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 5, &isnull)),
+							  TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
+			for (int k = 0; k < n; k++)
+				fk->ref_columns = lappend(fk->ref_columns, TextDatumGetCString(names[k]));
+			fk->name = SPI_getvalue(tuple, desc, 6);
+			fk->match_full = DatumGetBool(SPI_getbinval(tuple, desc, 7, &isnull));
+
+			for (int k = 0; k < list_length(fk->columns); k++)
+			{
+				referencing_changed |= column_changed(plan, fk->conrelid, list_nth(fk->columns, k));
+				referenced_changed |= column_changed(plan, fk->confrelid, list_nth(fk->ref_columns, k));
+			}
+			if (referenced_changed && !referencing_changed)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("the rules change the key of %s that foreign key %s of %s references, and no rule changes the referencing columns",
+								quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->confrelid)),
+														   get_rel_name(fk->confrelid)),
+								quote_identifier(fk->name),
+								quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->conrelid)),
+														   get_rel_name(fk->conrelid))),
+						 errhint("A rewrite fires no ON UPDATE CASCADE: mask the referencing columns with the same deterministic masking function.")));
+			if (referencing_changed || referenced_changed)
+				result = lappend(result, fk);
+		}
+	}
+	return result;
+}
+
+/*
+ * check_foreign_keys
+ *		Check, after the steps, the foreign keys whose columns the run
+ *		wrote: every referencing row must still find its referenced row.
+ *		Run as the referencing table's owner, like the rules.
+ */
+static void
+check_foreign_keys(SanitizePlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->foreign_keys)
+	{
+		ForeignKeyCheck *fk = lfirst(lc);
+		TableRules *target = palloc0(sizeof(TableRules));
+		StringInfoData sql;
+		StringInfoData present;
+		StringInfoData match;
+		int64		broken;
+
+		target->relid = fk->conrelid;
+		target->owner = rel_owner(fk->conrelid);
+		target->schema = get_namespace_name(get_rel_namespace(fk->conrelid));
+		target->name = get_rel_name(fk->conrelid);
+		target->qualname = quote_qualified_identifier(target->schema, target->name);
+
+		initStringInfo(&present);
+		initStringInfo(&match);
+		for (int k = 0; k < list_length(fk->columns); k++)
+		{
+			const char *column = quote_identifier(list_nth(fk->columns, k));
+
+			appendStringInfo(&present, "%sr.%s IS NOT NULL", k > 0 ? (fk->match_full ? " OR " : " AND ") : "",
+							 column);
+			appendStringInfo(&match, "%sp.%s OPERATOR(pg_catalog.=) r.%s", k > 0 ? " AND " : "",
+							 quote_identifier(list_nth(fk->ref_columns, k)), column);
+		}
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT pg_catalog.count(*) FROM %s r WHERE (%s)"
+						 " AND NOT EXISTS (SELECT FROM %s p WHERE %s)",
+						 target->qualname, present.data,
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->confrelid)),
+													get_rel_name(fk->confrelid)),
+						 match.data);
+		broken = count_guarded(target, NIL, sql.data);
+		if (broken > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("foreign key %s of %s does not hold after the rules: %lld rows reference a key the rules changed or removed",
+							quote_identifier(fk->name), target->qualname, (long long) broken),
+					 errhint("Nothing was changed: the whole sanitization is rolled back. Mask both sides of the key with the same deterministic masking function, or remove the referencing rows too.")));
+	}
+}
+
+/*
+ * refuse_overlapping_rules
+ *		A rule on a table applies to its partitions and inheritance
+ *		children too.  Another rule for the same column on one of those
+ *		would make the rows it covers hold either rule's value, and the
+ *		other rule could never verify: refuse it.
+ */
+static void
+refuse_overlapping_rules(SanitizePlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->tables)
+	{
+		TableRules *parent = lfirst(lc);
+		List	   *children;
+		ListCell   *lc2;
+
+		if (parent->updates == NIL || !has_subclass(parent->relid))
+			continue;
+		children = find_all_inheritors(parent->relid, NoLock, NULL);
+		foreach(lc2, plan->tables)
+		{
+			TableRules *child = lfirst(lc2);
+			ListCell   *lc3;
+
+			if (child == parent || child->updates == NIL ||
+				!list_member_oid(children, child->relid))
+				continue;
+			foreach(lc3, child->updates)
+			{
+				SandboxRule *rule = lfirst(lc3);
+				List	   *same = rules_for_column(parent->updates, rule->column_name);
+
+				if (same != NIL)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("rule %lld writes column %s of %s, which rule %lld on %s writes too",
+									(long long) rule->id, quote_identifier(rule->column_name),
+									child->qualname, (long long) ((SandboxRule *) linitial(same))->id,
+									parent->qualname),
+							 errhint("A rule on a table applies to its partitions and inheritance children: keep one of the two rules, or give the parent's rule a filter and the child's its own column.")));
+			}
+		}
 	}
 }
 
@@ -954,17 +1339,49 @@ build_plan(const char *environment, bool for_run)
 	}
 	list_sort(plan->tables, compare_tables);
 
+	refuse_overlapping_rules(plan);
+	plan->foreign_keys = foreign_keys_to_check(plan);
+
 	plan->disable_outbound = sandbox_environment_disables_outbound(environment);
 	if (plan->disable_outbound)
 		plan_outbound(plan);
 	plan_truncates(plan);
+
+	/*
+	 * A table's delete rules are folded into its rewrite when no foreign
+	 * key references it: dropping rows then breaks nothing.  Otherwise a
+	 * DELETE runs first, so that the foreign keys act, and the rewrite
+	 * after it leaves no dead row version.
+	 */
+	foreach(lc, plan->tables)
+	{
+		TableRules *table = lfirst(lc);
+
+		table->deletes_folded = (table->deletes != NIL && !table->truncated &&
+								 sandbox_update_strategy != STRATEGY_UPDATE &&
+								 !references_to(table->relid) &&
+								 !references_deleted(plan, table->relid));
+	}
 	plan_deletes(plan);
 	foreach(lc, plan->tables)
 	{
 		TableRules *table = lfirst(lc);
 
-		if (table->updates != NIL && !table->truncated)
-			plan_update(plan, table);
+		if (table->truncated)
+			continue;
+		if (sandbox_update_strategy == STRATEGY_UPDATE)
+		{
+			if (table->updates != NIL)
+				plan_update(plan, table);
+		}
+		else if (table->updates != NIL || table->deletes != NIL)
+			plan_rewrite(plan, table,
+						 table->deletes != NIL && !table->deletes_folded ?
+						 "; rows deleted by the DELETE above, which a foreign key references" : NULL);
+	}
+	if (sandbox_update_strategy != STRATEGY_UPDATE)
+	{
+		plan_cascade_rewrites(plan);
 	}
 	return plan;
 }
@@ -1152,7 +1569,8 @@ probe_sql(const SandboxRule *rule, const TableRules *table)
  *		NULL.
  */
 static ErrorData *
-run_in_subtransaction(Oid owner, const char *sql, int nargs, Oid *argtypes, Datum *values)
+run_in_subtransaction(Oid owner, const char *sql, int nargs, Oid *argtypes, Datum *values,
+					  Oid rewrite_relid, int64 *rewritten_rows)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -1173,7 +1591,11 @@ run_in_subtransaction(Oid owner, const char *sql, int nargs, Oid *argtypes, Datu
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		sandbox_run_as_owner(owner, sql, nargs + 1, types, args);
+		if (OidIsValid(rewrite_relid))
+			*rewritten_rows = sandbox_rewrite_relation(rewrite_relid, owner, sql,
+															   nargs + 1, types, args);
+		else
+			sandbox_run_as_owner(owner, sql, nargs + 1, types, args);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -1212,7 +1634,7 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 
 		if (sql == NULL)
 			continue;
-		probe_error = run_in_subtransaction(table->owner, sql, 0, NULL, NULL);
+		probe_error = run_in_subtransaction(table->owner, sql, 0, NULL, NULL, InvalidOid, NULL);
 		if (probe_error != NULL)
 		{
 			culprits = list_make1(rule);
@@ -1243,7 +1665,7 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 static void
 run_guarded(TableRules *table, List *rules, const char *sql)
 {
-	ErrorData  *edata = run_in_subtransaction(table->owner, sql, 0, NULL, NULL);
+	ErrorData  *edata = run_in_subtransaction(table->owner, sql, 0, NULL, NULL, InvalidOid, NULL);
 
 	if (edata != NULL)
 		report_rules_failure(rules, table, edata);
@@ -1267,7 +1689,7 @@ sandbox_run_guarded_sql(Oid relid, const char *what, const char *sql,
 	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 
-	edata = run_in_subtransaction(owner, sql, nargs, argtypes, values);
+	edata = run_in_subtransaction(owner, sql, nargs, argtypes, values, InvalidOid, NULL);
 
 	if (edata == NULL)
 		return;
@@ -1278,6 +1700,23 @@ sandbox_run_guarded_sql(Oid relid, const char *what, const char *sql,
 			 errmsg("%s failed", what),
 			 errdetail_internal("%s", safe_error_detail(edata, relid)),
 			 errhint("Nothing was changed.")));
+}
+
+/*
+ * rewrite_guarded
+ *		run_guarded for a rewrite step (see rewrite.c): returns the rows
+ *		written.
+ */
+static int64
+rewrite_guarded(PlanStep *step)
+{
+	int64		rows = 0;
+	ErrorData  *edata = run_in_subtransaction(step->table->owner, step->sql, 0, NULL, NULL,
+											  step->table->relid, &rows);
+
+	if (edata != NULL)
+		report_rules_failure(step->rules, step->table, edata);
+	return rows;
 }
 
 /*
@@ -1316,19 +1755,60 @@ count_guarded(TableRules *table, List *rules, const char *sql)
 /* ---- Verification ---- */
 
 /*
+ * WINNER_ALIAS: the relation, joined laterally to each row in verify_plan,
+ * whose column N holds the position of the rule that applies to the row's
+ * column N (see winner_sql).
+ */
+#define WINNER_ALIAS "\"penelope_sandbox winner\""
+
+/*
+ * winner_sql
+ *		"CASE WHEN f1 THEN 1 WHEN f2 THEN 2 ... ELSE k END": the position,
+ *		among the rules of one column, of the rule that applies to a row
+ *		(the first whose filter matches), or NULL where none does.  Rules
+ *		after one without a filter never apply.
+ */
+static char *
+winner_sql(List *rules)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "CASE");
+	foreach(lc, rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+
+		if (rule->filter == NULL)
+		{
+			appendStringInfo(&buf, " ELSE %d", foreach_current_index(lc) + 1);
+			break;
+		}
+		appendStringInfo(&buf, " WHEN %s THEN %d", sandbox_wrap_sql(rule->filter),
+						 foreach_current_index(lc) + 1);
+	}
+	appendStringInfoString(&buf, " END");
+	return buf.data;
+}
+
+/*
  * verify_check_sql
  *		A boolean SQL condition true for each row violating a rule, and
  *		the sentence describing what the rule guarantees.
  *
  * A mask or set rule is checked on the rows where it is the rule that
- * applies: its filter matches, and no earlier rule for the column does.
- * A restorable rule of a feature re-enabled since is not checked.
+ * applies: the winner of its column (see winner_sql), computed once per
+ * row, is the rule's position.  A restorable rule of a feature re-enabled
+ * since is not checked.
  */
 static char *
 verify_check_sql(SandboxRule *rule, TableRules *table, List *reenabled, char **detail)
 {
-	StringInfoData applies;
-	ListCell   *lc;
+	List	   *columns;
+	List	   *rules;
+	int			position;
+	char	   *applies;
 
 	switch (rule->action)
 	{
@@ -1349,22 +1829,37 @@ verify_check_sql(SandboxRule *rule, TableRules *table, List *reenabled, char **d
 		return "false";
 	}
 
-	initStringInfo(&applies);
-	appendStringInfoString(&applies, rule_condition(rule));
-	foreach(lc, table->updates)
+	columns = column_names(table->updates);
+	rules = rules_for_column(table->updates, rule->column_name);
+	position = 0;
+	for (int i = 0; i < list_length(rules); i++)
 	{
-		SandboxRule *earlier = lfirst(lc);
+		SandboxRule *r = list_nth(rules, i);
 
-		if (earlier == rule)
-			break;
-		if (strcmp(earlier->column_name, rule->column_name) != 0)
-			continue;
-		if (earlier->filter == NULL)
+		if (r == rule)
 		{
-			*detail = psprintf("every row is covered by rule %lld", (long long) earlier->id);
+			position = i + 1;
+			break;
+		}
+		if (r->filter == NULL)
+		{
+			*detail = psprintf("every row is covered by rule %lld", (long long) r->id);
 			return "false";
 		}
-		appendStringInfo(&applies, " AND NOT %s", rule_condition(earlier));
+	}
+	if (((SandboxRule *) linitial(rules))->filter == NULL)
+		applies = "true";
+	else
+	{
+		int			column = 0;
+		ListCell   *lc;
+
+		foreach(lc, columns)
+		{
+			if (strcmp(strVal(lfirst(lc)), rule->column_name) == 0)
+				column = foreach_current_index(lc) + 1;
+		}
+		applies = psprintf("%s.\"%d\" = %d", WINNER_ALIAS, column, position);
 	}
 
 	if (OidIsValid(rule->recogniser))
@@ -1374,23 +1869,127 @@ verify_check_sql(SandboxRule *rule, TableRules *table, List *reenabled, char **d
 
 		*detail = psprintf("%s holds values recognised by %s", rule->column_name, recogniser);
 		return psprintf("%s AND %s IS NOT NULL AND NOT %s(%s%s)",
-						applies.data, quote_identifier(rule->column_name),
+						applies, quote_identifier(rule->column_name),
 						recogniser, quote_identifier(rule->column_name),
 						rule->recogniser_args ? rule->recogniser_args : "");
 	}
 
 	*detail = psprintf("%s holds the value of the rule's expression", rule->column_name);
 	return psprintf("%s AND %s IS DISTINCT FROM CAST(%s AS %s)",
-					applies.data, quote_identifier(rule->column_name),
+					applies, quote_identifier(rule->column_name),
 					sandbox_rule_expression_sql(rule, false),
 					format_type_be(get_atttype(table->relid,
 											   get_attnum(table->relid, rule->column_name))));
 }
 
 /*
+ * winners_from_sql
+ *		" CROSS JOIN LATERAL (SELECT w1, w2 OFFSET 0) AS winner("1", "2")"
+ *		for the columns of a table whose first rule has a filter, or "".
+ *		OFFSET 0 keeps the subquery from being pulled up, so each row's
+ *		winners are computed once, however many rules check them: the
+ *		query grows linearly with the rules.
+ */
+static char *
+winners_from_sql(TableRules *table)
+{
+	StringInfoData select;
+	StringInfoData names;
+	bool		any_filtered = false;
+	ListCell   *lc;
+
+	initStringInfo(&select);
+	initStringInfo(&names);
+	foreach(lc, column_names(table->updates))
+	{
+		List	   *rules = rules_for_column(table->updates, strVal(lfirst(lc)));
+		bool		filtered = (((SandboxRule *) linitial(rules))->filter != NULL);
+
+		any_filtered |= filtered;
+		appendStringInfo(&select, "%s%s", select.len > 0 ? ", " : "",
+						 filtered ? winner_sql(rules) : "NULL::pg_catalog.int4");
+		appendStringInfo(&names, "%s\"%d\"", names.len > 0 ? ", " : "",
+						 foreach_current_index(lc) + 1);
+	}
+	if (!any_filtered)
+		return "";
+	return psprintf(" CROSS JOIN LATERAL (SELECT %s OFFSET 0) AS %s(%s)",
+					select.data, WINNER_ALIAS, names.data);
+}
+
+/*
+ * verify_statistics
+ *		For each mask rule with a recogniser taking text that masks every
+ *		row of its column, on a table with a rewrite step: count the values pg_stats shows for its column
+ *		(most common values, histogram bounds), on the table and on its
+ *		partitions and children, that the recogniser rejects.  After a run
+ *		that forgot and recomputed them there are none.
+ */
+static List *
+verify_statistics(SanitizePlan *plan)
+{
+	List	   *results = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+		TableRules *table = find_table(plan->tables, rule->relid);
+		VerifyResult *result;
+		char	   *recogniser;
+		StringInfoData sql;
+		ListCell   *lc2;
+
+		/* only a rule that masks every row of its column */
+		if (rule->action != ACTION_MASK || !OidIsValid(rule->recogniser) || rule->filter != NULL ||
+			get_func_nargs(rule->recogniser) != 1 || table == NULL || table->truncated ||
+			linitial(rules_for_column(table->updates, rule->column_name)) != rule ||
+			get_atttype(rule->relid, get_attnum(rule->relid, rule->column_name)) != TEXTOID)
+			continue;
+		foreach(lc2, plan->steps)
+		{
+			if (((PlanStep *) lfirst(lc2))->method == METHOD_REWRITE &&
+				list_member_ptr(((PlanStep *) lfirst(lc2))->rules, rule))
+				break;
+		}
+		if (lc2 == NULL)
+			continue;
+
+		recogniser = quote_qualified_identifier(get_namespace_name(get_func_namespace(rule->recogniser)),
+												get_func_name(rule->recogniser));
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT pg_catalog.count(*) FROM pg_catalog.pg_stats s,"
+						 " LATERAL pg_catalog.unnest(pg_catalog.array_cat("
+						 "  s.most_common_vals::pg_catalog.text::pg_catalog.text[],"
+						 "  s.histogram_bounds::pg_catalog.text::pg_catalog.text[])) AS v"
+						 " WHERE s.attname = %s AND v IS NOT NULL AND NOT %s(v) AND (s.schemaname, s.tablename) IN (",
+						 quote_literal_cstr(rule->column_name), recogniser);
+		foreach(lc2, find_all_inheritors(rule->relid, NoLock, NULL))
+		{
+			Oid			relid = lfirst_oid(lc2);
+
+			appendStringInfo(&sql, "%s(%s, %s)", foreach_current_index(lc2) > 0 ? ", " : "",
+							 quote_literal_cstr(get_namespace_name(get_rel_namespace(relid))),
+							 quote_literal_cstr(get_rel_name(relid)));
+		}
+		appendStringInfoChar(&sql, ')');
+
+		result = palloc0(sizeof(VerifyResult));
+		result->table = builtin_target("statistics");
+		result->detail = psprintf("pg_stats shows only values of %s.%s recognised by %s",
+								  table->qualname, quote_identifier(rule->column_name), recogniser);
+		result->violations = count_guarded(result->table, NIL, sql.data);
+		results = lappend(results, result);
+	}
+	return results;
+}
+
+/*
  * verify_plan
  *		Count, per rule, the rows violating it now: one scan per table,
- *		which also counts the table's rows (TableRules.rows_now).
+ *		which also counts the table's rows (TableRules.rows_now).  For the
+ *		relations a run rewrote, also count the dead row versions left in
+ *		them (none, unless something changed them since).
  */
 static List *
 verify_plan(SanitizePlan *plan)
@@ -1422,7 +2021,7 @@ verify_plan(SanitizePlan *plan)
 							 verify_check_sql(rule, table, plan->reenabled, &result->detail));
 			table_results = lappend(table_results, result);
 		}
-		appendStringInfo(&sql, " FROM %s", table->qualname);
+		appendStringInfo(&sql, " FROM %s%s", table->qualname, winners_from_sql(table));
 
 		run_guarded(table, table->rules_all, sql.data);
 		table->rows_now = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -1437,6 +2036,21 @@ verify_plan(SanitizePlan *plan)
 		}
 		results = list_concat(results, table_results);
 	}
+
+	foreach(lc, plan->rewritten)
+	{
+		Oid			relid = lfirst_oid(lc);
+		VerifyResult *result = palloc0(sizeof(VerifyResult));
+
+		result->table = builtin_target("rewritten tables");
+		result->detail = psprintf("no dead row version in %s",
+								  quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+															 get_rel_name(relid)));
+		result->violations = sandbox_dead_row_versions(relid);
+		results = lappend(results, result);
+	}
+
+	results = list_concat(results, verify_statistics(plan));
 
 	if (plan->disable_outbound)
 	{
@@ -1472,6 +2086,48 @@ reenabled_features(void)
 		features = lappend(features,
 						   makeString(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)));
 	return features;
+}
+
+/*
+ * rewritten_by_last_run
+ *		OIDs of the relations this database's last successful run
+ *		rewrote, from the ledger.
+ */
+static List *
+rewritten_by_last_run(void)
+{
+	List	   *relids = NIL;
+
+	if (SPI_execute("SELECT DISTINCT c.oid FROM sandbox.run_step s"
+					" JOIN pg_catalog.pg_namespace n ON n.nspname = s.table_schema"
+					" JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = s.table_name"
+					" WHERE s.run_id = (sandbox.last_run()).id AND s.method = 'rewrite'"
+					" ORDER BY 1", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read sandbox.run_step");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		relids = lappend_oid(relids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	return relids;
+}
+
+/*
+ * engine_settings
+ *		Settings for the engine's own statements, until the returned GUC
+ *		nest level is left: no JIT (compiling the query of a table with
+ *		hundreds of rules took minutes, deaf to cancellation).
+ */
+static int
+engine_settings(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
 }
 
 /* ---- The run ledger ---- */
@@ -1589,8 +2245,11 @@ lock_out_concurrent_runs(void)
 
 /*
  * lock_tables
- *		Lock every table the plan changes, in OID order, in the mode its
- *		statement needs, so that the run does not deadlock halfway.
+ *		Lock every relation the plan changes ACCESS EXCLUSIVE, in OID
+ *		order so that the run does not deadlock halfway, for the whole
+ *		run: no row can come in behind the run, and nobody sees the
+ *		switches it turns off for its length.  The tables a DELETE may
+ *		cascade into are locked too.
  */
 static void
 lock_tables(SanitizePlan *plan)
@@ -1600,32 +2259,244 @@ lock_tables(SanitizePlan *plan)
 
 	foreach(lc, plan->steps)
 	{
-		if (((PlanStep *) lfirst(lc))->method != METHOD_BUILTIN)
-			relids = list_append_unique_oid(relids, ((PlanStep *) lfirst(lc))->table->relid);
+		PlanStep   *step = lfirst(lc);
+
+		if (step->method == METHOD_BUILTIN)
+			continue;
+		relids = list_append_unique_oid(relids, step->table->relid);
+		if (step->method == METHOD_DELETE)
+			relids = list_concat_unique_oid(relids, referencing_tables(step->table->relid));
 	}
 	foreach(lc, plan->tables)
 	{
-		if (((TableRules *) lfirst(lc))->truncated)
-			relids = list_append_unique_oid(relids, ((TableRules *) lfirst(lc))->relid);
+		TableRules *table = lfirst(lc);
+
+		if (table->truncated || table->updates != NIL || table->deletes != NIL)
+			relids = list_append_unique_oid(relids, table->relid);
 	}
 	list_sort(relids, list_oid_cmp);
 
 	foreach(lc, relids)
 	{
 		Oid			relid = lfirst_oid(lc);
-		LOCKMODE	mode = RowExclusiveLock;
+		const char *purpose = "the run";
 		ListCell   *lc2;
 
 		foreach(lc2, plan->steps)
 		{
 			PlanStep   *step = lfirst(lc2);
 
-			if (step->method == METHOD_REWRITE && step->table->relid == relid)
-				mode = AccessExclusiveLock;
+			if (step->method != METHOD_BUILTIN && step->table->relid == relid && step->rules != NIL)
+			{
+				purpose = psprintf("rules %s", rule_id_list(step->rules));
+				break;
+			}
 		}
-		if (find_table(plan->tables, relid)->truncated)
-			mode = AccessExclusiveLock;
-		LockRelationOid(relid, mode);
+		sandbox_lock_relation(relid, AccessExclusiveLock, purpose);
+	}
+	plan->locked = relids;
+}
+
+/*
+ * suspend_row_security_and_triggers
+ *		For the length of the run, on every relation it locked: FORCE ROW
+ *		LEVEL SECURITY is turned off (the owner, as whom the statements
+ *		run, must see every row), and so is every user trigger (an audit
+ *		trigger must not copy the originals, and a derived column has its
+ *		own rule).  resume_row_security_and_triggers() puts both back.
+ */
+static void
+suspend_row_security_and_triggers(SanitizePlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->locked)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (sandbox_suspend_forced_row_security(relid))
+			plan->forced_rls = lappend_oid(plan->forced_rls, relid);
+		plan->triggers = list_concat(plan->triggers, sandbox_user_triggers(relid));
+	}
+	sandbox_set_user_triggers(plan->triggers, false);
+}
+
+static void
+resume_row_security_and_triggers(SanitizePlan *plan)
+{
+	ListCell   *lc;
+
+	sandbox_set_user_triggers(plan->triggers, true);
+	foreach(lc, plan->forced_rls)
+		sandbox_restore_forced_row_security(lfirst_oid(lc));
+}
+
+/*
+ * deferred_foreign_keys
+ *		"s.c1, s.c2": the foreign keys, deferred in this transaction by
+ *		default, that reference a table a DELETE step changes.  Their
+ *		checks cannot be deferred past the security-restricted operation
+ *		the DELETE runs in, so the run makes them IMMEDIATE for its length;
+ *		NULL if there are none.
+ */
+static char *
+deferred_foreign_keys(SanitizePlan *plan)
+{
+	StringInfoData names;
+	ListCell   *lc;
+
+	initStringInfo(&names);
+	foreach(lc, plan->steps)
+	{
+		PlanStep   *step = lfirst(lc);
+
+		if (step->method != METHOD_DELETE)
+			continue;
+		if (SPI_execute(psprintf("SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'"
+								 " OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.conname)"
+								 " FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace"
+								 " WHERE c.contype = 'f' AND c.condeferrable AND c.condeferred AND c.confrelid = %u",
+								 step->table->relid), true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_constraint");
+		for (uint64 i = 0; i < SPI_processed; i++)
+			appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
+							 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	}
+	return names.len > 0 ? names.data : NULL;
+}
+
+/*
+ * refresh_materialized_views
+ *		Refresh the populated materialized views over the relations the
+ *		run rewrote or emptied: they would keep every original otherwise.
+ *		Returns their OIDs.
+ */
+static List *
+refresh_materialized_views(List *relids)
+{
+	List	   *views = NIL;
+	ListCell   *lc;
+
+	if (relids == NIL)
+		return NIL;
+	foreach(lc, relids)
+	{
+		if (SPI_execute(psprintf("SELECT DISTINCT r.ev_class FROM pg_catalog.pg_depend d"
+								 " JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+								 " JOIN pg_catalog.pg_class c ON c.oid = r.ev_class"
+								 " WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+								 " AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+								 " AND d.refobjid = %u AND c.relkind = 'm' AND c.relispopulated",
+								 lfirst_oid(lc)), true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_depend");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			views = list_append_unique_oid(views,
+										   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																		  SPI_tuptable->tupdesc, 1, &isnull)));
+		}
+	}
+	foreach(lc, views)
+	{
+		Oid			view = lfirst_oid(lc);
+
+		if (SPI_execute(psprintf("REFRESH MATERIALIZED VIEW %s",
+								 quote_qualified_identifier(get_namespace_name(get_rel_namespace(view)),
+															get_rel_name(view))),
+						false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not refresh materialized view %u", view);
+	}
+	return views;
+}
+
+/*
+ * renew_statistics
+ *		Forget the statistics that may show a value the run changed or
+ *		removed, then ANALYZE what it rewrote, so that pg_stats never shows
+ *		an original: every column of a table that lost rows (truncated,
+ *		deleted from, refreshed), the changed columns of the others, the
+ *		statistics of their indexes, and the inherited statistics of their
+ *		parents.
+ */
+static void
+renew_statistics(SanitizePlan *plan, List *views)
+{
+	List	   *analyze = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->steps)
+	{
+		PlanStep   *step = lfirst(lc);
+		TableRules *table = step->table;
+		List	   *attnums = NIL;
+		List	   *relids;
+		ListCell   *lc2;
+
+		if (step->method == METHOD_BUILTIN || step->method == METHOD_UNLINK)
+			continue;
+		if (step->method == METHOD_TRUNCATE)
+		{
+			foreach(lc2, plan->tables)
+			{
+				if (((TableRules *) lfirst(lc2))->truncated)
+					sandbox_forget_statistics(((TableRules *) lfirst(lc2))->relid, NIL);
+			}
+			continue;
+		}
+
+		/* the relation and its ancestors, whose inherited statistics count it */
+		relids = list_make1_oid(table->relid);
+		if (SPI_execute(psprintf("WITH RECURSIVE a(r) AS (SELECT inhparent FROM pg_catalog.pg_inherits"
+								 " WHERE inhrelid = %u UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i"
+								 " JOIN a ON i.inhrelid = a.r) SELECT r FROM a", table->relid),
+						true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pg_inherits");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			relids = list_append_unique_oid(relids,
+											DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																		   SPI_tuptable->tupdesc, 1, &isnull)));
+		}
+
+		foreach(lc2, relids)
+		{
+			Oid			relid = lfirst_oid(lc2);
+			Relation	rel;
+			ListCell   *lc3;
+
+			attnums = NIL;
+			if (table->deletes == NIL && step->method != METHOD_DELETE && table->updates != NIL)
+			{
+				foreach(lc3, column_names(table->updates))
+					attnums = lappend_int(attnums, get_attnum(relid, strVal(lfirst(lc3))));
+			}
+			sandbox_forget_statistics(relid, attnums);
+			rel = relation_open(relid, NoLock);
+			foreach(lc3, RelationGetIndexList(rel))
+				sandbox_forget_statistics(lfirst_oid(lc3), NIL);
+			relation_close(rel, NoLock);
+			analyze = list_append_unique_oid(analyze, relid);
+		}
+	}
+	foreach(lc, views)
+	{
+		sandbox_forget_statistics(lfirst_oid(lc), NIL);
+		analyze = list_append_unique_oid(analyze, lfirst_oid(lc));
+	}
+
+	foreach(lc, analyze)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (SPI_execute(psprintf("ANALYZE %s",
+								 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+															get_rel_name(relid))),
+						false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not analyze relation %u", relid);
 	}
 }
 
@@ -1707,6 +2578,10 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	int			stepno = 0;
 	StringInfoData failures;
 	char	   *summary;
+	char	   *deferred;
+	List	   *saved = NIL;
+	int64		unlinked = 0;
+	int			nestlevel;
 	ListCell   *lc;
 
 	sandbox_check_not_production(environment);
@@ -1717,10 +2592,15 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	nestlevel = engine_settings();
 
 	plan = build_plan(environment, true);
 	run_id = ledger_start(environment, run_id);
 	lock_tables(plan);
+	suspend_row_security_and_triggers(plan);
+	deferred = deferred_foreign_keys(plan);
+	if (deferred != NULL)
+		(void) SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", deferred), false, 0);
 	sandbox_masking_prepare_key();
 	sandbox_leakscan_collect(run_id, environment, plan->rules);
 
@@ -1735,17 +2615,24 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		CHECK_FOR_INTERRUPTS();
 		INSTR_TIME_SET_CURRENT(step_start);
 
-		if (step->method == METHOD_UPDATE || step->method == METHOD_REWRITE)
+		if ((step->method == METHOD_UPDATE || step->method == METHOD_REWRITE) &&
+			!list_member_ptr(saved, step->rules))
+		{
+			/* once per table, partitions and children included */
 			sandbox_save_restorable(run_id, step->table->relid, step->rules);
+			saved = lappend(saved, step->rules);
+		}
 
-		/*
-		 * Statements that do not report their rows are counted first; but a
-		 * rewrite changes every row of its table, which the verification
-		 * below counts anyway, so its ledger row waits for that count.
-		 */
+		/* Statements that do not report their rows are counted first */
 		rows = (step->method == METHOD_TRUNCATE || step->method == METHOD_BUILTIN) ?
 			count_guarded(step->table, step->rules, step->count_sql) : 0;
-		run_guarded(step->table, step->rules, step->sql);
+		if (step->method == METHOD_REWRITE)
+		{
+			rows = rewrite_guarded(step);
+			plan->rewritten = lappend_oid(plan->rewritten, step->table->relid);
+		}
+		else
+			run_guarded(step->table, step->rules, step->sql);
 		if (step->sql_returns_count)
 		{
 			bool		isnull;
@@ -1759,26 +2646,26 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		INSTR_TIME_SUBTRACT(step_time, step_start);
 		step->stepno = stepno;
 		step->seconds = INSTR_TIME_GET_DOUBLE(step_time);
-		if (step->method != METHOD_REWRITE)
-			ledger_step(run_id, step, rows);
+		ledger_step(run_id, step, rows);
 		total_rows += rows;
-		if (step->method == METHOD_UPDATE || step->method == METHOD_DELETE)
+		if (step->method == METHOD_UNLINK)
+			unlinked += rows;
+		if (step->method == METHOD_UPDATE || (step->method == METHOD_DELETE &&
+											  sandbox_update_strategy == STRATEGY_UPDATE))
 			in_place = list_append_unique_ptr(in_place, step->table->qualname);
 	}
+
+	check_foreign_keys(plan);
+
+	/* Nothing the run changed may stay visible elsewhere */
+	renew_statistics(plan, refresh_materialized_views(plan->locked));
 
 	/* The run holds only if every rule's effect can be seen in the data */
 	report_progress(run_id, stepno, list_length(plan->steps), NULL, total_rows);
 	results = verify_plan(plan);
-	foreach(lc, plan->steps)
-	{
-		PlanStep   *step = lfirst(lc);
-
-		if (step->method == METHOD_REWRITE)
-		{
-			ledger_step(run_id, step, step->table->rows_now);
-			total_rows += step->table->rows_now;
-		}
-	}
+	resume_row_security_and_triggers(plan);
+	if (deferred != NULL)
+		(void) SPI_execute(psprintf("SET CONSTRAINTS %s DEFERRED", deferred), false, 0);
 	initStringInfo(&failures);
 	foreach(lc, results)
 	{
@@ -1821,6 +2708,11 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	sandbox_record_applied_rules(run_id, plan->rules);
 	sandbox_note_sanitized(environment, run_id, list_length(plan->rules));
 
+	if (unlinked > 0)
+		ereport(NOTICE,
+				(errmsg("%lld large objects were unlinked; their bytes stay in the pages of pg_largeobject until it is rewritten",
+						(long long) unlinked),
+				 errhint("Run VACUUM FULL pg_catalog.pg_largeobject once this transaction has committed.")));
 	if (in_place != NIL)
 	{
 		StringInfoData tables;
@@ -1835,6 +2727,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	}
 
 	summary = MemoryContextStrdup(callercxt, summary);
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return summary;
 }
@@ -1869,6 +2762,7 @@ sandbox_plan(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *environment = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	SanitizePlan *plan;
+	int			nestlevel;
 	ListCell   *lc;
 
 	sandbox_check_not_production_server();
@@ -1879,6 +2773,7 @@ sandbox_plan(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	nestlevel = engine_settings();
 
 	plan = build_plan(environment, true);
 	sandbox_masking_prepare_key();
@@ -1889,14 +2784,16 @@ sandbox_plan(PG_FUNCTION_ARGS)
 		Datum		value;
 		bool		isnull = false;
 
-		value = CStringGetTextDatum(psprintf("%s; -- %s%s%s: %lld %s",
+		value = CStringGetTextDatum(psprintf("%s; -- %s%s%s: %lld %s%s",
 											 step->sql, method_names[step->method],
 											 step->rules ? ", rules " : "",
 											 rule_id_list(step->rules), (long long) rows,
-											 step->method == METHOD_BUILTIN ? "objects" : "rows"));
+											 step->method == METHOD_BUILTIN ? "objects" : "rows",
+											 step->why ? step->why : ""));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 	}
 
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -1911,6 +2808,7 @@ sandbox_verify(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *environment = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	SanitizePlan *plan;
+	int			nestlevel;
 	ListCell   *lc;
 
 	sandbox_check_not_production_server();
@@ -1919,8 +2817,10 @@ sandbox_verify(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
+	nestlevel = engine_settings();
 	plan = build_plan(environment, false);
 	plan->reenabled = reenabled_features();
+	plan->rewritten = rewritten_by_last_run();
 	sandbox_masking_prepare_key();
 	foreach(lc, verify_plan(plan))
 	{
@@ -1953,6 +2853,7 @@ sandbox_verify(PG_FUNCTION_ARGS)
 	}
 	sandbox_leakscan_verify(rsinfo->setResult, rsinfo->setDesc, environment);
 
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -10,6 +10,7 @@
  *	src/engine.c			plan, sanitize, verify and the run ledger
  *	src/gate.c				the gate on unsanitized copies
  *	src/worker.c			the launcher and sanitizer workers
+ *	src/rewrite.c			the engine's table rewrite, statistics, locks
  *	src/mask_core.c			pure-C masking core (no server headers)
  *	src/masking.c			SQL-callable masking functions and the key
  *
@@ -365,5 +366,40 @@ extern void sandbox_leakscan_collect(int64 run_id, const char *environment, List
 extern void sandbox_leakscan_check(int64 run_id);
 extern void sandbox_leakscan_verify(Tuplestorestate *store, TupleDesc desc,
 									const char *environment);
+
+/* ---- rewrite.c: the engine's own table rewrite (issue 9) ---- */
+
+/* A column's new value in a rewrite: SQL over the row's columns */
+typedef struct RewriteColumn
+{
+	char	   *name;
+	char	   *value_sql;
+} RewriteColumn;
+
+/* A user trigger switched off for the length of a run */
+typedef struct SuspendedTrigger
+{
+	Oid			relid;
+	char	   *name;
+	char		enabled;		/* pg_trigger.tgenabled to put back */
+} SuspendedTrigger;
+
+extern int	sandbox_lock_wait_timeout;
+extern char *sandbox_rewrite_select_sql(Oid relid, List *values, const char *keep_rows);
+extern int64 sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
+									  int nargs, Oid *argtypes, Datum *values);
+extern void sandbox_forget_statistics(Oid relid, List *attnums);
+extern bool sandbox_suspend_forced_row_security(Oid relid);
+extern void sandbox_restore_forced_row_security(Oid relid);
+extern List *sandbox_user_triggers(Oid relid);
+extern void sandbox_set_user_triggers(List *triggers, bool enable);
+extern void sandbox_lock_relation(Oid relid, int mode, const char *purpose);
+extern int64 sandbox_dead_row_versions(Oid relid);
+
+/* engine.c: sandbox_run_as_owner, sending a query's rows to a receiver */
+struct _DestReceiver;
+extern int	sandbox_run_as_owner_into(Oid owner, const char *sql, int nargs,
+									  Oid *argtypes, Datum *values,
+									  struct _DestReceiver *dest);
 
 #endif							/* PENELOPE_SANDBOX_H */

@@ -56,7 +56,7 @@ SELECT is((SELECT count(*) FROM sandbox.rule WHERE environment = 'migration' AND
 
 -- ---- plan ----
 SELECT ok((SELECT count(t) = count(DISTINCT t) AND count(t) >= 14 FROM (
-		SELECT substring(s FROM '^(?:UPDATE|ALTER TABLE|DELETE FROM|WITH removed AS \(DELETE FROM) (penelope\.[a-z_]+)') AS t
+		SELECT substring(s FROM '(?:^UPDATE|^DELETE FROM|^WITH removed AS \(DELETE FROM|FROM ONLY) (penelope\.[a-z_]+)') AS t
 		FROM sandbox_plan('migration') AS s) AS p),
 	'sandbox_plan(''migration''): one statement per table');
 SELECT is((SELECT count(*) FROM sandbox_plan('migration') AS s WHERE s LIKE 'TRUNCATE%'), 1::bigint,

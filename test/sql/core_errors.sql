@@ -228,7 +228,7 @@ UPDATE sandbox.rule SET column_name = 'login', expression = 'NULL', filter = 'id
 WHERE environment = 'migration' AND column_name = 'pin_number';
 SELECT * FROM regress_error($$SELECT sandbox_sanitize('migration')$$,
 	ARRAY['SECRET-LOGIN-1', 'SECRET-PIN', 'SECRET-NOTE-2']);
--- a run that verification finds undone by a trigger is rolled back
+-- a trigger that would undo a rule does not fire, even with update_strategy = update
 DELETE FROM sandbox.rule WHERE environment = 'migration' AND column_name = 'login';
 CREATE FUNCTION regress_err.keep_note() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -246,7 +246,7 @@ SELECT regress_sanitize('migration');
 \set VERBOSITY terse
 RESET penelope_sandbox.update_strategy;
 DROP TRIGGER keep_note ON regress_err.account;
--- still nothing changed
+-- the run applied its rules; the audit trigger copied nothing
 SELECT * FROM regress_err.first;
 SELECT count(*) AS audit_rows FROM regress_err.audit;
 SELECT id, login, pin, pin_number, note FROM regress_err.account ORDER BY id;

@@ -138,13 +138,13 @@ END
 $$;
 CREATE TRIGGER log_user BEFORE UPDATE ON regress_sec.customer
 	FOR EACH ROW EXECUTE FUNCTION regress_sec.log_user();
--- an UPDATE fires triggers (a rewrite does not)
+-- user triggers never fire in a run, not even in an UPDATE (update_strategy = update)
 SET penelope_sandbox.update_strategy = 'update';
 SELECT * FROM sandbox_plan('training_a');
 SELECT regress_sanitize('training_a');
 SELECT * FROM regress_sec.trigger_log;
 SELECT * FROM regress_sec.customer ORDER BY id;
--- a trigger that tries to leave the security-restricted operation fails
+-- nor does a trigger that would try to leave the security-restricted operation
 CREATE OR REPLACE FUNCTION regress_sec.log_user() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	EXECUTE 'SET ROLE postgres';

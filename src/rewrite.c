@@ -1,0 +1,630 @@
+/*-------------------------------------------------------------------------
+ *
+ * rewrite.c
+ *		The engine's own table rewrite, and what goes with it.
+ *
+ * A table with mask, set or delete rules is rewritten, not updated:
+ *
+ *	1. make_new_heap() creates an empty heap like the table's, with its
+ *	   own TOAST table;
+ *	2. one executor pass, a SELECT run through SPI as the table owner
+ *	   (see sandbox_run_as_owner_into() in engine.c), computes the new
+ *	   rows: every rule of the table as a projection, filters as CASE,
+ *	   delete filters as a qual, subqueries allowed.  Its first column is
+ *	   the ctid of the row it comes from;
+ *	3. a DestReceiver takes each row, recomputes the stored generated
+ *	   columns, checks NOT NULL, CHECK and the partition constraint, and
+ *	   hands it to CLUSTER's rewrite machinery (rewrite_heap_tuple()) with
+ *	   the header of the row it replaces, so that each row keeps its
+ *	   visibility: a snapshot older than the run (a pg_dump waiting for
+ *	   the lock) sees the masked rows, never an empty table;
+ *	4. finish_heap_swap() swaps the new files in, as CLUSTER and VACUUM
+ *	   FULL do: the table keeps its OID, grants, constraints, dependent
+ *	   views, triggers, policies and comments; its indexes are rebuilt
+ *	   from the new rows (unique and exclusion constraints are checked
+ *	   there); the old heap, TOAST table and indexes are unlinked at
+ *	   commit.
+ *
+ * Values written out of line are read back and written into the new TOAST
+ * table, so no original value stays behind in the old one, and no row
+ * version of the old heap survives.  No user trigger fires: a rewrite
+ * inserts nothing and updates nothing.
+ *
+ * Also here: forgetting the statistics of changed columns, suspending
+ * FORCE ROW LEVEL SECURITY and user triggers for the length of a run,
+ * locking with penelope_sandbox.lock_wait_timeout, and counting the dead
+ * row versions of a table (sandbox_verify's residue check).
+ *
+ * Copyright (c) 2026, penelope_sandbox developers
+ *
+ * IDENTIFICATION
+ *	  src/rewrite.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/rewriteheap.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/multixact.h"
+#include "access/xact.h"
+#include "catalog/catalog.h"
+#include "catalog/heap.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_statistic_ext.h"
+#include "catalog/pg_trigger.h"
+#include "commands/cluster.h"
+#include "commands/defrem.h"
+#include "commands/tablecmds.h"
+#include "commands/trigger.h"
+#include "commands/vacuum.h"
+#include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "parser/parse_coerce.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/procarray.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "penelope_sandbox.h"
+
+/* penelope_sandbox.lock_wait_timeout, in milliseconds; 0: lock_timeout */
+int			sandbox_lock_wait_timeout = 60000;
+
+/* ---- The receiver writing the new heap ---- */
+
+typedef struct RewriteReceiver
+{
+	DestReceiver pub;
+	Relation	old_rel;
+	Relation	new_rel;
+	RewriteState rwstate;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;		/* a row of the table, to check and write */
+	AttrNumber *attnums;		/* result column i + 2 -> attnum */
+	FmgrInfo   *typmod_fn;		/* per attnum - 1: length coercion, or NULL */
+	int			natts;			/* result columns after the ctid */
+	bool		has_generated;
+	bool		check;			/* the table has constraints to check */
+	MemoryContext rowcxt;
+	int64		rows;
+} RewriteReceiver;
+
+static void
+rewrite_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	RewriteReceiver *r = (RewriteReceiver *) self;
+
+	if (typeinfo->natts != r->natts + 1)
+		elog(ERROR, "rewrite query returned %d columns, expected %d",
+			 typeinfo->natts, r->natts + 1);
+}
+
+/*
+ * rewrite_receive
+ *		Write one new row in place of the row its ctid names.
+ */
+static bool
+rewrite_receive(TupleTableSlot *result, DestReceiver *self)
+{
+	RewriteReceiver *r = (RewriteReceiver *) self;
+	TupleTableSlot *slot = r->slot;
+	TupleDesc	tupdesc = RelationGetDescr(r->old_rel);
+	MemoryContext oldcxt;
+	HeapTupleData old_tuple;
+	HeapTuple	new_tuple;
+	Buffer		buffer;
+	ItemPointer tid;
+	bool		isnull;
+
+	CHECK_FOR_INTERRUPTS();
+	oldcxt = MemoryContextSwitchTo(r->rowcxt);
+
+	slot_getallattrs(result);
+	tid = (ItemPointer) DatumGetPointer(slot_getattr(result, 1, &isnull));
+	if (isnull)
+		elog(ERROR, "rewrite query returned a row without ctid");
+
+	ExecClearTuple(slot);
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		slot->tts_values[i] = (Datum) 0;
+		slot->tts_isnull[i] = true;
+	}
+	for (int i = 0; i < r->natts; i++)
+	{
+		AttrNumber	attnum = r->attnums[i];
+		Datum		value = result->tts_values[i + 1];
+		bool		null = result->tts_isnull[i + 1];
+
+		/* assignment semantics for varchar(n) and the like */
+		if (!null && r->typmod_fn[attnum - 1].fn_oid != InvalidOid)
+			value = FunctionCall3(&r->typmod_fn[attnum - 1], value,
+								  Int32GetDatum(TupleDescAttr(tupdesc, attnum - 1)->atttypmod),
+								  BoolGetDatum(false));
+		slot->tts_values[attnum - 1] = value;
+		slot->tts_isnull[attnum - 1] = null;
+	}
+	ExecStoreVirtualTuple(slot);
+
+	if (r->has_generated)
+		ExecComputeStoredGenerated(r->rri, r->estate, slot, CMD_INSERT);
+	if (r->check)
+		ExecConstraints(r->rri, slot, r->estate);
+	if (r->old_rel->rd_rel->relispartition)
+		ExecPartitionCheck(r->rri, slot, r->estate, true);
+
+	/* the header of the row replaced: its visibility carries over */
+	old_tuple.t_self = *tid;
+	if (!heap_fetch(r->old_rel, SnapshotAny, &old_tuple, &buffer, false))
+		elog(ERROR, "could not fetch row (%u,%u) of relation \"%s\"",
+			 ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid),
+			 RelationGetRelationName(r->old_rel));
+
+	new_tuple = ExecCopySlotHeapTuple(slot);
+	rewrite_heap_tuple(r->rwstate, &old_tuple, new_tuple);
+	ReleaseBuffer(buffer);
+
+	r->rows++;
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(r->rowcxt);
+	ResetPerTupleExprContext(r->estate);
+	return true;
+}
+
+static void
+rewrite_shutdown(DestReceiver *self)
+{
+}
+
+static void
+rewrite_destroy(DestReceiver *self)
+{
+}
+
+/*
+ * sandbox_rewrite_select_sql
+ *		The SELECT computing a relation's new rows: the ctid, then every
+ *		column in attribute order, the new value where values gives one
+ *		(a list of RewriteColumn), and only the rows keep_rows (SQL, or
+ *		NULL for all) selects.
+ *
+ * A new value is cast to the column's type without its typmod; the
+ * receiver applies the typmod with assignment semantics, so a value too
+ * long for a varchar(n) is an error, as in an UPDATE, not truncated.
+ * Stored generated columns are computed by the receiver.
+ */
+char *
+sandbox_rewrite_select_sql(Oid relid, List *values, const char *keep_rows)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ctid");
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		const char *name = NameStr(att->attname);
+		const char *value = NULL;
+		ListCell   *lc;
+
+		if (att->attisdropped)
+			continue;
+		if (att->attgenerated)
+		{
+			appendStringInfo(&sql, ", NULL::%s",
+							 format_type_extended(att->atttypid, -1, FORMAT_TYPE_FORCE_QUALIFY));
+			continue;
+		}
+		foreach(lc, values)
+		{
+			RewriteColumn *column = lfirst(lc);
+
+			if (strcmp(column->name, name) == 0)
+				value = column->value_sql;
+		}
+		if (value == NULL)
+			appendStringInfo(&sql, ", %s", quote_identifier(name));
+		else
+			appendStringInfo(&sql, ", CAST(%s AS %s) AS %s", value,
+							 format_type_extended(att->atttypid, -1, FORMAT_TYPE_FORCE_QUALIFY),
+							 quote_identifier(name));
+	}
+	appendStringInfo(&sql, " FROM ONLY %s",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												RelationGetRelationName(rel)));
+	if (keep_rows != NULL)
+		appendStringInfo(&sql, " WHERE %s", keep_rows);
+	table_close(rel, NoLock);
+	return sql.data;
+}
+
+/*
+ * sandbox_rewrite_relation
+ *		Replace the rows of a plain table (partition or inheritance child
+ *		included, its children excluded) with those select_sql returns
+ *		(see sandbox_rewrite_select_sql), run as the table's owner with the
+ *		given SPI parameters.  The caller holds ACCESS EXCLUSIVE on it.
+ *		Returns the number of rows written.
+ */
+int64
+sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
+						 int nargs, Oid *argtypes, Datum *values)
+{
+	Relation	old_rel;
+	Relation	new_rel;
+	Oid			new_relid;
+	TupleDesc	tupdesc;
+	RewriteReceiver *r;
+	TransactionId oldest_xmin;
+	MultiXactId oldest_mxact;
+	TransactionId freeze_xid;
+	MultiXactId cutoff_multi;
+	bool		is_catalog;
+	char		relpersistence;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	int64		rows;
+
+	old_rel = table_open(relid, AccessExclusiveLock);
+	if (old_rel->rd_rel->relkind != RELKIND_RELATION &&
+		old_rel->rd_rel->relkind != RELKIND_MATVIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot rewrite \"%s\": it is not a table",
+						RelationGetRelationName(old_rel))));
+	if (old_rel->rd_rel->relam != HEAP_TABLE_AM_OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot rewrite \"%s\": its access method is not heap",
+						RelationGetRelationName(old_rel))));
+	CheckTableNotInUse(old_rel, "penelope_sandbox rewrite");
+	is_catalog = IsSystemRelation(old_rel);
+	relpersistence = old_rel->rd_rel->relpersistence;
+	tupdesc = RelationGetDescr(old_rel);
+
+	/*
+	 * As CLUSTER does, everything from here runs as the table owner in a
+	 * security-restricted operation: index expressions, generated columns
+	 * and constraints included.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+
+	new_relid = make_new_heap(relid, old_rel->rd_rel->reltablespace,
+							  old_rel->rd_rel->relam, relpersistence,
+							  AccessExclusiveLock);
+	new_rel = table_open(new_relid, AccessExclusiveLock);
+
+	/* as copy_table_data(): freeze what can be, never going backwards */
+	vacuum_set_xid_limits(old_rel, 0, 0, 0, 0, &oldest_xmin, &oldest_mxact,
+						  &freeze_xid, &cutoff_multi);
+	if (TransactionIdIsValid(old_rel->rd_rel->relfrozenxid) &&
+		TransactionIdPrecedes(freeze_xid, old_rel->rd_rel->relfrozenxid))
+		freeze_xid = old_rel->rd_rel->relfrozenxid;
+	if (MultiXactIdIsValid(old_rel->rd_rel->relminmxid) &&
+		MultiXactIdPrecedes(cutoff_multi, old_rel->rd_rel->relminmxid))
+		cutoff_multi = old_rel->rd_rel->relminmxid;
+
+	r = palloc0(sizeof(RewriteReceiver));
+	r->pub.receiveSlot = rewrite_receive;
+	r->pub.rStartup = rewrite_startup;
+	r->pub.rShutdown = rewrite_shutdown;
+	r->pub.rDestroy = rewrite_destroy;
+	r->pub.mydest = DestNone;
+	r->old_rel = old_rel;
+	r->new_rel = new_rel;
+	r->rwstate = begin_heap_rewrite(old_rel, new_rel, oldest_xmin, freeze_xid, cutoff_multi);
+	r->estate = CreateExecutorState();
+	r->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(r->rri, old_rel, 0, NULL, 0);
+	r->slot = MakeSingleTupleTableSlot(tupdesc, &TTSOpsVirtual);
+	r->attnums = palloc(sizeof(AttrNumber) * tupdesc->natts);
+	r->typmod_fn = palloc0(sizeof(FmgrInfo) * tupdesc->natts);
+	r->has_generated = (tupdesc->constr && tupdesc->constr->has_generated_stored);
+	r->check = (tupdesc->constr != NULL);
+	r->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "penelope_sandbox rewrite row",
+									  ALLOCSET_DEFAULT_SIZES);
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		Oid			funcid;
+
+		if (att->attisdropped)
+			continue;
+		r->attnums[r->natts++] = att->attnum;
+		if (att->atttypmod >= 0 && !att->attgenerated &&
+			find_typmod_coercion_function(att->atttypid, &funcid) == COERCION_PATH_FUNC)
+			fmgr_info(funcid, &r->typmod_fn[i]);
+	}
+
+	sandbox_run_as_owner_into(owner, select_sql, nargs, argtypes, values, (DestReceiver *) r);
+	rows = r->rows;
+
+	end_heap_rewrite(r->rwstate);
+	ExecDropSingleTupleTableSlot(r->slot);
+	FreeExecutorState(r->estate);
+	MemoryContextDelete(r->rowcxt);
+	table_close(new_rel, NoLock);
+	table_close(old_rel, NoLock);
+
+	/*
+	 * Swap the files, rebuild the indexes checking unique and exclusion
+	 * constraints, and drop the old heap, TOAST table and indexes at
+	 * commit.
+	 */
+	finish_heap_swap(relid, new_relid, is_catalog, false, true, true,
+					 freeze_xid, cutoff_multi, relpersistence);
+
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return rows;
+}
+
+/* ---- Statistics ---- */
+
+/*
+ * sandbox_forget_statistics
+ *		Delete the statistics a relation holds on some columns (attnums, an
+ *		integer List; NIL for every column), in pg_statistic, and every
+ *		extended statistic on the relation, in pg_statistic_ext_data: they
+ *		may show values the run changed.  ANALYZE afterwards computes them
+ *		again from the new rows.
+ */
+void
+sandbox_forget_statistics(Oid relid, List *attnums)
+{
+	Relation	stxrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	ListCell   *lc;
+
+	if (attnums == NIL)
+		RemoveStatistics(relid, 0);
+	foreach(lc, attnums)
+		RemoveStatistics(relid, (AttrNumber) lfirst_int(lc));
+
+	stxrel = table_open(StatisticExtRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_statistic_ext_stxrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(stxrel, StatisticExtRelidIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Oid			stxoid = ((Form_pg_statistic_ext) GETSTRUCT(tuple))->oid;
+
+		RemoveStatisticsDataById(stxoid, false);
+		RemoveStatisticsDataById(stxoid, true);
+	}
+	systable_endscan(scan);
+	table_close(stxrel, AccessShareLock);
+	CommandCounterIncrement();
+}
+
+/* ---- Row security and user triggers, suspended for a run ---- */
+
+/*
+ * set_force_row_security
+ *		Set pg_class.relforcerowsecurity of a relation.
+ */
+static void
+set_force_row_security(Oid relid, bool force)
+{
+	Relation	classrel = table_open(RelationRelationId, RowExclusiveLock);
+	HeapTuple	tuple = SearchSysCacheCopy1(RELOID, ObjectIdGetDatum(relid));
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	((Form_pg_class) GETSTRUCT(tuple))->relforcerowsecurity = force;
+	CatalogTupleUpdate(classrel, &tuple->t_self, tuple);
+	heap_freetuple(tuple);
+	table_close(classrel, RowExclusiveLock);
+	CacheInvalidateRelcacheByRelid(relid);
+	CommandCounterIncrement();
+}
+
+/*
+ * sandbox_suspend_forced_row_security
+ *		If a relation has FORCE ROW LEVEL SECURITY, turn it off and return
+ *		true: its owner, as whom the run's statements run, then sees every
+ *		row.  The caller holds ACCESS EXCLUSIVE until the transaction ends,
+ *		so nobody else sees the change, and restores it before the end.
+ */
+bool
+sandbox_suspend_forced_row_security(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		forced;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	forced = ((Form_pg_class) GETSTRUCT(tuple))->relforcerowsecurity;
+	ReleaseSysCache(tuple);
+	if (forced)
+		set_force_row_security(relid, false);
+	return forced;
+}
+
+/*
+ * sandbox_restore_forced_row_security
+ *		Undo sandbox_suspend_forced_row_security.
+ */
+void
+sandbox_restore_forced_row_security(Oid relid)
+{
+	set_force_row_security(relid, true);
+}
+
+/*
+ * sandbox_user_triggers
+ *		The enabled user triggers of a relation, as SuspendedTrigger.
+ */
+List *
+sandbox_user_triggers(Oid relid)
+{
+	Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	List	   *result = NIL;
+
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_trigger trigger = (Form_pg_trigger) GETSTRUCT(tuple);
+		SuspendedTrigger *st;
+
+		if (trigger->tgisinternal || trigger->tgenabled == TRIGGER_DISABLED)
+			continue;
+		st = palloc(sizeof(SuspendedTrigger));
+		st->relid = relid;
+		st->name = pstrdup(NameStr(trigger->tgname));
+		st->enabled = trigger->tgenabled;
+		result = lappend(result, st);
+	}
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	return result;
+}
+
+/*
+ * sandbox_set_user_triggers
+ *		Disable (enable = false) the triggers sandbox_user_triggers listed,
+ *		or put back their previous state.  Run as the sanitizing user; the
+ *		caller holds a lock on each table until the transaction ends.
+ */
+void
+sandbox_set_user_triggers(List *triggers, bool enable)
+{
+	ListCell   *lc;
+
+	foreach(lc, triggers)
+	{
+		SuspendedTrigger *st = lfirst(lc);
+		Relation	rel = table_open(st->relid, NoLock);
+
+		/* each partition's trigger is in the list: no recursion */
+		EnableDisableTriggerNew2(rel, st->name, InvalidOid,
+								 enable ? st->enabled : TRIGGER_DISABLED,
+								 true, false, AccessExclusiveLock);
+		table_close(rel, NoLock);
+		CommandCounterIncrement();
+	}
+}
+
+/* ---- Locks ---- */
+
+/*
+ * sandbox_lock_relation
+ *		Lock a relation for a run, waiting at most
+ *		penelope_sandbox.lock_wait_timeout (lock_timeout where it is 0).
+ *		While it waits, pg_stat_activity says what for; an error names
+ *		the table and what the run needs it for.
+ */
+void
+sandbox_lock_relation(Oid relid, LOCKMODE mode, const char *purpose)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	char	   *relname;
+	int			save_nestlevel;
+
+	if (ConditionalLockRelationOid(relid, mode))
+		return;
+
+	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+										 get_rel_name(relid));
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("penelope_sandbox: waiting for a lock on table %s (%s)",
+									relname, purpose));
+	save_nestlevel = NewGUCNestLevel();
+	if (sandbox_lock_wait_timeout > 0)
+		(void) set_config_option("lock_timeout", psprintf("%d", sandbox_lock_wait_timeout),
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	PG_TRY();
+	{
+		LockRelationOid(relid, mode);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not lock table %s for %s", relname, purpose),
+				 errdetail("The run waited %d ms for another session's lock on the table.",
+						   sandbox_lock_wait_timeout > 0 ? sandbox_lock_wait_timeout : LockTimeout),
+				 errhint("Find the holder in pg_locks, or raise penelope_sandbox.lock_wait_timeout.")));
+	}
+	PG_END_TRY();
+	AtEOXact_GUC(true, save_nestlevel);
+	if (!sandbox_report_progress && debug_query_string != NULL)
+		pgstat_report_activity(STATE_RUNNING, debug_query_string);
+}
+
+/* ---- Residue ---- */
+
+/*
+ * sandbox_dead_row_versions
+ *		The row versions of a table that no snapshot of this transaction
+ *		sees but that are still in its pages: each may hold an old value.
+ */
+int64
+sandbox_dead_row_versions(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	TransactionId oldest_xmin = GetOldestNonRemovableTransactionId(rel);
+	int64		dead = 0;
+
+	scan = table_beginscan(rel, SnapshotAny, 0, NULL);
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Buffer		buffer = ((HeapScanDesc) scan)->rs_cbuf;
+		HTSV_Result state;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		state = HeapTupleSatisfiesVacuum(tuple, oldest_xmin, buffer);
+		LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+		if (state == HEAPTUPLE_DEAD || state == HEAPTUPLE_RECENTLY_DEAD)
+			dead++;
+		else if (state == HEAPTUPLE_DELETE_IN_PROGRESS &&
+				 TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(tuple->t_data)))
+			dead++;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return dead;
+}
