@@ -588,14 +588,16 @@ sandbox_wrap_sql(const char *sql)
 }
 
 /*
- * keyed_masker_variant
- *		For one of the extension's keyed maskers, sandbox.mask_x(t), the
- *		variant sandbox.mask_x(t, bytea) taking the run token: the same C
- *		function, declared with one more argument.  InvalidOid for any
- *		other function.
+ * sandbox_keyed_masker_variant
+ *		For one of the extension's keyed maskers, sandbox.mask_x(args), the
+ *		variant sandbox.mask_x(args, bytea) taking the run token: the same C
+ *		function, declared with one more argument, owned by a superuser.
+ *		InvalidOid for any other function.  The composite maskers (on
+ *		arrays, jsonb paths, contacts in free text) have such variants too,
+ *		and pass the token on to the maskers they call.
  */
-static Oid
-keyed_masker_variant(Oid funcid)
+Oid
+sandbox_keyed_masker_variant(Oid funcid)
 {
 	HeapTuple	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
 	Form_pg_proc proc;
@@ -605,15 +607,17 @@ keyed_masker_variant(Oid funcid)
 	if (!HeapTupleIsValid(proctup))
 		elog(ERROR, "cache lookup failed for function %u", funcid);
 	proc = (Form_pg_proc) GETSTRUCT(proctup);
-	if (proc->pronamespace == nspid && proc->pronargs == 1 &&
+	if (proc->pronamespace == nspid && proc->pronargs < FUNC_MAX_ARGS &&
 		proc->prolang == ClanguageId)
 	{
-		Oid			argtypes[2] = {proc->proargtypes.values[0], BYTEAOID};
+		Oid			argtypes[FUNC_MAX_ARGS];
 		HeapTuple	varianttup;
 
+		memcpy(argtypes, proc->proargtypes.values, proc->pronargs * sizeof(Oid));
+		argtypes[proc->pronargs] = BYTEAOID;
 		varianttup = SearchSysCache3(PROCNAMEARGSNSP,
 									 NameGetDatum(&proc->proname),
-									 PointerGetDatum(buildoidvector(argtypes, 2)),
+									 PointerGetDatum(buildoidvector(argtypes, proc->pronargs + 1)),
 									 ObjectIdGetDatum(nspid));
 		if (HeapTupleIsValid(varianttup))
 		{
@@ -648,7 +652,7 @@ add_run_token_mutator(Node *node, void *context)
 	{
 		FuncExpr   *call = (FuncExpr *) expression_tree_mutator(node, add_run_token_mutator,
 																context);
-		Oid			variant = keyed_masker_variant(call->funcid);
+		Oid			variant = sandbox_keyed_masker_variant(call->funcid);
 
 		if (OidIsValid(variant))
 		{

@@ -1605,6 +1605,7 @@ typedef struct MaskArg
 	StringInfoData out;
 	size_t		copied;			/* bytes of s already written */
 	bool		all_masked;		/* for the recogniser */
+	Datum		token;			/* the run token passed on (see masking.c), or 0 */
 } MaskArg;
 
 static void
@@ -1615,8 +1616,12 @@ mask_span(bool email, size_t start, size_t end, const FoundNumber *n, void *arg)
 	text	   *out;
 
 	appendBinaryStringInfo(&ma->out, ma->s + ma->copied, (int) (start - ma->copied));
-	out = DatumGetTextPP(DirectFunctionCall1(email ? sandbox_mask_email : sandbox_mask_phone,
-											 PointerGetDatum(in)));
+	if (ma->token != (Datum) 0)
+		out = DatumGetTextPP(DirectFunctionCall2(email ? sandbox_mask_email : sandbox_mask_phone,
+												 PointerGetDatum(in), ma->token));
+	else
+		out = DatumGetTextPP(DirectFunctionCall1(email ? sandbox_mask_email : sandbox_mask_phone,
+												 PointerGetDatum(in)));
 	appendBinaryStringInfo(&ma->out, VARDATA_ANY(out), (int) VARSIZE_ANY_EXHDR(out));
 	ma->copied = end;
 }
@@ -1649,6 +1654,7 @@ sandbox_mask_contacts(PG_FUNCTION_ARGS)
 	size_t		len = VARSIZE_ANY_EXHDR(t);
 
 	ma.s = VARDATA_ANY(t);
+	ma.token = (PG_NARGS() == 2) ? PG_GETARG_DATUM(1) : (Datum) 0;
 	initStringInfo(&ma.out);
 	find_spans(ma.s, len, mask_span, &ma);
 	appendBinaryStringInfo(&ma.out, ma.s + ma.copied, (int) (len - ma.copied));

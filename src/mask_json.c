@@ -78,6 +78,7 @@ typedef struct JsonMasker
 {
 	Oid			masker;			/* the masker the cache was made for */
 	FmgrInfo	apply;			/* the masker, or its recogniser */
+	bool		token;			/* apply is the masker's run-token variant */
 } JsonMasker;
 
 /* One walk over a document */
@@ -89,6 +90,7 @@ typedef struct JsonWalk
 	Oid			collation;
 	bool		recognise;		/* check instead of mask */
 	bool		all_recognised; /* recognise: so far, every value passed */
+	Datum		token;			/* the run token passed on, or 0 */
 } JsonWalk;
 
 /*
@@ -97,7 +99,7 @@ typedef struct JsonWalk
  *		looked up once per call site.
  */
 static FmgrInfo *
-json_masker(FunctionCallInfo fcinfo, Oid masker, bool recognise)
+json_masker(FunctionCallInfo fcinfo, Oid masker, bool recognise, bool token)
 {
 	JsonMasker *cache = (JsonMasker *) fcinfo->flinfo->fn_extra;
 	Oid			recogniser;
@@ -106,7 +108,7 @@ json_masker(FunctionCallInfo fcinfo, Oid masker, bool recognise)
 	Form_pg_proc proc;
 	bool		text_to_text;
 
-	if (cache != NULL && cache->masker == masker)
+	if (cache != NULL && cache->masker == masker && cache->token == token)
 		return &cache->apply;
 
 	recogniser = sandbox_registered_recogniser(masker);
@@ -127,6 +129,18 @@ json_masker(FunctionCallInfo fcinfo, Oid masker, bool recognise)
 				 errhint("Name one of the maskers in sandbox.masking_function that take and return text, such as 'sandbox.mask_email(text)'.")));
 
 	target = recognise ? recogniser : masker;
+	if (token && !recognise)
+	{
+		/* called with the run token: pass it on to the masker's variant */
+		target = sandbox_keyed_masker_variant(masker);
+		if (!OidIsValid(target))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("function %s is not one of the extension's keyed maskers",
+							format_procedure_qualified(masker)),
+					 errdetail("During a sanitization, mask_jsonb applies only the maskers of schema %s.",
+							   SANDBOX_SCHEMA)));
+	}
 	if (pg_proc_aclcheck(target, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -137,6 +151,7 @@ json_masker(FunctionCallInfo fcinfo, Oid masker, bool recognise)
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(JsonMasker));
 	fmgr_info_cxt(target, &cache->apply, fcinfo->flinfo->fn_mcxt);
 	cache->masker = masker;
+	cache->token = token;
 	fcinfo->flinfo->fn_extra = cache;
 	return &cache->apply;
 }
@@ -198,7 +213,10 @@ mask_scalar(JsonWalk *walk, JsonbValue *v)
 	else
 		return;
 
-	out = FunctionCall1Coll(walk->apply, walk->collation, PointerGetDatum(in));
+	if (walk->token != (Datum) 0)
+		out = FunctionCall2Coll(walk->apply, walk->collation, PointerGetDatum(in), walk->token);
+	else
+		out = FunctionCall1Coll(walk->apply, walk->collation, PointerGetDatum(in));
 	if (walk->recognise)
 	{
 		if (!DatumGetBool(out))
@@ -344,7 +362,8 @@ json_walk_start(FunctionCallInfo fcinfo, JsonWalk *walk, bool recognise)
 	walk->recognise = recognise;
 	walk->all_recognised = true;
 	walk->collation = DEFAULT_COLLATION_OID;
-	walk->apply = json_masker(fcinfo, PG_GETARG_OID(2), recognise);
+	walk->token = (PG_NARGS() == 4) ? PG_GETARG_DATUM(3) : (Datum) 0;
+	walk->apply = json_masker(fcinfo, PG_GETARG_OID(2), recognise, walk->token != (Datum) 0);
 }
 
 /*
@@ -393,6 +412,7 @@ typedef struct ElementMasker
 	bool		elembyval;
 	char		elemalign;
 	Oid			resulttype;		/* masking: the scalar's result type */
+	bool		with_token;		/* pass the run token on, as argument 2 */
 	int16		reslen;
 	bool		resbyval;
 	char		resalign;
@@ -421,7 +441,7 @@ element_masker(FunctionCallInfo fcinfo)
 	if (!HeapTupleIsValid(proctup))
 		elog(ERROR, "cache lookup failed for function %u", self);
 	proc = (Form_pg_proc) GETSTRUCT(proctup);
-	arraytype = proc->pronargs == 1 ? proc->proargtypes.values[0] : InvalidOid;
+	arraytype = proc->pronargs >= 1 ? proc->proargtypes.values[0] : InvalidOid;
 	name = list_make2(makeString(get_namespace_name(proc->pronamespace)),
 					  makeString(pstrdup(NameStr(proc->proname))));
 	ReleaseSysCache(proctup);
@@ -430,7 +450,13 @@ element_masker(FunctionCallInfo fcinfo)
 	em->elemtype = get_element_type(arraytype);
 	if (!OidIsValid(em->elemtype))
 		elog(ERROR, "function %u does not take an array", self);
-	scalar = LookupFuncName(name, 1, &em->elemtype, false);
+	/* called with the run token (see masking.c): its scalar variant too */
+	em->with_token = (PG_NARGS() == 2);
+	{
+		Oid			scalar_args[2] = {em->elemtype, BYTEAOID};
+
+		scalar = LookupFuncName(name, em->with_token ? 2 : 1, scalar_args, false);
+	}
 	if (pg_proc_aclcheck(scalar, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -464,7 +490,12 @@ sandbox_mask_elements(PG_FUNCTION_ARGS)
 					  &elems, &nulls, &n);
 	for (int i = 0; i < n; i++)
 	{
-		if (!nulls[i])
+		if (nulls[i])
+			continue;
+		if (em->with_token)
+			elems[i] = FunctionCall2Coll(&em->scalar, PG_GET_COLLATION(), elems[i],
+										 PG_GETARG_DATUM(1));
+		else
 			elems[i] = FunctionCall1Coll(&em->scalar, PG_GET_COLLATION(), elems[i]);
 	}
 	PG_RETURN_ARRAYTYPE_P(construct_md_array(elems, nulls, ARR_NDIM(arr), ARR_DIMS(arr),

@@ -232,6 +232,7 @@ extern void sandbox_run_guarded_sql(Oid relid, const char *what, const char *sql
  */
 #define SANDBOX_RUN_TOKEN_PARAM 1
 extern char *sandbox_rule_expression_sql(const SandboxRule *rule, bool is_filter);
+extern Oid	sandbox_keyed_masker_variant(Oid funcid);
 
 /*
  * masking.c: the run token, a random value for this transaction that the

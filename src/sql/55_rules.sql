@@ -71,6 +71,40 @@ AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL 
 CREATE FUNCTION sandbox.mask_id(text[]) RETURNS text[]
 AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
 
+/*
+ * Their run-token variants (see src/sql/21_masking_run_token.sql): during
+ * a sanitization the engine calls these, and they pass the token on to
+ * the scalar maskers' variants.
+ */
+CREATE FUNCTION sandbox.mask_jsonb(jsonb, text[], regprocedure, bytea) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'sandbox_mask_jsonb' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_email(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_phone(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_first_name(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_last_name(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_full_name(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_address(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_text(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_id(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+GRANT EXECUTE ON FUNCTION sandbox.mask_jsonb(jsonb, text[], regprocedure, bytea),
+	sandbox.mask_email(text[], bytea),
+	sandbox.mask_phone(text[], bytea),
+	sandbox.mask_first_name(text[], bytea),
+	sandbox.mask_last_name(text[], bytea),
+	sandbox.mask_full_name(text[], bytea),
+	sandbox.mask_address(text[], bytea),
+	sandbox.mask_text(text[], bytea),
+	sandbox.mask_id(text[], bytea)
+TO PUBLIC;
+
 CREATE FUNCTION sandbox.is_masked_email(text[]) RETURNS boolean
 AS 'MODULE_PATHNAME', 'sandbox_is_masked_elements' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION sandbox.is_masked_phone(text[]) RETURNS boolean

@@ -121,6 +121,12 @@ LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION sandbox.is_masked_contacts(text) IS
 	'Whether every email address and phone number inside a text has the form of a masked one';
 
-GRANT EXECUTE ON FUNCTION sandbox.mask_contacts(text), sandbox.is_masked_contacts(text) TO PUBLIC;
+-- its run-token variant (see src/sql/21_masking_run_token.sql)
+CREATE FUNCTION sandbox.mask_contacts(text, bytea) RETURNS text
+AS 'MODULE_PATHNAME', 'sandbox_mask_contacts'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+
+GRANT EXECUTE ON FUNCTION sandbox.mask_contacts(text), sandbox.mask_contacts(text, bytea),
+	sandbox.is_masked_contacts(text) TO PUBLIC;
 INSERT INTO sandbox.masking_function (masker, recogniser) VALUES
 	('sandbox.mask_contacts(text)', 'sandbox.is_masked_contacts(text)');
