@@ -86,7 +86,7 @@ EXCEPTION WHEN OTHERS THEN
 	INSERT INTO caught VALUES (s, m, d);
 END $$;
 SELECT is((SELECT sqlstate FROM caught), '23514', 're-enabling against a CHECK constraint fails with its SQLSTATE');
-SELECT alike((SELECT message FROM caught), 'rule % failed on table penelope.comm_settings',
+SELECT alike((SELECT message FROM caught), 'restoring column % of table penelope.comm_settings (rule %) failed',
 	'the error names the rule and the table');
 SELECT ok((SELECT strpos(detail, 'sms_needs_gateway') > 0 FROM caught), 'the detail names the constraint');
 SELECT ok((SELECT strpos(coalesce(message, '') || coalesce(detail, ''), (SELECT comm ->> 'sms_gateway_url' FROM before_settings)) = 0
