@@ -1568,9 +1568,9 @@ pii_check_before_run(int64 run_id, const char *environment, List *rules,
 			Datum		args[6];
 
 			args[0] = Int64GetDatum(run_id);
-			args[1] = CStringGetDatum(f->schema);
-			args[2] = CStringGetDatum(f->table);
-			args[3] = CStringGetDatum(f->column);
+			args[1] = DirectFunctionCall1(namein, CStringGetDatum(f->schema));
+			args[2] = DirectFunctionCall1(namein, CStringGetDatum(f->table));
+			args[3] = DirectFunctionCall1(namein, CStringGetDatum(f->column));
 			args[4] = CStringGetTextDatum(pii_kind_names[f->kind]);
 			args[5] = CStringGetTextDatum(pii_evidence(f));
 			if (SPI_execute_with_args("INSERT INTO sandbox.run_uncovered"

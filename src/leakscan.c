@@ -893,9 +893,9 @@ sandbox_leakscan_check(int64 run_id)
 		Datum		args[5];
 
 		args[0] = Int64GetDatum(run_id);
-		args[1] = CStringGetDatum(h->schema);
-		args[2] = CStringGetDatum(h->table);
-		args[3] = CStringGetDatum(h->name);
+		args[1] = DirectFunctionCall1(namein, CStringGetDatum(h->schema));
+		args[2] = DirectFunctionCall1(namein, CStringGetDatum(h->table));
+		args[3] = DirectFunctionCall1(namein, CStringGetDatum(h->name));
 		args[4] = Int64GetDatum(h->hits);
 		if (SPI_execute_with_args("INSERT INTO sandbox.leak_scan_hit (run_id, table_schema, table_name,"
 								  " column_name, hits) VALUES ($1, $2, $3, $4, $5)",
