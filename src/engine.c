@@ -166,7 +166,9 @@ typedef struct SanitizePlan
 {
 	bool		disable_outbound;	/* run the built-in steps of outbound.c */
 	List	   *reenabled;		/* features re-enabled since the last run */
-	List	   *rules;			/* every rule, validated */
+	List	   *rules;			/* the rules it applies, validated */
+	List	   *all_rules;		/* every rule of the environment, applied
+								 * already or not */
 	List	   *tables;			/* TableRules *, by name */
 	List	   *steps;			/* PlanStep *, in execution order */
 	List	   *rewritten;		/* OIDs of the relations rewritten */
@@ -1312,9 +1314,8 @@ build_plan(const char *environment, bool for_run)
 	SanitizePlan *plan = palloc0(sizeof(SanitizePlan));
 	ListCell   *lc;
 
-	plan->rules = sandbox_load_rules(environment);
-	if (for_run)
-		plan->rules = sandbox_rules_to_apply(plan->rules);
+	plan->all_rules = sandbox_load_rules(environment);
+	plan->rules = for_run ? sandbox_rules_to_apply(plan->all_rules) : plan->all_rules;
 	foreach(lc, plan->rules)
 	{
 		SandboxRule *rule = lfirst(lc);
@@ -2602,7 +2603,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	if (deferred != NULL)
 		(void) SPI_execute(psprintf("SET CONSTRAINTS %s IMMEDIATE", deferred), false, 0);
 	sandbox_masking_prepare_key();
-	sandbox_leakscan_collect(run_id, environment, plan->rules);
+	sandbox_leakscan_collect(run_id, environment, plan->rules, plan->all_rules);
 
 	foreach(lc, plan->steps)
 	{

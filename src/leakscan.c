@@ -560,11 +560,13 @@ masked_columns(List *rules)
 /*
  * sandbox_leakscan_collect
  *		Before a run's first statement: the discovery check of the
- *		environment's policy, then the fingerprints of the original values
- *		of every masked column.  See penelope_sandbox.h.
+ *		environment's policy (against all_rules: a rule applied by an
+ *		earlier run of this copy covers its column), then the fingerprints
+ *		of the original values of every column the run's rules mask.  See penelope_sandbox.h.
  */
 void
-sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules)
+sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules,
+						 List *all_rules)
 {
 	uint32		required;
 	PiiCheck	check;
@@ -575,7 +577,7 @@ sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules)
 
 	scan_state = NULL;
 	check = pii_policy(environment, &required);
-	pii_check_before_run(run_id, environment, rules, check, required);
+	pii_check_before_run(run_id, environment, all_rules, check, required);
 	if (check == PII_CHECK_OFF)
 		return;
 

@@ -358,12 +358,14 @@ extern void pii_check_before_run(int64 run_id, const char *environment, List *ru
 /*
  * The leak scan, called by the engine at two places of a run:
  * sandbox_leakscan_collect() before its first statement (it also runs the
- * discovery check of the environment's policy), sandbox_leakscan_check()
+ * discovery check of the environment's policy, against all its rules, those
+ * a run of this copy already applied included: they cover their columns), sandbox_leakscan_check()
  * after its verification.  sandbox_leakscan_verify() adds the last run's
  * leak scan to sandbox_verify's result.
  */
 extern void sandbox_leakscan_init(void);
-extern void sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules);
+extern void sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules,
+									 List *all_rules);
 extern void sandbox_leakscan_check(int64 run_id);
 extern void sandbox_leakscan_verify(Tuplestorestate *store, TupleDesc desc,
 									const char *environment);

@@ -39,7 +39,7 @@ SAVEPOINT fresh_copy;
 SELECT lives_ok($$SELECT sandbox_sanitize('training_a')$$, 'training_a: first run');
 INSERT INTO digest_of VALUES ('training_a', 1, pg_temp.masked_digest('training_a'));
 SELECT max(id) AS run1 FROM sandbox.run \gset
-SELECT ok((SELECT count(*) FROM sandbox_plan('training_a') AS s WHERE s ~ '^(UPDATE|ALTER TABLE) penelope\.(client|client_note|service_event|client_contact) ') = 0,
+SELECT ok((SELECT count(*) FROM sandbox_plan('training_a') AS s WHERE s ~ '^(UPDATE penelope\.|SELECT ctid.* FROM ONLY penelope\.)(client|client_note|service_event|client_contact)[ ;]') = 0,
 	'training_a: the plan of a second run leaves out the mask rules this copy already had applied');
 SELECT lives_ok($$SELECT sandbox_sanitize('training_a')$$, 'training_a: second run');
 INSERT INTO digest_of VALUES ('training_a', 2, pg_temp.masked_digest('training_a'));
@@ -100,7 +100,7 @@ SELECT is((SELECT count(*) FROM penelope.client c JOIN before_client b USING (id
 
 -- ---- a ledger restored from another copy does not count ----
 UPDATE sandbox.run SET database_oid = 0;
-SELECT ok((SELECT count(*) FROM sandbox_plan('migration') AS s WHERE s ~ '^(UPDATE|ALTER TABLE) penelope\.client ') = 1,
+SELECT ok((SELECT count(*) FROM sandbox_plan('migration') AS s WHERE s ~ '^(UPDATE penelope\.|SELECT ctid.* FROM ONLY penelope\.)client[ ;]') = 1,
 	'the runs of another copy (a restored ledger) do not count: every mask rule would apply');
 
 SELECT * FROM finish();
