@@ -1852,7 +1852,8 @@ verify_plan(SanitizePlan *plan)
 			results = list_concat(results, table_results);
 			continue;
 		}
-		appendStringInfo(&sql, " FROM %s%s", table->qualname, winners_from_sql(table));
+		appendStringInfo(&sql, " FROM %s%s", table->qualname,
+						 strstr(sql.data, WINNER_ALIAS) ? winners_from_sql(table) : "");
 
 		run_guarded(table, table->rules_all, sql.data);
 		table->rows_now = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
