@@ -1606,20 +1606,30 @@ static bool
 mc_in_dictionary(const char *const *dict, const uint16_t *slots, size_t nslots,
 				 const char *w, size_t len)
 {
-	unsigned char buf[16];
-	size_t		j;
+	const unsigned char *u = (const unsigned char *) w;
+	uint64_t	k[2] = {0, 0};
+	size_t		i,
+				j;
 	uint16_t	idx;
 
-	if (len == 0 || len > MC_MAX_WORD_LEN || memchr(w, '\0', len) != NULL)
+	if (len == 0 || len > MC_MAX_WORD_LEN)
 		return false;
-	memset(buf, 0, sizeof(buf));
-	memcpy(buf, w, len);
-	j = (size_t) mc_dict_hash(mc_load64_le(buf), mc_load64_le(buf + 8)) & (nslots - 1);
+	/* the zero-padded key; no entry holds a NUL */
+	for (i = 0; i < len; i++)
+	{
+		if (u[i] == '\0')
+			return false;
+		k[i >> 3] |= (uint64_t) u[i] << (8 * (i & 7));
+	}
+	j = (size_t) mc_dict_hash(k[0], k[1]) & (nslots - 1);
 	while ((idx = slots[j]) != 0)
 	{
 		const char *e = dict[idx - 1];
 
-		if (strncmp(e, (const char *) buf, len + 1) == 0)
+		/* e[len] is read only when e has at least len characters */
+		for (i = 0; i < len && e[i] == w[i]; i++)
+			;
+		if (i == len && e[len] == '\0')
 			return true;
 		j = (j + 1) & (nslots - 1);
 	}
