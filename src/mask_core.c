@@ -58,6 +58,12 @@
 
 #include <string.h>
 
+/* SSE2 (every x86-64) finds spaces 16 bytes at a time; MC_NO_SIMD tests the fallback. */
+#if defined(__SSE2__) && !defined(MC_NO_SIMD)
+#include <emmintrin.h>
+#define MC_USE_SSE2 1
+#endif
+
 /* ---- Small helpers ---- */
 
 /* Is c ASCII white space? */
@@ -77,12 +83,6 @@ static inline bool
 mc_isupper(unsigned char c)
 {
 	return c >= 'A' && c <= 'Z';
-}
-
-static inline bool
-mc_islower(unsigned char c)
-{
-	return c >= 'a' && c <= 'z';
 }
 
 static inline unsigned char
@@ -187,20 +187,13 @@ mc_char_class(uint32_t cp, int *value)
 	uint32_t	e;
 	MaskCharClass cls;
 
-	*value = 0;
-	if (cp < 0x80)
+	if (cp < 0x800)
 	{
-		if (mc_isdigit((unsigned char) cp))
-		{
-			*value = (int) (cp - '0');
-			return MC_CHAR_DIGIT;
-		}
-		if (mc_isupper((unsigned char) cp))
-			return MC_CHAR_UPPER;
-		if (mc_islower((unsigned char) cp))
-			return MC_CHAR_LOWER;
-		return MC_CHAR_OTHER;
+		/* ASCII, Latin, Greek, Cyrillic, Hebrew, Arabic ...: one lookup */
+		*value = mc_unicode_low[cp] >> 4;
+		return (MaskCharClass) (mc_unicode_low[cp] & 0x0f);
 	}
+	*value = 0;
 	if (cp > 0x10FFFF)
 		return MC_CHAR_LETTER;
 
@@ -222,17 +215,17 @@ mc_char_class(uint32_t cp, int *value)
 }
 
 /*
- * mc_utf8_next
+ * mc_decode
  *		Decode and classify the character at s (len > 0 bytes left); returns
- *		its length in bytes.
+ *		its length in bytes.  mc_utf8_next() is its exported form.
  *
  * A byte that does not start a well-formed UTF-8 sequence (a stray
  * continuation byte, an overlong form, a surrogate, a sequence cut short
  * or beyond U+10FFFF) is one character by itself, the letter
  * MC_INVALID_BYTE + byte.
  */
-size_t
-mc_utf8_next(const char *s, size_t len, MaskChar *ch)
+static inline size_t
+mc_decode(const char *s, size_t len, MaskChar *ch)
 {
 	const unsigned char *p = (const unsigned char *) s;
 	unsigned char c = p[0];
@@ -244,7 +237,8 @@ mc_utf8_next(const char *s, size_t len, MaskChar *ch)
 	{
 		ch->cp = c;
 		ch->len = 1;
-		ch->cls = mc_char_class(c, &ch->value);
+		ch->cls = (MaskCharClass) (mc_unicode_low[c] & 0x0f);
+		ch->value = mc_unicode_low[c] >> 4;
 		return 1;
 	}
 	if (c >= 0xC2 && c <= 0xDF)
@@ -286,6 +280,16 @@ mc_utf8_next(const char *s, size_t len, MaskChar *ch)
 	ch->cls = MC_CHAR_LETTER;
 	ch->value = 0;
 	return 1;
+}
+
+/*
+ * mc_utf8_next
+ *		mc_decode(), for the tests and other callers outside this file.
+ */
+size_t
+mc_utf8_next(const char *s, size_t len, MaskChar *ch)
+{
+	return mc_decode(s, len, ch);
 }
 
 /*
@@ -809,7 +813,7 @@ mc_phone_parse(const char *in, size_t len, PhoneShape *ps)
 	{
 		MaskChar	ch;
 
-		i += mc_utf8_next(in + i, len - i, &ch);
+		i += mc_decode(in + i, len - i, &ch);
 		if (ch.cls == MC_CHAR_DIGIT || ch.cls == MC_CHAR_NUMBER)
 		{
 			if (nd < sizeof(d))
@@ -1008,7 +1012,7 @@ mc_phone_fill(const PhoneShape *ps_in, const uint64_t h[2], uint32_t bump,
 	while (i < len)
 	{
 		MaskChar	ch;
-		size_t		l = mc_utf8_next(in + i, len - i, &ch);
+		size_t		l = mc_decode(in + i, len - i, &ch);
 		uint32_t	dv;
 
 		i += l;
@@ -1091,7 +1095,7 @@ mc_mask_phone(const MaskKey *key, const char *in, size_t len, char *out)
 		{
 			MaskChar	ch;
 
-			i += mc_utf8_next(in + i, len - i, &ch);
+			i += mc_decode(in + i, len - i, &ch);
 			if (ch.cls == MC_CHAR_DIGIT || ch.cls == MC_CHAR_NUMBER)
 			{
 				buf[n++] = (unsigned char) ('0' + ch.value);
@@ -1357,7 +1361,7 @@ mc_id_setup(const MaskKey *key, const char *in, size_t len, char *out,
 		MaskChar	ch;
 		uint32_t	note = 0;	/* code point to put into the tweak, + 1 */
 
-		i += mc_utf8_next(in + i, len - i, &ch);
+		i += mc_decode(in + i, len - i, &ch);
 		switch (ch.cls)
 		{
 			case MC_CHAR_OTHER:
@@ -1460,7 +1464,7 @@ mc_id_finish(const char *in, size_t len, size_t n, char *out)
 	while (i < len)
 	{
 		MaskChar	ch;
-		size_t		l = mc_utf8_next(in + i, len - i, &ch);
+		size_t		l = mc_decode(in + i, len - i, &ch);
 		unsigned char v;
 
 		if (ch.cls == MC_CHAR_OTHER)
@@ -1559,7 +1563,7 @@ mc_only_ascii_symbols(const char *in, size_t len)
 			i++;
 			continue;
 		}
-		i += mc_utf8_next(in + i, len - i, &ch);
+		i += mc_decode(in + i, len - i, &ch);
 		if (ch.cls != MC_CHAR_OTHER)
 			return false;
 	}
@@ -1602,20 +1606,30 @@ static bool
 mc_in_dictionary(const char *const *dict, const uint16_t *slots, size_t nslots,
 				 const char *w, size_t len)
 {
-	unsigned char buf[16];
-	size_t		j;
+	const unsigned char *u = (const unsigned char *) w;
+	uint64_t	k[2] = {0, 0};
+	size_t		i,
+				j;
 	uint16_t	idx;
 
-	if (len == 0 || len > MC_MAX_WORD_LEN || memchr(w, '\0', len) != NULL)
+	if (len == 0 || len > MC_MAX_WORD_LEN)
 		return false;
-	memset(buf, 0, sizeof(buf));
-	memcpy(buf, w, len);
-	j = (size_t) mc_dict_hash(mc_load64_le(buf), mc_load64_le(buf + 8)) & (nslots - 1);
+	/* the zero-padded key; no entry holds a NUL */
+	for (i = 0; i < len; i++)
+	{
+		if (u[i] == '\0')
+			return false;
+		k[i >> 3] |= (uint64_t) u[i] << (8 * (i & 7));
+	}
+	j = (size_t) mc_dict_hash(k[0], k[1]) & (nslots - 1);
 	while ((idx = slots[j]) != 0)
 	{
 		const char *e = dict[idx - 1];
 
-		if (strncmp(e, (const char *) buf, len + 1) == 0)
+		/* e[len] is read only when e has at least len characters */
+		for (i = 0; i < len && e[i] == w[i]; i++)
+			;
+		if (i == len && e[len] == '\0')
 			return true;
 		j = (j + 1) & (nslots - 1);
 	}
@@ -2148,11 +2162,9 @@ static const uint64_t mc_text_mask[17][2] = {
 static inline size_t
 mc_text_slot(uint64_t lo, uint64_t hi)
 {
-	uint64_t	x = lo * UINT64_C(0x9E3779B97F4A7C15) + hi * UINT64_C(0xC2B2AE3D27D4EB4F) +
-		mc_text_word_seed * UINT64_C(0xD6E8FEB86659FD93);
+	uint64_t	x = (lo ^ mc_text_word_seed) * UINT64_C(0xD6E8FEB86659FD93) + hi;
 
-	x = (x ^ (x >> 32)) * UINT64_C(0xD6E8FEB86659FD93);
-	return (size_t) (x >> (64 - MC_TEXT_INDEX_BITS));
+	return (size_t) ((x * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - MC_TEXT_INDEX_BITS));
 }
 
 /*
@@ -2213,7 +2225,9 @@ bool
 mc_is_masked_text(const char *in, size_t len)
 {
 	const unsigned char *p = (const unsigned char *) in;
+#ifndef MC_USE_SSE2
 	const uint64_t lows = UINT64_C(0x7F7F7F7F7F7F7F7F);
+#endif
 	size_t		start = 0,
 				base;
 
@@ -2226,6 +2240,16 @@ mc_is_masked_text(const char *in, size_t len)
 
 		if (len - base >= 64)
 		{
+#ifdef MC_USE_SSE2
+			const __m128i spaces = _mm_set1_epi8(' ');
+
+			for (k = 0; k < 4; k++)
+			{
+				__m128i		v = _mm_loadu_si128((const __m128i *) (const void *) (p + base + 16 * k));
+
+				m |= (uint64_t) (uint32_t) _mm_movemask_epi8(_mm_cmpeq_epi8(v, spaces)) << (16 * k);
+			}
+#else
 			for (k = 0; k < 8; k++)
 			{
 				/* the high bit of each byte that is a space, exactly */
@@ -2234,6 +2258,7 @@ mc_is_masked_text(const char *in, size_t len)
 
 				m |= (((z >> 7) * UINT64_C(0x0102040810204080)) >> 56) << (8 * k);
 			}
+#endif
 		}
 		else
 		{

@@ -240,6 +240,7 @@ extern const uint8_t mc_text_word_index[1 << MC_TEXT_INDEX_BITS];
 
 extern const uint32_t mc_unicode_classes[];
 extern const size_t mc_n_unicode_classes;
+extern const uint8_t mc_unicode_low[0x800];
 extern const char mc_unicode_version[];
 
 #endif							/* MASK_CORE_H */

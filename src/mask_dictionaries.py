@@ -414,23 +414,28 @@ def emit(name, items, minimum):
 TEXT_INDEX_BITS = 10
 
 
+def text_seed(n):
+    """The n-th candidate seed of the text words' perfect hash."""
+    return (n * 0x9E3779B97F4A7C15) & MASK64
+
+
 def text_slot(lo, hi, seed):
     """mc_text_slot() of mask_core.c."""
-    x = (lo * 0x9E3779B97F4A7C15 + hi * 0xC2B2AE3D27D4EB4F + seed * 0xD6E8FEB86659FD93) & MASK64
-    x = ((x ^ (x >> 32)) * 0xD6E8FEB86659FD93) & MASK64
-    return x >> (64 - TEXT_INDEX_BITS)
+    x = (((lo ^ seed) * 0xD6E8FEB86659FD93) + hi) & MASK64
+    return ((x * 0x9E3779B97F4A7C15) & MASK64) >> (64 - TEXT_INDEX_BITS)
 
 
 def emit_text_keys(items):
     # a perfect hash of the text words: the first seed with no collision
     keys = [word_key(w) for w in items]
-    seed = 1
-    while len({text_slot(lo, hi, seed) for lo, hi in keys}) != len(keys):
-        seed += 1
+    n = 1
+    while len({text_slot(lo, hi, text_seed(n)) for lo, hi in keys}) != len(keys):
+        n += 1
+    seed = text_seed(n)
     index = [0] * (1 << TEXT_INDEX_BITS)
     for i, (lo, hi) in enumerate(keys):
         index[text_slot(lo, hi, seed)] = i + 1
-    print("const uint64_t mc_text_word_seed = UINT64_C(%d);" % seed)
+    print("const uint64_t mc_text_word_seed = UINT64_C(0x%016x);" % seed)
     print("const uint8_t mc_text_word_index[%d] = {" % (1 << TEXT_INDEX_BITS))
     print_list("%d, ", index)
     print("};")

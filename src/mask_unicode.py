@@ -119,6 +119,19 @@ const uint32_t mc_unicode_classes[] = {""" % (ud.unidata_version, len(table)))
     print("};")
     print("const size_t mc_n_unicode_classes = "
           "sizeof(mc_unicode_classes) / sizeof(mc_unicode_classes[0]);")
+    print()
+    print("/* The code points below U+0800 (one or two UTF-8 bytes): (digit value << 4) | class. */")
+    print("const uint8_t mc_unicode_low[0x800] = {")
+    line = "\t"
+    for cp in range(0x800):
+        k, v = classify(cp)
+        piece = "0x%02x, " % ((v << 4) | k)
+        if len(line) + len(piece) > 76:
+            print(line.rstrip())
+            line = "\t"
+        line += piece
+    print(line.rstrip())
+    print("};")
     print("const char mc_unicode_version[] = \"%s\";" % ud.unidata_version)
 
 

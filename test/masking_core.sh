@@ -52,6 +52,16 @@ else
 	not_ok "unit tests build with -fsanitize=address,undefined"
 fi
 
+# 2b. The same without SIMD (the portable code paths of other platforms).
+if $CC "${CFLAGS[@]}" -DMC_NO_SIMD -fsanitize=address,undefined -fno-sanitize-recover=all \
+	"${CORE[@]}" "$TOP/test/unit/masking_unit.c" -o "$BUILD/masking_unit_nosimd" &&
+	"$BUILD/masking_unit_nosimd" > "$BUILD/nosimd.log" 2>&1; then
+	ok "unit tests pass without SIMD ($(tail -n 1 "$BUILD/nosimd.log"))"
+else
+	grep -v '^unit:' "$BUILD/nosimd.log" || true
+	not_ok "unit tests without SIMD"
+fi
+
 # 3. libFuzzer, bounded in time, from a small seed corpus.
 if $CC "${CFLAGS[@]}" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	"${CORE[@]}" "$TOP/test/unit/masking_fuzz.c" -o "$BUILD/masking_fuzz"; then

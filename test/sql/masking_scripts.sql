@@ -2,8 +2,8 @@
 -- masking_scripts: no masker leaves a letter or digit of any script as it
 -- was, and no recogniser accepts what its masker never writes (issue 8,
 -- class 9).  Greek, CJK, Polish and Latin-1 accents, Cyrillic, Devanagari,
--- fullwidth and Arabic-Indic digits, combining marks; in UTF8, LATIN1 and
--- EUC_JP databases.
+-- fullwidth and Arabic-Indic digits, combining marks; in UTF8, LATIN1,
+-- EUC_JP and SQL_ASCII databases.
 --
 \set VERBOSITY terse
 SET client_min_messages = warning;
@@ -114,9 +114,20 @@ FROM (VALUES ('山田太郎 ０９０－１２３４'), ('Москва ０９０
 SELECT sandbox.mask_id('山田太郎 ０９０－１２３４') = :'utf8_cjk_id' AS id_as_in_utf8,
 	sandbox.mask_phone('Москва ０９０－１２３４－５６７８') = :'utf8_cjk_phone' AS phone_as_in_utf8,
 	length(sandbox.mask_text('患者は自宅で転倒した')) AS text_len;
+-- SQL_ASCII: the server knows no encoding; UTF-8 is read as such, and every
+-- other byte above 0x7f counts as a letter
+CREATE DATABASE regress_ms_sqlascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c regress_ms_sqlascii
+SET client_min_messages = warning;
+CREATE EXTENSION penelope_sandbox;
+SET penelope_sandbox.secret = 'regression passphrase, not a real one';
+SELECT encode(convert_to(v, 'SQL_ASCII'), 'escape') AS v, sandbox.mask_id(v) AS id, sandbox.is_masked_id(sandbox.mask_id(v)) AS id_ok,
+	sandbox.is_masked_id(v) AS id_original, sandbox.mask_phone(v) AS phone, sandbox.is_masked_phone(v) AS phone_original
+FROM (VALUES (E'Zo\xc3\xab 12'), (E'Zo\xeb 12'), (E'\xff\xfe 0412 345 678')) t(v);
 \c :ps_db
 DROP DATABASE regress_ms_latin1;
 DROP DATABASE regress_ms_eucjp;
+DROP DATABASE regress_ms_sqlascii;
 
 -- ---- clean up ----
 DROP TABLE regress_ms_value;
