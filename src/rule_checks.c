@@ -418,10 +418,10 @@ recogniser_arguments(const SandboxRule *rule, Node *expr)
 	{
 		Node	   *arg = lfirst(lc);
 
-		if (!IsA(arg, Const))
+		if (!IsA(arg, Const) || ((Const *) arg)->constisnull)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("argument %d of masker %s must be a constant",
+					 errmsg("argument %d of masker %s must be a constant, not null",
 							foreach_current_index(lc) + 1,
 							format_procedure_qualified(call->funcid)),
 					 errdetail("sandbox_verify passes the arguments after the value to the recogniser, so they cannot depend on the row.")));

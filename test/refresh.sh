@@ -50,8 +50,11 @@ make_production() {
 		sql "$1" <<-'SQL' >/dev/null
 			CREATE TABLE slow (id int, v text);
 			INSERT INTO slow VALUES (1, 'secret');
+			-- a rule's filter may not call a volatile function such as pg_sleep
+			CREATE FUNCTION public.slow_down(float8) RETURNS boolean LANGUAGE plpgsql STABLE
+				AS $$BEGIN PERFORM pg_sleep($1); RETURN true; END$$;
 			INSERT INTO sandbox.rule (environment, table_name, column_name, action, expression, filter)
-			VALUES ('migration', 'slow', 'v', 'set', $$'x'$$, 'pg_sleep(3) IS NOT NULL');
+			VALUES ('migration', 'slow', 'v', 'set', $$'x'$$, 'public.slow_down(3)');
 		SQL
 	fi
 	if [ "${2:-}" == bad ]; then
