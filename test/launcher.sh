@@ -24,8 +24,11 @@ make_copy() {
 		       ('migration', 'client', 'active', 'set', 'false');
 	SQL
 	if [ "${2:-}" == slow ]; then
-		sql "$1" -c "INSERT INTO sandbox.rule (environment, table_name, column_name, action, expression, filter)
-		             VALUES ('migration', 'client', 'note', 'set', 'NULL', 'id = 1 AND pg_sleep(3) IS NOT NULL')" >/dev/null
+		# a rule's filter may not call a volatile function such as pg_sleep
+		sql "$1" -c "CREATE FUNCTION public.slow_down(float8) RETURNS boolean LANGUAGE plpgsql STABLE
+		             AS \$\$BEGIN PERFORM pg_sleep(\$1); RETURN true; END\$\$" \
+		         -c "INSERT INTO sandbox.rule (environment, table_name, column_name, action, expression, filter)
+		             VALUES ('migration', 'client', 'note', 'set', 'NULL', 'id = 1 AND public.slow_down(3)')" >/dev/null
 	fi
 }
 
