@@ -198,7 +198,7 @@ run_suite() {
 	echo "# SIGTERM during the run"
 	"$REFRESH" --env migration --dump "$WORK/slow.dump" --target training 2>"$WORK/err" &
 	pid=$!
-	wait_for postgres "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE query LIKE '%sandbox_sanitize(%' AND datname LIKE 'training\_\_refresh\_%')" 20
+	wait_for postgres "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE (query LIKE '%sandbox_sanitize(%' OR query LIKE 'penelope_sandbox run %') AND datname LIKE 'training\_\_refresh\_%')" 20
 	kill -TERM "$pid"
 	wait "$pid"
 	is "$?" 143 "SIGTERM: exit 143"
