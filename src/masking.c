@@ -590,6 +590,28 @@ sandbox_set_secret_from_file(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+PG_FUNCTION_INFO_V1(sandbox_set_secret);
+
+/*
+ * sandbox.set_secret(passphrase text) of release 1.0
+ *		Refused: the passphrase would be SQL text, which log_statement and
+ *		pg_stat_statements keep.
+ *
+ * The symbol stays in the library so that the frozen 1.0 script (and a
+ * 1.0 installation not yet updated) still loads; ALTER EXTENSION
+ * penelope_sandbox UPDATE replaces the function by set_secret_from_file.
+ */
+Datum
+sandbox_set_secret(PG_FUNCTION_ARGS)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("sandbox.set_secret() is no longer supported"),
+			 errdetail("A passphrase given as SQL text is kept by log_statement and pg_stat_statements."),
+			 errhint("Run ALTER EXTENSION penelope_sandbox UPDATE, then use sandbox.set_secret_from_file().")));
+	PG_RETURN_VOID();
+}
+
 /* ---- Helpers of the wrappers ---- */
 
 /* A text datum of len bytes, data to be filled by the caller. */

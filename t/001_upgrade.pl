@@ -65,8 +65,47 @@ foreach my $old (@releases)
 		INSERT INTO sandbox.rule (environment, feature, table_name, column_name, action, expression, description) VALUES
 			('migration', 'pii', 'contact', 'email', 'set', $$'c' || id || '@example.invalid'$$, 'user-written rule');
 	});
-	like($node->safe_psql($db, q{SELECT sandbox_sanitize('migration')}), qr/^run /,
-		"$old: a sanitization runs");
+	# The installed library is the current one, which needs the current
+	# version's SQL objects: it cannot sanitize a database still at $old.
+	# So the ledger rows and the guards of locked features are written as
+	# a 1.0 run wrote them (sandbox_lock_features() in 1.0's src/feature.c:
+	# BEFORE INSERT OR UPDATE OF the column, arguments environment, feature,
+	# column, value), for the update to carry over.
+	$node->safe_psql($db, q{
+		WITH r AS (
+			INSERT INTO sandbox.run (environment, database_oid, system_identifier, finished_at, status, summary)
+			SELECT 'migration', d.oid, c.system_identifier, clock_timestamp(), 'succeeded', 'recorded as by 1.0'
+			FROM pg_database d, pg_control_system() c WHERE d.datname = current_database()
+			RETURNING id)
+		INSERT INTO sandbox.run_step (run_id, step, table_schema, table_name, method, rule_ids, statement, rows, duration)
+		SELECT r.id, 1, 'public', 'contact', 'update', ARRAY[u.id], 'UPDATE public.contact SET email = ...', 10, '1 s'
+		FROM r, sandbox.rule u WHERE u.table_name = 'contact';
+		DO $$
+		DECLARE
+			g record;
+		BEGIN
+			FOR g IN SELECT r.id, r.environment, r.feature, r.table_schema, r.table_name, r.column_name
+					 FROM sandbox.rule r JOIN sandbox.feature f USING (environment, feature)
+					 WHERE f.policy = 'locked' AND r.action = 'set' AND r.expression = 'false' AND r.filter IS NULL
+			LOOP
+				EXECUTE format('UPDATE %I.%I SET %I = false', g.table_schema, g.table_name, g.column_name);
+			END LOOP;
+			FOR g IN SELECT r.id, r.environment, r.feature, r.table_schema, r.table_name, r.column_name
+					 FROM sandbox.rule r JOIN sandbox.feature f USING (environment, feature)
+					 WHERE f.policy = 'locked' AND r.action = 'set' AND r.expression = 'false' AND r.filter IS NULL
+			LOOP
+				EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %I.%I FOR EACH ROW'
+							   ' EXECUTE FUNCTION sandbox.guard_locked_feature(%L, %L, %L, %L)',
+							   'sandbox_lock_' || g.id, g.column_name, g.table_schema, g.table_name,
+							   g.environment, g.feature, g.column_name, 'f');
+			END LOOP;
+		END
+		$$;
+	});
+	my $guards_sql = q{SELECT string_agg(tgrelid::regclass || ' ' || tgname || ' ' || tgnargs, ', ' ORDER BY 1)
+		FROM pg_trigger WHERE tgfoid = 'sandbox.guard_locked_feature()'::regprocedure};
+	my $guards_before = $node->safe_psql($db, $guards_sql);
+	like($guards_before, qr/ 4$/, "$old: the locked features have guards as $old made them");
 
 	my %before = catalog_and_ledger($db);
 	ok($before{runs} =~ /succeeded/ && $before{steps} ne '', "$old: the ledger holds the run and its steps");
@@ -74,6 +113,10 @@ foreach my $old (@releases)
 	$node->safe_psql($db, 'ALTER EXTENSION penelope_sandbox UPDATE');
 	is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'penelope_sandbox'}),
 		$current, "ALTER EXTENSION UPDATE brings $old to $current");
+
+	(my $guards_expected = $guards_before) =~ s/ 4(,|$)/ 6$1/g;
+	is($node->safe_psql($db, $guards_sql), $guards_expected,
+		"$old -> $current: each guard of a locked feature is replaced by a guard of $current");
 
 	my %after = catalog_and_ledger($db);
 	foreach my $what (sort keys %before)

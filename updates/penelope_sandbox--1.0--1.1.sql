@@ -2,14 +2,263 @@
 --
 -- ALTER EXTENSION penelope_sandbox UPDATE runs this file on a 1.0
 -- installation.  Afterwards the extension's objects must be exactly those a
--- fresh CREATE EXTENSION of 1.1 makes (src/sql/*.sql): t/010_upgrade.pl
+-- fresh CREATE EXTENSION of 1.1 makes (src/sql/*.sql): t/001_upgrade.pl
 -- compares the two and fails on any difference.  Every change made to
 -- src/sql/ since 1.0 belongs here, written so that the data in the catalog
 -- and the ledger (sandbox.rule, sandbox.environment, sandbox.run, ...)
 -- survives: ALTER/CREATE OR REPLACE, never DROP and re-create a table.
+--
+-- The blocks follow the pieces of src/sql/ in their order.  New objects are
+-- created exactly as in their piece; the comments there explain them.
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION penelope_sandbox UPDATE TO '1.1'" to load this file. \quit
+
+/* ==== 10_catalog.sql ==== */
+
+-- The ledger records every table a statement touched (appended at the end
+-- of the row; a fresh install has it before "statement").
+ALTER TABLE sandbox.run_step ADD COLUMN tables text[];
+
+/*
+ * Masking functions a user registered are dumped (the extension's own are
+ * made again by CREATE EXTENSION).
+ *
+ * pg_extension_config_dump appends to the extension's list of
+ * configuration tables, and a fresh install registers masking_function
+ * second, after environment, and run_rule (31_running_again.sql) before
+ * the tables of 50_features.sql.  So that the list is the same after the
+ * update, the configuration tables registered after environment in 1.0
+ * leave the extension for a moment (ALTER EXTENSION DROP removes a table
+ * from the list, and does nothing to it) and are added and registered
+ * again in the order of a fresh install: those of 10_catalog.sql here,
+ * those of 50_features.sql after run_rule is registered.
+ */
+ALTER EXTENSION penelope_sandbox DROP TABLE sandbox.rule;
+ALTER EXTENSION penelope_sandbox DROP SEQUENCE sandbox.rule_id_seq;
+ALTER EXTENSION penelope_sandbox DROP TABLE sandbox.run;
+ALTER EXTENSION penelope_sandbox DROP SEQUENCE sandbox.run_id_seq;
+ALTER EXTENSION penelope_sandbox DROP TABLE sandbox.run_step;
+ALTER EXTENSION penelope_sandbox DROP TABLE sandbox.feature;
+ALTER EXTENSION penelope_sandbox DROP TABLE sandbox.saved_value;
+ALTER EXTENSION penelope_sandbox DROP TABLE sandbox.feature_event;
+ALTER EXTENSION penelope_sandbox DROP SEQUENCE sandbox.feature_event_id_seq;
+
+SELECT pg_catalog.pg_extension_config_dump('sandbox.masking_function',
+	$$WHERE masker::pg_catalog.oid OPERATOR(pg_catalog.<>) ALL (SELECT d.objid FROM pg_catalog.pg_depend d
+		WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+		AND d.deptype OPERATOR(pg_catalog.=) 'e')$$);
+
+ALTER EXTENSION penelope_sandbox ADD TABLE sandbox.rule;
+ALTER EXTENSION penelope_sandbox ADD SEQUENCE sandbox.rule_id_seq;
+ALTER EXTENSION penelope_sandbox ADD TABLE sandbox.run;
+ALTER EXTENSION penelope_sandbox ADD SEQUENCE sandbox.run_id_seq;
+ALTER EXTENSION penelope_sandbox ADD TABLE sandbox.run_step;
+SELECT pg_catalog.pg_extension_config_dump('sandbox.rule', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.rule_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.run', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.run_step', '');
+
+/* ==== 20_masking.sql ==== */
+
+COMMENT ON TABLE sandbox.secret IS
+	'The masking key: made at random on first use, or derived from a passphrase by sandbox.set_secret_from_file()';
+
+-- sandbox.set_secret(passphrase) put the passphrase into SQL text, which
+-- log_statement and pg_stat_statements keep; 1.1 reads it from a file.
+DROP FUNCTION sandbox.set_secret(text);
+/*
+ * The passphrase is read from a file on the server, never passed as SQL
+ * text, which log_statement and pg_stat_statements would keep.
+ */
+CREATE FUNCTION sandbox.set_secret_from_file(path text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'sandbox_set_secret_from_file'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION sandbox.set_secret_from_file(text) IS
+	'Replace the masking key by one derived (PBKDF2-HMAC-SHA256) from the passphrase in the first line of a server file, so databases share pseudonyms';
+REVOKE EXECUTE ON FUNCTION sandbox.set_secret_from_file(text) FROM PUBLIC;
+
+-- New descriptions of maskers and recognisers whose output changed.
+COMMENT ON FUNCTION sandbox.mask_phone(text) IS
+	'Phone number of the same shape in ASCII digits (letters become x); North American, UK and Australian numbers land in ranges reserved for fiction';
+COMMENT ON FUNCTION sandbox.mask_id(text) IS
+	'Identifier of the same shape by a keyed permutation: letters of any script become ASCII letters, digits ASCII digits, marks are dropped, other characters stay; distinct stays distinct';
+COMMENT ON FUNCTION sandbox.is_masked_phone(text) IS
+	'Is the value in a fictional range, or a number carrying the mask_phone check digits (1 real number in 97 passes), in ASCII digits with no letter but x?';
+
+-- is_masked_id and is_masked_date are C functions now (same signatures).
+/*
+ * mask_id keeps the form of its input but writes ASCII letters and digits
+ * only: its recogniser refuses a letter, digit or combining mark of any
+ * other script, and accepts every ASCII identifier (a masked one has the
+ * form of a real one).  mask_date keeps the form of a date exactly: its
+ * recogniser accepts every value, and exists so the masker can be
+ * registered, which rules that read the column they write require.  Both
+ * are C functions, as cheap as the verification that calls them for every
+ * row needs them to be.
+ */
+CREATE OR REPLACE FUNCTION sandbox.is_masked_id(text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_id'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION sandbox.is_masked_id(text) IS
+	'Holds the value no letter, digit or combining mark but ASCII ones, as sandbox.mask_id output?';
+
+CREATE OR REPLACE FUNCTION sandbox.is_masked_date(date) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_date'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+/* ==== 21_masking_run_token.sql: the maskers' run-token variants ==== */
+
+/*
+ * The maskers' run-token variants (issue 8: the key is never an oracle).
+ *
+ * sandbox.mask_x(value, token) is the C function of sandbox.mask_x(value)
+ * with one more argument: the run token of the transaction.  The engine
+ * writes these calls into the SQL of rules (see
+ * sandbox_rule_expression_sql() in src/catalog.c) and binds the token as
+ * a parameter.  Inside a security-restricted operation, where rules run
+ * as the table owner, only these calls may use the key; any other call
+ * there is refused, so that owner code (a trigger, a CHECK constraint, a
+ * domain, an index expression) cannot compute pseudonyms.  EXECUTE is
+ * granted to PUBLIC, since rules run as the table owner: the token, a
+ * random value that never leaves this backend, is the guard.
+ */
+CREATE FUNCTION sandbox.mask_email(text, bytea) RETURNS text
+AS 'MODULE_PATHNAME', 'sandbox_mask_email'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_phone(text, bytea) RETURNS text
+AS 'MODULE_PATHNAME', 'sandbox_mask_phone'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_first_name(text, bytea) RETURNS text
+AS 'MODULE_PATHNAME', 'sandbox_mask_first_name'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_last_name(text, bytea) RETURNS text
+AS 'MODULE_PATHNAME', 'sandbox_mask_last_name'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_full_name(text, bytea) RETURNS text
+AS 'MODULE_PATHNAME', 'sandbox_mask_full_name'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_date(date, bytea) RETURNS date
+AS 'MODULE_PATHNAME', 'sandbox_mask_date'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_address(text, bytea) RETURNS text
+AS 'MODULE_PATHNAME', 'sandbox_mask_address'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_text(text, bytea) RETURNS text
+AS 'MODULE_PATHNAME', 'sandbox_mask_text'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_id(text, bytea) RETURNS text
+AS 'MODULE_PATHNAME', 'sandbox_mask_id'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+
+GRANT EXECUTE ON FUNCTION
+	sandbox.mask_email(text, bytea), sandbox.mask_phone(text, bytea),
+	sandbox.mask_first_name(text, bytea), sandbox.mask_last_name(text, bytea),
+	sandbox.mask_full_name(text, bytea), sandbox.mask_date(date, bytea),
+	sandbox.mask_address(text, bytea), sandbox.mask_text(text, bytea),
+	sandbox.mask_id(text, bytea)
+TO PUBLIC;
+
+/* ==== 30_engine.sql ==== */
+
+-- validate_rule: an update that leaves a rule disabled is not validated
+-- (a rule whose table or column was dropped can be disabled), so the one
+-- INSERT OR UPDATE trigger of 1.0 becomes two.
+DROP TRIGGER validate_rule ON sandbox.rule;
+/*
+ * An update leaving the rule disabled is not validated: a rule whose
+ * table or column was dropped can be disabled.  It is validated again
+ * when it is enabled.
+ */
+CREATE TRIGGER validate_rule
+	BEFORE INSERT ON sandbox.rule
+	FOR EACH ROW EXECUTE FUNCTION sandbox.validate_rule();
+CREATE TRIGGER validate_rule_update
+	BEFORE UPDATE ON sandbox.rule
+	FOR EACH ROW WHEN (NEW.enabled) EXECUTE FUNCTION sandbox.validate_rule();
+
+/* ==== 31_running_again.sql ==== */
+
+/*
+ * Running again: which rules a run of an already sanitized copy applies.
+ *
+ * A copy is one database of one server: its OID and the server's system
+ * identifier, as in sandbox.run.  A restored dump carries the ledger of
+ * the database it came from, whose runs never count for the copy.
+ *
+ * sandbox.run_rule files, for each succeeded run, the rules it applied
+ * and a digest of their definitions.  sandbox.rules_already_applied() is
+ * the one place that decides which rules a run leaves out: the mask rules
+ * whose definition (table, column, action, expression, filter) a
+ * succeeded run of this copy already applied.  Masking a masked value
+ * again would change it (names, e-mail addresses, shifted dates drifting
+ * out of their window); every other action gives the same result however
+ * often it runs, and runs every time.  A rule added or changed since
+ * applies once, like any new rule.
+ */
+
+CREATE TABLE sandbox.run_rule (
+	run_id bigint NOT NULL REFERENCES sandbox.run (id) ON DELETE CASCADE,
+	rule_id bigint NOT NULL,
+	action text NOT NULL,
+	definition_digest text NOT NULL,
+	PRIMARY KEY (run_id, rule_id)
+);
+CREATE INDEX ON sandbox.run_rule (definition_digest);
+COMMENT ON TABLE sandbox.run_rule IS
+	'The rules each succeeded run applied, with a digest of their definitions';
+REVOKE ALL ON sandbox.run_rule FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('sandbox.run_rule', '');
+
+/* What makes two rules the same rule: what they do, not their id or environment. */
+CREATE FUNCTION sandbox.rule_definition_digest(r sandbox.rule)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.md5(pg_catalog.jsonb_build_array(r.table_schema, r.table_name, r.column_name,
+													   r.action, r.expression, r.filter)::text)
+$$;
+
+/* The succeeded runs of this copy (this database OID, this server). */
+CREATE FUNCTION sandbox.copy_runs()
+RETURNS SETOF sandbox.run
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r.* FROM sandbox.run r
+	WHERE r.status = 'succeeded'
+	  AND r.database_oid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+	  AND r.system_identifier = (SELECT c.system_identifier FROM pg_control_system() c)
+$$;
+
+/* Of these rules, those a run of this copy leaves out (see above). */
+CREATE FUNCTION sandbox.rules_already_applied(rule_ids bigint[])
+RETURNS SETOF bigint
+LANGUAGE sql
+STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r.id FROM sandbox.rule r
+	WHERE r.id = ANY (rule_ids)
+	  AND r.action = 'mask'
+	  AND EXISTS (SELECT FROM sandbox.run_rule a JOIN sandbox.copy_runs() c ON c.id = a.run_id
+				  WHERE a.definition_digest = sandbox.rule_definition_digest(r))
+$$;
+
+REVOKE ALL ON FUNCTION sandbox.rule_definition_digest(sandbox.rule), sandbox.copy_runs(),
+	sandbox.rules_already_applied(bigint[]) FROM PUBLIC;
+
+/* ==== 40_worker.sql ==== */
+
+COMMENT ON FUNCTION sandbox_sanitize_async(text) IS
+	'Queue a sanitization; a background worker runs it once this transaction commits; returns the run id';
+COMMENT ON FUNCTION sandbox.database_ready() IS
+	'Whether this database is open to every role: not a sandbox, or a sandbox a committed run of its environment sanitized';
 
 -- sandbox.progress reads like pg_stat_progress_cluster (phase, step, table,
 -- its size, rows done) and shows sandbox_sanitize sessions too.
@@ -50,3 +299,793 @@ CREATE VIEW sandbox.progress AS
 COMMENT ON VIEW sandbox.progress IS
 	'Sanitizations in progress (workers and sandbox_sanitize sessions): phase, step, table and its size, rows done';
 REVOKE ALL ON sandbox.progress FROM PUBLIC;
+
+/* ==== 50_features.sql ==== */
+
+/* The configuration tables of 50_features.sql, registered again (see 10_catalog.sql above). */
+ALTER EXTENSION penelope_sandbox ADD TABLE sandbox.feature;
+ALTER EXTENSION penelope_sandbox ADD TABLE sandbox.saved_value;
+ALTER EXTENSION penelope_sandbox ADD TABLE sandbox.feature_event;
+ALTER EXTENSION penelope_sandbox ADD SEQUENCE sandbox.feature_event_id_seq;
+SELECT pg_catalog.pg_extension_config_dump('sandbox.feature', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.saved_value', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.feature_event', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.feature_event_id_seq', '');
+
+-- A third policy: "manual" (the extension does not switch the feature
+-- back on; an administrator may, by hand, with new credentials).
+ALTER TABLE sandbox.feature DROP CONSTRAINT feature_policy_check;
+ALTER TABLE sandbox.feature ADD CONSTRAINT feature_policy_check
+	CHECK (policy IN ('reenable', 'manual', 'locked'));
+
+/* Only the extension attaches guards: no one can make one the run would take for its own. */
+REVOKE ALL ON FUNCTION sandbox.guard_locked_feature() FROM PUBLIC;
+
+/*
+ * The guards of locked features stay in place and at full strength.  In
+ * 1.1 protect_feature_locks is a C function, its ddl_command_end trigger
+ * also fires on CREATE TABLE (inheritance children of a guarded table),
+ * and both event triggers fire ALWAYS.  They are switched off while the
+ * guards of 1.0 are migrated below, and on again (ALWAYS) after.
+ */
+ALTER EVENT TRIGGER sandbox_protect_feature_locks_drop DISABLE;
+DROP EVENT TRIGGER sandbox_protect_feature_locks_alter;
+CREATE OR REPLACE FUNCTION sandbox.protect_feature_locks()
+RETURNS event_trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'sandbox_protect_feature_locks';
+
+/*
+ * The guards 1.0 attached to the tables of locked features are BEFORE
+ * INSERT OR UPDATE OF <column> triggers with four arguments (environment,
+ * feature, column name, the value's text or null); sandbox.guard_locked_feature
+ * of 1.1 refuses to run as such a trigger, and protect_feature_locks
+ * refuses one on any ALTER TABLE of its table.  Each is replaced, under
+ * the same name, by the guard 1.1 makes (sandbox_lock_features() in
+ * src/feature.c): an AFTER INSERT OR UPDATE row trigger, enabled ALWAYS,
+ * with six arguments (environment, feature, quoted table, attribute number,
+ * column name, "=" and the value's text or "null").  A guard whose column
+ * no longer exists is only dropped: it guards nothing.
+ */
+DO $$
+DECLARE
+	g record;
+	args text[];
+	arg_start integer;
+	attnum smallint;
+	qualname text;
+BEGIN
+	FOR g IN
+		SELECT t.tgrelid, t.tgname, t.tgargs, n.nspname, c.relname
+		FROM pg_catalog.pg_trigger t
+			JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+			JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE t.tgfoid = 'sandbox.guard_locked_feature()'::pg_catalog.regprocedure
+		  AND t.tgnargs = 4
+	LOOP
+		/* tgargs: the arguments, each ended by a zero byte */
+		args := '{}';
+		arg_start := 0;
+		FOR i IN 0 .. pg_catalog.length(g.tgargs) - 1 LOOP
+			IF pg_catalog.get_byte(g.tgargs, i) = 0 THEN
+				args := args || pg_catalog.convert_from(pg_catalog.substring(g.tgargs, arg_start + 1, i - arg_start),
+														 pg_catalog.getdatabaseencoding());
+				arg_start := i + 1;
+			END IF;
+		END LOOP;
+
+		qualname := pg_catalog.format('%I.%I', g.nspname, g.relname);
+		SELECT a.attnum INTO attnum FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = g.tgrelid AND a.attname = args[3] AND a.attnum > 0 AND NOT a.attisdropped;
+
+		EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', g.tgname, qualname);
+		IF attnum IS NOT NULL THEN
+			EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT OR UPDATE ON %s'
+									  ' FOR EACH ROW EXECUTE FUNCTION sandbox.guard_locked_feature(%L, %L, %L, %L, %L, %L)',
+									  g.tgname, qualname, args[1], args[2], qualname, attnum::text, args[3],
+									  CASE WHEN args[4] = 'null' THEN 'null' ELSE '=' || args[4] END);
+			EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', qualname, g.tgname);
+		END IF;
+	END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER sandbox_protect_feature_locks_alter ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TABLE')
+	EXECUTE FUNCTION sandbox.protect_feature_locks();
+ALTER EVENT TRIGGER sandbox_protect_feature_locks_drop ENABLE ALWAYS;
+ALTER EVENT TRIGGER sandbox_protect_feature_locks_alter ENABLE ALWAYS;
+
+/*
+ * The live state of the switches of the features of an environment: per
+ * set rule of a feature with a policy, the rows it applies to and how
+ * many differ from its value now.  Read as the tables' owners.
+ */
+CREATE FUNCTION sandbox.feature_switches(environment text)
+RETURNS TABLE (rule_id bigint, rows bigint, differing bigint)
+LANGUAGE C
+STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'sandbox_feature_switches';
+REVOKE ALL ON FUNCTION sandbox.feature_switches(text) FROM PUBLIC;
+
+
+-- sandbox_status returns more columns (kind, can_reenable, requires,
+-- detail): a new return type, so the function is dropped and made again.
+DROP FUNCTION sandbox_status();
+/*
+ * What this database is: which environment this copy was last sanitized
+ * as, when, by which run, and the state of each feature and data action.
+ * Applications call it before sending anything.
+ *
+ *	kind 'database'	the only row of a database never sanitized (here:
+ *					a restored ledger of another copy does not count);
+ *	kind 'feature'	a feature with a policy; state read from the live
+ *					switches: 'disabled', 'enabled' (a switch is on
+ *					again) or 'locked'; can_reenable says whether
+ *					sandbox_enable_feature may switch it on, requires what
+ *					the DBA must supply (the credentials sanitization
+ *					cleared and that are still empty);
+ *	kind 'data'		a data action (state 'applied').
+ */
+CREATE FUNCTION sandbox_status()
+RETURNS TABLE (environment text, run_id bigint, sanitized_at timestamptz,
+			   sanitized_by name, kind text, feature text, policy text, state text,
+			   can_reenable boolean, requires text, detail text)
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH last_run AS (
+		SELECT r.id, r.environment, r.finished_at, r.who
+		FROM sandbox.last_run() r WHERE r.id IS NOT NULL
+	), chain AS (
+		SELECT c.name, c.depth
+		FROM last_run l CROSS JOIN sandbox.environment_chain(l.environment) c
+	), rules AS (
+		SELECT DISTINCT ON (r.id) r.* FROM sandbox.rule r JOIN chain c ON c.name = r.environment
+		WHERE r.enabled AND r.feature IS NOT NULL
+	), features AS (
+		SELECT DISTINCT r.feature FROM rules r
+		UNION
+		SELECT f.feature FROM sandbox.feature f JOIN chain c ON c.name = f.environment
+	), policies AS (
+		SELECT DISTINCT ON (f.feature) f.feature, f.policy
+		FROM sandbox.feature f JOIN chain c ON c.name = f.environment
+		ORDER BY f.feature, c.depth
+	), switches AS (
+		SELECT r.feature,
+			   upper(btrim(r.expression)) = 'NULL' AS clears,
+			   format('%I.%I.%I', r.table_schema, r.table_name, r.column_name) AS target,
+			   s.rows, s.differing
+		FROM last_run l
+		CROSS JOIN sandbox.feature_switches(l.environment) s
+		JOIN rules r ON r.id = s.rule_id
+	), feature_state AS (
+		SELECT p.feature, p.policy,
+			   coalesce(bool_or(s.differing > 0) FILTER (WHERE NOT s.clears), false) AS on_again,
+			   string_agg(DISTINCT s.target, ', ') FILTER (WHERE NOT s.clears AND s.differing > 0) AS on_targets,
+			   string_agg(DISTINCT s.target, ', ') FILTER (WHERE s.clears AND s.differing = 0) AS still_cleared
+		FROM policies p LEFT JOIN switches s ON s.feature = p.feature
+		GROUP BY p.feature, p.policy
+	)
+	SELECT l.environment, l.id, l.finished_at, l.who,
+		   CASE WHEN fs.feature IS NULL THEN 'data' ELSE 'feature' END,
+		   f.feature, fs.policy,
+		   CASE WHEN fs.feature IS NULL THEN 'applied'
+				WHEN fs.policy = 'locked' AND NOT fs.on_again THEN 'locked'
+				WHEN fs.on_again THEN 'enabled'
+				ELSE 'disabled' END,
+		   coalesce(fs.policy = 'reenable' AND NOT fs.on_again, false),
+		   CASE WHEN fs.policy <> 'locked' AND fs.still_cleared IS NOT NULL
+				THEN 'credentials: ' || fs.still_cleared END,
+		   CASE WHEN fs.feature IS NULL
+				THEN 'Data action: sanitization changed or removed this data; it is not put back.'
+				WHEN fs.policy = 'locked'
+				THEN 'Locked: it can never be switched back on in this database.'
+				WHEN fs.on_again AND fs.still_cleared IS NOT NULL
+				THEN format('Switched on again (%s), but %s are still empty: supply them, or it cannot work.',
+							fs.on_targets, fs.still_cleared)
+				WHEN fs.on_again
+				THEN format('Switched on again (%s).', fs.on_targets)
+				WHEN fs.policy = 'reenable'
+				THEN format('Switched off by sanitization; sandbox_enable_feature(%L) puts its settings back%s.',
+							f.feature,
+							CASE WHEN fs.still_cleared IS NOT NULL
+								 THEN ', then supply ' || fs.still_cleared ELSE '' END)
+				ELSE format('Switched off by sanitization; the extension does not switch it back on%s.',
+							CASE WHEN fs.still_cleared IS NOT NULL
+								 THEN ': an administrator may, by hand, after supplying ' || fs.still_cleared
+								 ELSE '' END)
+		   END
+	FROM last_run l CROSS JOIN features f LEFT JOIN feature_state fs USING (feature)
+	UNION ALL
+	SELECT NULL, NULL, NULL, NULL, 'database', NULL, NULL, 'never sanitized', false, NULL,
+		   CASE WHEN EXISTS (SELECT FROM sandbox.run WHERE status = 'succeeded')
+				THEN 'This copy has never been sanitized: the runs in its ledger were made on another database or server (a restored dump). Treat it as a copy of production.'
+				ELSE 'This database has never been sanitized: treat it as a copy of production.' END
+	WHERE NOT EXISTS (SELECT FROM last_run)
+	ORDER BY 5 DESC, 6
+$$;
+COMMENT ON FUNCTION sandbox_status() IS
+	'Which environment this database was sanitized as, by which run, and the live state of each feature';
+GRANT EXECUTE ON FUNCTION sandbox_status() TO PUBLIC;
+
+/* ==== 51_profile_penelope.sql, 61_profile_penelope_discovery.sql ==== */
+
+/*
+ * The "penelope" profile of 1.1: credit card mode 'test'; training keeps
+ * worker accounts and login names but de-identifies worker email and SMS
+ * as in Migration; ORS/SRS, Credit Card, DSS (and SSO in mirrored) get the
+ * "manual" policy; client case notes get their contact details masked.
+ * The profile tables hold only the shipped profiles (they are not dumped),
+ * so the profile is replaced as a whole by that of a fresh 1.1 install.
+ * Rules already copied into sandbox.rule by sandbox_load_profile() are the
+ * user's and stay as they are: sandbox_load_profile('penelope') adds
+ * what is new.
+ */
+DELETE FROM sandbox.profile_rule WHERE profile = 'penelope';
+DELETE FROM sandbox.profile_feature WHERE profile = 'penelope';
+
+
+/* ---- Rules shared by migration, mirrored and training_a ---- */
+INSERT INTO sandbox.profile_rule (profile, environment, feature, table_name, column_name,
+								  action, expression, filter, restorable, description)
+SELECT 'penelope', e.environment, r.feature, r.table_name, r.column_name,
+	   r.action, r.expression, r.filter, r.restorable,
+	   CASE e.environment
+		   WHEN 'migration' THEN format('Seed 000 (Migration): "%s"', r.seed_000)
+		   WHEN 'mirrored' THEN format('Mirrored, as Migration (penelope-environments.md); seed 000: "%s"', r.seed_000)
+		   ELSE CASE WHEN r.training IS NOT NULL
+					 THEN format('Training (penelope-environments.md): "%s"', r.training)
+					 ELSE format('Training, conservative reading (as Migration, penelope-environments.md); seed 000: "%s"', r.seed_000)
+				END
+	   END
+FROM (VALUES ('migration'), ('mirrored'), ('training_a')) AS e (environment)
+CROSS JOIN (VALUES
+	/* External Communications: three switches, re-enable-able */
+	('external_communications', 'comm_settings', 'sms_enabled', 'set', 'false', NULL, true,
+	 'Disabled: External Communications (SMS, Client Delivery and Worker Delivery)',
+	 'Disabled: External Communications (SMS, Client Delivery, Worker Delivery)'),
+	('external_communications', 'comm_settings', 'client_delivery_enabled', 'set', 'false', NULL, true,
+	 'Disabled: External Communications (SMS, Client Delivery and Worker Delivery)',
+	 'Disabled: External Communications (SMS, Client Delivery, Worker Delivery)'),
+	('external_communications', 'comm_settings', 'worker_delivery_enabled', 'set', 'false', NULL, true,
+	 'Disabled: External Communications (SMS, Client Delivery and Worker Delivery)',
+	 'Disabled: External Communications (SMS, Client Delivery, Worker Delivery)'),
+	('external_communications', 'comm_queue', NULL, 'truncate', NULL, NULL, false,
+	 'Any items in the communications queue (client and external) will be cleared',
+	 'Cleared: communications queue (client and external)'),
+
+	/* MS Exchange */
+	('ms_exchange', 'exchange_settings', 'sync_enabled', 'set', 'false', NULL, true,
+	 'Disabled: MS Exchange',
+	 'Disabled: MS Exchange'),
+	('ms_exchange', 'exchange_queue', NULL, 'truncate', NULL, NULL, false,
+	 'MS Exchange queue, error queue, and credentials will be cleared',
+	 'Cleared: MS Exchange queue and error queue'),
+	('ms_exchange', 'exchange_error_queue', NULL, 'truncate', NULL, NULL, false,
+	 'MS Exchange queue, error queue, and credentials will be cleared',
+	 'Cleared: MS Exchange queue and error queue'),
+	('ms_exchange', 'exchange_settings', 'username', 'set', 'NULL', NULL, false,
+	 'MS Exchange queue, error queue, and credentials will be cleared',
+	 NULL),
+	('ms_exchange', 'exchange_settings', 'password', 'set', 'NULL', NULL, false,
+	 'MS Exchange queue, error queue, and credentials will be cleared',
+	 NULL),
+
+	/* Action Triggers */
+	('action_triggers', 'action_trigger', 'enabled', 'set', 'false', NULL, true,
+	 'Disabled: Action Triggers',
+	 'Disabled: Action Triggers'),
+	('action_triggers', 'action_trigger_queue', NULL, 'truncate', NULL, NULL, false,
+	 'Action Trigger queue will be cleared',
+	 'Cleared: Action Trigger queue'),
+
+	/* ORS/SRS */
+	('ors_srs', 'ors_settings', 'enabled', 'set', 'false', NULL, false,
+	 'Disabled: ORS/SRS',
+	 NULL),
+	('ors_srs', 'ors_settings', 'username', 'set', 'NULL', NULL, false,
+	 'ORS/SRS credentials will be cleared',
+	 'Cleared: ORS/SRS credentials'),
+	('ors_srs', 'ors_settings', 'password', 'set', 'NULL', NULL, false,
+	 'ORS/SRS credentials will be cleared',
+	 'Cleared: ORS/SRS credentials'),
+
+	/* Credit Card */
+	('credit_card', 'credit_card_settings', 'enabled', 'set', 'false', NULL, false,
+	 'Disabled: Credit Card',
+	 'Disabled: Credit Card'),
+	('credit_card', 'credit_card_settings', 'production_merchant_id', 'set', 'NULL', NULL, false,
+	 'Credit card production credentials will be cleared',
+	 'Cleared: credit card production credentials'),
+	('credit_card', 'credit_card_settings', 'production_api_key', 'set', 'NULL', NULL, false,
+	 'Credit card production credentials will be cleared',
+	 'Cleared: credit card production credentials'),
+	('credit_card', 'credit_card_settings', 'mode', 'set', $$'test'$$, NULL, false,
+	 'Credit card production credentials will be cleared (so the mode is test, never production)',
+	 'Cleared: credit card production credentials (so the mode is test, never production)'),
+
+	/* DSS */
+	('dss', 'dss_settings', 'sync_enabled', 'set', 'false', NULL, false,
+	 'DSS production queue will be cleared and synchronization deactivated',
+	 'Cleared: DSS production queue (and synchronization deactivated)'),
+	('dss', 'dss_queue', NULL, 'truncate', NULL, NULL, false,
+	 'DSS production queue will be cleared and synchronization deactivated',
+	 'Cleared: DSS production queue (and synchronization deactivated)'),
+
+	/* ClientConnect: locked; accounts and keys (a key references its account) go together */
+	('clientconnect', 'clientconnect_settings', 'enabled', 'set', 'false', NULL, false,
+	 'Disabled: ClientConnect and Engage',
+	 'Disabled: ClientConnect and Engage'),
+	('clientconnect', 'clientconnect_settings', 'notifications_enabled', 'set', 'false', NULL, false,
+	 'ClientConnect notifications will be deactivated, all accounts and product keys deleted',
+	 'ClientConnect notifications deactivated, accounts and product keys deleted'),
+	('clientconnect', 'clientconnect_account', NULL, 'truncate', NULL, NULL, false,
+	 'ClientConnect notifications will be deactivated, all accounts and product keys deleted',
+	 'ClientConnect notifications deactivated, accounts and product keys deleted'),
+	('clientconnect', 'clientconnect_product_key', NULL, 'truncate', NULL, NULL, false,
+	 'ClientConnect notifications will be deactivated, all accounts and product keys deleted',
+	 'ClientConnect notifications deactivated, accounts and product keys deleted'),
+
+	/* Engage: locked */
+	('engage', 'engage_settings', 'client_communications_enabled', 'set', 'false', NULL, false,
+	 'Engage client communications and Workflows will be deactivated',
+	 'Engage client communications and Workflows deactivated'),
+	('engage', 'engage_workflow', 'active', 'set', 'false', NULL, false,
+	 'Engage client communications and Workflows will be deactivated',
+	 'Engage client communications and Workflows deactivated'),
+
+	/* General Ledger */
+	('general_ledger', 'agency_settings', 'gl_enabled', 'set', 'false', NULL, true,
+	 'Disabled: General Ledger',
+	 'Disabled: General Ledger'),
+
+	/* Attachments: every row, and the large objects of their content */
+	('attachments', 'attachment', 'content_oid', 'delete', NULL, NULL, false,
+	 'Attachments removed',
+	 'Disabled: Attachments; attachments removed'),
+
+	/* Logos */
+	('logos', 'agency_settings', 'agency_logo', 'set', 'NULL', NULL, false,
+	 'Agency logo removed',
+	 'agency logo removed'),
+	('logos', 'agency_settings', 'billing_documents_logo', 'set', 'NULL', NULL, false,
+	 'Billing documents logo removed',
+	 'Our conservative reading where the page is silent: billing documents logo removed'),
+
+	/* Client contact details (training masks them like the other PHI) */
+	('client_contact', 'client', 'email', 'mask', 'sandbox.mask_email(email)', NULL, false,
+	 'Client email and phone details will be de-identified',
+	 'no PHI may remain (... phone numbers, email addresses ...)'),
+	('client_contact', 'client', 'mobile_phone', 'mask', 'sandbox.mask_phone(mobile_phone)', NULL, false,
+	 'Client email and phone details will be de-identified',
+	 'no PHI may remain (... phone numbers, email addresses ...)'),
+	('client_contact', 'client', 'home_phone', 'mask', 'sandbox.mask_phone(home_phone)', NULL, false,
+	 'Client email and phone details will be de-identified',
+	 'no PHI may remain (... phone numbers, email addresses ...)'),
+	('client_contact', 'client_contact', 'email', 'mask', 'sandbox.mask_email(email)', NULL, false,
+	 'Client email and phone details will be de-identified',
+	 'no PHI may remain (... phone numbers, email addresses ...)'),
+	('client_contact', 'client_contact', 'phone', 'mask', 'sandbox.mask_phone(phone)', NULL, false,
+	 'Client email and phone details will be de-identified',
+	 'no PHI may remain (... phone numbers, email addresses ...)')
+) AS r (feature, table_name, column_name, action, expression, filter, restorable, seed_000, training);
+
+/* ---- Worker accounts in migration and mirrored: deactivated if in ANY of the four groups ---- */
+INSERT INTO sandbox.profile_rule (profile, environment, feature, table_name, column_name,
+								  action, expression, filter, restorable, description)
+SELECT 'penelope', e.environment, 'worker_accounts', 'worker', 'active', 'set', 'false',
+	   $$EXISTS (SELECT FROM @schema@.worker_user_group AS wug JOIN @schema@.user_group AS g ON g.id = wug.user_group_id WHERE wug.worker_id = worker.id AND g.name IN ('Admin Exec', 'Clinical Worker', 'Intake Mgmt', 'Volunteer'))$$,
+	   false,
+	   CASE e.environment WHEN 'migration' THEN 'Seed 000 (Migration): '
+		   ELSE 'Mirrored, as Migration (penelope-environments.md); seed 000: ' END
+	   || '"Worker accounts in the following User Groups will be deactivated: Admin Exec, Clinical Worker, Intake Mgmt, Volunteer"'
+FROM (VALUES ('migration'), ('mirrored')) AS e (environment);
+
+/*
+ * ---- Worker contact details: exempt groups keep theirs ----
+ * In migration and mirrored (seed 000), and in training, "as in Migration"
+ * (penelope-environments.md).
+ */
+INSERT INTO sandbox.profile_rule (profile, environment, feature, table_name, column_name,
+								  action, expression, filter, restorable, description)
+SELECT 'penelope', e.environment, 'worker_contact', 'worker', r.column_name, 'mask', r.expression,
+	   $$NOT EXISTS (SELECT FROM @schema@.worker_user_group AS wug JOIN @schema@.user_group AS g ON g.id = wug.user_group_id WHERE wug.worker_id = worker.id AND g.name IN ('System Admin', 'External Admin', 'ACSO'))$$,
+	   false,
+	   CASE e.environment WHEN 'migration' THEN 'Seed 000 (Migration): '
+		   WHEN 'mirrored' THEN 'Mirrored, as Migration (penelope-environments.md); seed 000: '
+		   ELSE 'Training (penelope-environments.md): "Worker email and SMS details are de-identified as in Migration (exempt groups keep theirs)"; seed 000: ' END
+	   || '"Worker email and SMS details will be de-identified (all User Groups except System Admin and External Admin and ACSO)." A worker in any of the three keeps his.'
+FROM (VALUES ('migration'), ('mirrored'), ('training_a')) AS e (environment)
+CROSS JOIN (VALUES
+	('email', 'sandbox.mask_email(email)'),
+	('sms_number', 'sandbox.mask_phone(sms_number)')
+) AS r (column_name, expression);
+
+/* ---- Mirrored only: SSO ---- */
+INSERT INTO sandbox.profile_rule (profile, environment, feature, table_name, column_name,
+								  action, expression, filter, restorable, description)
+VALUES
+	('penelope', 'mirrored', 'sso', 'agency_settings', 'sso_enabled', 'set', 'false', NULL, false,
+	 'Mirrored (penelope-environments.md): "Seed 001 adds that functions such as SSO ... must be disabled on copies; SSO is therefore disabled here too."'),
+	('penelope', 'mirrored', 'sso', 'agency_settings', 'sso_client_secret', 'set', 'NULL', NULL, false,
+	 'Mirrored (penelope-environments.md): "SSO is therefore disabled here too." (its secret cleared, so it cannot be switched back on against the production identity provider)');
+
+/* ---- Training: no PHI may remain ---- */
+INSERT INTO sandbox.profile_rule (profile, environment, feature, table_name, column_name,
+								  action, expression, filter, restorable, description)
+SELECT 'penelope', 'training_a', r.feature, r.table_name, r.column_name, 'mask',
+	   format('sandbox.%s(%s)', r.masker, r.column_name), NULL, false,
+	   'Training (penelope-environments.md): "a de-identified duplicate of Production: no PHI may remain ('
+	   || r.what || ')"'
+FROM (VALUES
+	/* workers: names (login names, password hashes and accounts stay: workers sign in to train) */
+	('phi', 'worker', 'first_name', 'mask_first_name', 'worker names'),
+	('phi', 'worker', 'last_name', 'mask_last_name', 'worker names'),
+	/* clients */
+	('phi', 'client', 'first_name', 'mask_first_name', 'client names'),
+	('phi', 'client', 'last_name', 'mask_last_name', 'client names'),
+	('phi', 'client', 'preferred_name', 'mask_first_name', 'client names'),
+	('phi', 'client', 'birth_date', 'mask_date', 'dates of birth'),
+	('phi', 'client', 'address_line1', 'mask_address', 'addresses'),
+	('phi', 'client', 'address_line2', 'mask_id', 'addresses'),
+	('phi', 'client', 'city', 'mask_id', 'addresses'),
+	('phi', 'client', 'postcode', 'mask_id', 'addresses'),
+	('phi', 'client', 'ssn', 'mask_id', 'identifiers'),
+	('phi', 'client', 'medicare_number', 'mask_id', 'identifiers'),
+	('phi', 'client', 'notes', 'mask_text', 'free-text notes'),
+	('phi', 'client_note', 'body', 'mask_text', 'free-text notes'),
+	('phi', 'service_event', 'notes', 'mask_text', 'free-text notes')
+) AS r (feature, table_name, column_name, masker, what);
+
+/* ---- Feature policies ---- */
+INSERT INTO sandbox.profile_feature (profile, environment, feature, policy, description)
+SELECT 'penelope', e.environment, f.feature, f.policy, f.description
+FROM (VALUES ('migration'), ('mirrored'), ('training_a')) AS e (environment)
+CROSS JOIN (VALUES
+	('external_communications', 'reenable', 'Seed 000: "After an upgrade what features can be re-enabled? External Communications"'),
+	('ms_exchange', 'reenable', 'Seed 000: "After an upgrade what features can be re-enabled? MS Exchange"'),
+	('action_triggers', 'reenable', 'Seed 000: "After an upgrade what features can be re-enabled? Action Triggers"'),
+	('general_ledger', 'reenable', 'Seed 000: "After an upgrade what features can be re-enabled? General Ledger"'),
+	('ors_srs', 'manual', 'Seed 000 lists ORS/SRS as disabled and its credentials as cleared, not as one of the features that can be re-enabled'),
+	('credit_card', 'manual', 'Seed 000 lists Credit Card as disabled and its production credentials as cleared, not as one of the features that can be re-enabled'),
+	('dss', 'manual', 'Seed 000: "DSS production queue will be cleared and synchronization deactivated"; not one of the features that can be re-enabled'),
+	('clientconnect', 'locked', 'Seed 000: "ClientConnect and Engage cannot be enabled on the Migration database."'),
+	('engage', 'locked', 'Seed 000: "ClientConnect and Engage cannot be enabled on the Migration database."')
+) AS f (feature, policy, description);
+
+/* Mirrored: SSO is disabled on copies (seed 001); an administrator may switch it on by hand. */
+INSERT INTO sandbox.profile_feature (profile, environment, feature, policy, description)
+VALUES ('penelope', 'mirrored', 'sso', 'manual',
+		'Seed 001: functions such as SSO must be disabled on copies; its secret is cleared');
+
+INSERT INTO sandbox.profile_rule (profile, environment, feature, table_name, column_name,
+								  action, expression, filter, restorable, description)
+SELECT 'penelope', e.environment, 'client_contact', 'client_note', 'body', 'mask',
+	   'sandbox.mask_contacts(body)', NULL, false,
+	   CASE e.environment WHEN 'migration' THEN 'Seed 000 (Migration): '
+		   ELSE 'Mirrored, as Migration (penelope-environments.md); seed 000: ' END
+	   || '"Client email and phone details will be de-identified": also those written into case notes (found by sandbox_discover); the notes are kept'
+FROM (VALUES ('migration'), ('mirrored')) AS e (environment);
+
+/* ==== 55_rules.sql ==== */
+
+/*
+ * Rules a DBA can live with (src/rule_checks.c, src/mask_json.c): what
+ * each masker writes, maskers for parts of jsonb documents and for the
+ * elements of arrays, and a warning before the catalog is dropped.
+ */
+
+/*
+ * How long a masker's output is, so that a rule writing a varchar(n) or
+ * char(n) column is refused when its masker can never fit.
+ */
+ALTER TABLE sandbox.masking_function
+	ADD COLUMN min_length integer CHECK (min_length >= 0),
+	ADD COLUMN max_length integer CHECK (max_length >= min_length),
+	ADD COLUMN preserves_length boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN sandbox.masking_function.min_length IS
+	'Fewest characters the masker writes for a non-empty input (NULL: unknown); a rule on a shorter varchar(n)/char(n) column is refused';
+COMMENT ON COLUMN sandbox.masking_function.max_length IS
+	'Most characters the masker writes (NULL: no bound), for the DBA';
+COMMENT ON COLUMN sandbox.masking_function.preserves_length IS
+	'The output has exactly as many characters as the input: a rule masking a column into one at least as wide always fits';
+
+UPDATE sandbox.masking_function SET min_length = 43, max_length = 43
+	WHERE masker = 'sandbox.mask_email(text)'::regprocedure;
+UPDATE sandbox.masking_function SET preserves_length = true
+	WHERE masker IN ('sandbox.mask_phone(text)'::regprocedure, 'sandbox.mask_id(text)'::regprocedure);
+UPDATE sandbox.masking_function SET min_length = 2, max_length = 11
+	WHERE masker = 'sandbox.mask_first_name(text)'::regprocedure;
+UPDATE sandbox.masking_function SET min_length = 2, max_length = 13
+	WHERE masker = 'sandbox.mask_last_name(text)'::regprocedure;
+UPDATE sandbox.masking_function SET max_length = 128
+	WHERE masker = 'sandbox.mask_address(text)'::regprocedure;
+
+/*
+ * Masking what lies at a path of a jsonb document.  The masker is given
+ * by its signature and must be a registered masker of text; the
+ * recogniser applies that masker's recogniser to the same places.
+ */
+CREATE FUNCTION sandbox.mask_jsonb(doc jsonb, path text[], masker regprocedure)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'sandbox_mask_jsonb'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION sandbox.mask_jsonb(jsonb, text[], regprocedure) IS
+	'The document with the strings and numbers at path (keys, indexes, * for all) masked by a registered masker of text';
+
+CREATE FUNCTION sandbox.is_masked_jsonb(doc jsonb, path text[], masker regprocedure)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_jsonb'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION sandbox.is_masked_jsonb(jsonb, text[], regprocedure) IS
+	'Does the masker''s recogniser accept every string and number at path (true when the path leads nowhere)?';
+
+/*
+ * The maskers and recognisers on arrays of text: every non-null element
+ * goes through the scalar function of the same name.  (No date[] overload:
+ * it would make sandbox.mask_date('2020-01-01') ambiguous.)
+ */
+CREATE FUNCTION sandbox.mask_email(text[]) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_phone(text[]) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_first_name(text[]) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_last_name(text[]) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_full_name(text[]) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_address(text[]) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_text(text[]) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_id(text[]) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+
+/*
+ * Their run-token variants (see src/sql/21_masking_run_token.sql): during
+ * a sanitization the engine calls these, and they pass the token on to
+ * the scalar maskers' variants.
+ */
+CREATE FUNCTION sandbox.mask_jsonb(jsonb, text[], regprocedure, bytea) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'sandbox_mask_jsonb' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_email(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_phone(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_first_name(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_last_name(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_full_name(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_address(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_text(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION sandbox.mask_id(text[], bytea) RETURNS text[]
+AS 'MODULE_PATHNAME', 'sandbox_mask_elements' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+GRANT EXECUTE ON FUNCTION sandbox.mask_jsonb(jsonb, text[], regprocedure, bytea),
+	sandbox.mask_email(text[], bytea),
+	sandbox.mask_phone(text[], bytea),
+	sandbox.mask_first_name(text[], bytea),
+	sandbox.mask_last_name(text[], bytea),
+	sandbox.mask_full_name(text[], bytea),
+	sandbox.mask_address(text[], bytea),
+	sandbox.mask_text(text[], bytea),
+	sandbox.mask_id(text[], bytea)
+TO PUBLIC;
+
+CREATE FUNCTION sandbox.is_masked_email(text[]) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_elements' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION sandbox.is_masked_phone(text[]) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_elements' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION sandbox.is_masked_first_name(text[]) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_elements' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION sandbox.is_masked_last_name(text[]) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_elements' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION sandbox.is_masked_full_name(text[]) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_elements' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION sandbox.is_masked_address(text[]) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_elements' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION sandbox.is_masked_text(text[]) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_elements' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION sandbox.is_masked_id(text[]) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_elements' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION sandbox.mask_email(text[]) IS 'Every non-null element masked by sandbox.mask_email(text)';
+COMMENT ON FUNCTION sandbox.mask_phone(text[]) IS 'Every non-null element masked by sandbox.mask_phone(text)';
+COMMENT ON FUNCTION sandbox.mask_first_name(text[]) IS 'Every non-null element masked by sandbox.mask_first_name(text)';
+COMMENT ON FUNCTION sandbox.mask_last_name(text[]) IS 'Every non-null element masked by sandbox.mask_last_name(text)';
+COMMENT ON FUNCTION sandbox.mask_full_name(text[]) IS 'Every non-null element masked by sandbox.mask_full_name(text)';
+COMMENT ON FUNCTION sandbox.mask_address(text[]) IS 'Every non-null element masked by sandbox.mask_address(text)';
+COMMENT ON FUNCTION sandbox.mask_text(text[]) IS 'Every non-null element masked by sandbox.mask_text(text)';
+COMMENT ON FUNCTION sandbox.mask_id(text[]) IS 'Every non-null element masked by sandbox.mask_id(text)';
+COMMENT ON FUNCTION sandbox.is_masked_email(text[]) IS 'Does sandbox.is_masked_email(text) accept every non-null element?';
+COMMENT ON FUNCTION sandbox.is_masked_phone(text[]) IS 'Does sandbox.is_masked_phone(text) accept every non-null element?';
+COMMENT ON FUNCTION sandbox.is_masked_first_name(text[]) IS 'Does sandbox.is_masked_first_name(text) accept every non-null element?';
+COMMENT ON FUNCTION sandbox.is_masked_last_name(text[]) IS 'Does sandbox.is_masked_last_name(text) accept every non-null element?';
+COMMENT ON FUNCTION sandbox.is_masked_full_name(text[]) IS 'Does sandbox.is_masked_full_name(text) accept every non-null element?';
+COMMENT ON FUNCTION sandbox.is_masked_address(text[]) IS 'Does sandbox.is_masked_address(text) accept every non-null element?';
+COMMENT ON FUNCTION sandbox.is_masked_text(text[]) IS 'Does sandbox.is_masked_text(text) accept every non-null element?';
+COMMENT ON FUNCTION sandbox.is_masked_id(text[]) IS 'Does sandbox.is_masked_id(text) accept every non-null element?';
+
+GRANT EXECUTE ON FUNCTION
+	sandbox.mask_jsonb(jsonb, text[], regprocedure),
+	sandbox.is_masked_jsonb(jsonb, text[], regprocedure),
+	sandbox.mask_email(text[]), sandbox.mask_phone(text[]),
+	sandbox.mask_first_name(text[]), sandbox.mask_last_name(text[]),
+	sandbox.mask_full_name(text[]), sandbox.mask_address(text[]),
+	sandbox.mask_text(text[]), sandbox.mask_id(text[]),
+	sandbox.is_masked_email(text[]), sandbox.is_masked_phone(text[]),
+	sandbox.is_masked_first_name(text[]), sandbox.is_masked_last_name(text[]),
+	sandbox.is_masked_full_name(text[]), sandbox.is_masked_address(text[]),
+	sandbox.is_masked_text(text[]), sandbox.is_masked_id(text[])
+TO PUBLIC;
+
+/* The array maskers have the lengths of their scalars, per element. */
+INSERT INTO sandbox.masking_function (masker, recogniser, min_length, max_length, preserves_length)
+	SELECT format('sandbox.%s(text[])', p.proname)::regprocedure,
+		   format('sandbox.is_masked_%s(text[])', substr(p.proname, 6))::regprocedure,
+		   m.min_length, m.max_length, m.preserves_length
+	FROM sandbox.masking_function m
+		JOIN pg_catalog.pg_proc p ON p.oid = m.masker
+	WHERE p.proargtypes[0] = 'text'::regtype;
+INSERT INTO sandbox.masking_function (masker, recogniser) VALUES
+	('sandbox.mask_jsonb(jsonb, text[], regprocedure)',
+	 'sandbox.is_masked_jsonb(jsonb, text[], regprocedure)');
+
+/*
+ * DROP EXTENSION penelope_sandbox takes every rule and the whole ledger
+ * with it: say so, with the counts, before it happens.
+ */
+CREATE FUNCTION sandbox.warn_drop()
+RETURNS event_trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'sandbox_warn_drop';
+REVOKE ALL ON FUNCTION sandbox.warn_drop() FROM PUBLIC;
+
+CREATE EVENT TRIGGER sandbox_warn_drop ON ddl_command_start
+	WHEN TAG IN ('DROP EXTENSION')
+	EXECUTE FUNCTION sandbox.warn_drop();
+
+/* The checks between rules read the rules of one table (rule_checks.c). */
+CREATE INDEX rule_table_idx ON sandbox.rule (table_schema, table_name);
+
+/* ==== 60_discover.sql ==== */
+
+/*
+ * Discovery of personal data no rule covers, and the leak scan of every
+ * run (src/discover.c, src/leakscan.c).
+ */
+
+/*
+ * Per environment (inherited like rules: the nearest environment with a
+ * row decides): the kinds of personal data that must not remain
+ * uncovered, and what an uncovered column, or an original value found
+ * after the run, does to the run.  An environment with no policy of its
+ * own or inherited is not checked.  penelope_sandbox.pii_check overrides
+ * on_failure.
+ */
+CREATE TABLE sandbox.discovery_policy (
+	environment text PRIMARY KEY REFERENCES sandbox.environment (name)
+		ON UPDATE CASCADE ON DELETE CASCADE,
+	required_kinds text[] NOT NULL
+		CHECK (required_kinds <@ ARRAY['email', 'phone', 'name', 'birth_date', 'national_id',
+									   'address', 'text_with_contacts', 'json_with_contacts',
+									   'free_text']),
+	on_failure text NOT NULL CHECK (on_failure IN ('error', 'warning', 'off')),
+	description text
+);
+COMMENT ON TABLE sandbox.discovery_policy IS
+	'Per environment: the kinds of personal data no column may hold uncovered, and what an uncovered column or a leak does to a run';
+
+INSERT INTO sandbox.discovery_policy (environment, required_kinds, on_failure, description) VALUES
+	('migration', ARRAY['email', 'phone', 'text_with_contacts', 'json_with_contacts'], 'warning',
+	 'Contact details: seed 000 de-identifies client and worker email and phone details'),
+	('mirrored', ARRAY['email', 'phone', 'text_with_contacts', 'json_with_contacts'], 'warning',
+	 'As Migration: contact details'),
+	('training_a', ARRAY['email', 'phone', 'name', 'birth_date', 'national_id', 'address',
+						 'text_with_contacts', 'json_with_contacts', 'free_text'], 'error',
+	 'Training: no PHI may remain (training_b and preview inherit this policy)');
+
+/* Uncovered columns a run went on with (policy "warning") */
+CREATE TABLE sandbox.run_uncovered (
+	run_id bigint NOT NULL REFERENCES sandbox.run (id) ON DELETE CASCADE,
+	table_schema name NOT NULL,
+	table_name name NOT NULL,
+	column_name name NOT NULL,
+	kind text NOT NULL,
+	evidence text NOT NULL,
+	PRIMARY KEY (run_id, table_schema, table_name, column_name)
+);
+COMMENT ON TABLE sandbox.run_uncovered IS
+	'Columns that looked like personal data and that no rule covered, per run (never a value)';
+
+/* The leak scan of a run: counts only, never a value nor a fingerprint */
+CREATE TABLE sandbox.leak_scan (
+	run_id bigint PRIMARY KEY REFERENCES sandbox.run (id) ON DELETE CASCADE,
+	policy text NOT NULL,
+	originals bigint NOT NULL,
+	originals_not_held bigint NOT NULL,
+	complete boolean NOT NULL,
+	memory_bytes bigint NOT NULL,
+	originals_produced_by_masks bigint,
+	tables_scanned integer NOT NULL,
+	columns_scanned integer NOT NULL,
+	relations_skipped integer NOT NULL,
+	rows_scanned bigint NOT NULL,
+	values_scanned bigint NOT NULL,
+	hits bigint NOT NULL,
+	collect_duration interval NOT NULL,
+	scan_duration interval NOT NULL
+);
+COMMENT ON TABLE sandbox.leak_scan IS
+	'Per run: how many distinct original values of masked columns were fingerprinted, what was scanned after the run, and how many originals were found';
+COMMENT ON COLUMN sandbox.leak_scan.originals_produced_by_masks IS
+	'Originals that the masks of the run also produced (a masked postcode is another postcode): a value equal to one of them is not counted as a hit.  NULL when the scan found no original, so that the masked columns were not read again';
+COMMENT ON COLUMN sandbox.leak_scan.relations_skipped IS
+	'Foreign tables, temporary tables and unpopulated materialized views, which are not scanned';
+
+CREATE TABLE sandbox.leak_scan_hit (
+	run_id bigint NOT NULL REFERENCES sandbox.leak_scan (run_id) ON DELETE CASCADE,
+	table_schema name NOT NULL,
+	table_name name NOT NULL,
+	column_name name NOT NULL,
+	hits bigint NOT NULL,
+	PRIMARY KEY (run_id, table_schema, table_name, column_name)
+);
+COMMENT ON TABLE sandbox.leak_scan_hit IS
+	'Per run and column: how many pieces of its values (whole values, emails, numbers) were original values of masked columns';
+
+REVOKE ALL ON sandbox.discovery_policy, sandbox.run_uncovered, sandbox.leak_scan,
+	sandbox.leak_scan_hit FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('sandbox.discovery_policy',
+	$$WHERE environment NOT IN ('migration', 'mirrored', 'training_a')$$);
+SELECT pg_catalog.pg_extension_config_dump('sandbox.run_uncovered', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.leak_scan', '');
+SELECT pg_catalog.pg_extension_config_dump('sandbox.leak_scan_hit', '');
+
+CREATE FUNCTION sandbox_discover(environment text DEFAULT NULL)
+RETURNS TABLE (relation text, column_name text, kind text, evidence text,
+			   by_name boolean, content_share double precision, sampled bigint,
+			   required boolean, covered boolean, covered_by text)
+LANGUAGE C
+CALLED ON NULL INPUT VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'sandbox_discover';
+COMMENT ON FUNCTION sandbox_discover(text) IS
+	'Columns that look like personal data (by name, or by a bounded sample of their content), and the rule of the environment that covers each';
+REVOKE ALL ON FUNCTION sandbox_discover(text) FROM PUBLIC;
+
+/*
+ * A masker for free text an environment keeps but whose contact details
+ * it de-identifies: each email address and phone number inside the text
+ * is replaced by mask_email's or mask_phone's pseudonym, the rest is kept.
+ */
+CREATE FUNCTION sandbox.mask_contacts(text) RETURNS text
+AS 'MODULE_PATHNAME', 'sandbox_mask_contacts'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION sandbox.mask_contacts(text) IS
+	'Free text with every email address and phone number inside replaced by the pseudonyms of mask_email and mask_phone';
+
+CREATE FUNCTION sandbox.is_masked_contacts(text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sandbox_is_masked_contacts'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION sandbox.is_masked_contacts(text) IS
+	'Whether every email address and phone number inside a text has the form of a masked one';
+
+-- its run-token variant (see src/sql/21_masking_run_token.sql)
+CREATE FUNCTION sandbox.mask_contacts(text, bytea) RETURNS text
+AS 'MODULE_PATHNAME', 'sandbox_mask_contacts'
+LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+
+GRANT EXECUTE ON FUNCTION sandbox.mask_contacts(text), sandbox.mask_contacts(text, bytea),
+	sandbox.is_masked_contacts(text) TO PUBLIC;
+INSERT INTO sandbox.masking_function (masker, recogniser) VALUES
+	('sandbox.mask_contacts(text)', 'sandbox.is_masked_contacts(text)');
