@@ -52,6 +52,8 @@
 # BENCH_A_VARIANTS (part A variants to run, by name; default all),
 # BENCH_REAL_ROWS (part C clients), BENCH_RUNS (runs per variant),
 # BENCH_PARTS (any of A, B and C; default ABC),
+# BENCH_PII_CHECK (penelope_sandbox.pii_check for the runs; default off:
+# discovery and the leak scan are measured by bench/leakscan.sh),
 # BENCH_NO_BUILD=1 to use the installed extension as it is.
 # Default sizes take about 15 minutes on 2 cores.
 source "$(dirname "$0")/../tools/lib.sh"
@@ -72,7 +74,8 @@ cluster_start "shared_preload_libraries = 'penelope_sandbox'" \
 	"max_wal_size = 8GB" \
 	"checkpoint_timeout = 30min" \
 	"wal_level = replica" \
-	"autovacuum = off"
+	"autovacuum = off" \
+	"penelope_sandbox.pii_check = '${BENCH_PII_CHECK:-off}'"
 
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 sql() { "${PSQL[@]}" "$@"; }
