@@ -325,7 +325,7 @@ sandbox_rules_to_apply(List *rules)
 				(errmsg("%llu mask rules already applied to this copy by an earlier run are left out",
 						(unsigned long long) (nskipped - nnarrowed)),
 				 nnarrowed > 0 ?
-				 errdetail("%d more apply only to the rows their recogniser rejects. Masking a masked value again would change it; verification still checks every rule.",
+				 errdetail("%d more such rules apply again, only to the rows their recogniser rejects (added since). Masking a masked value again would change it; verification still checks every rule.",
 						   nnarrowed) :
 				 errdetail("Masking a masked value again would change it; verification still checks every rule.")));
 	return result;
