@@ -216,7 +216,8 @@ guard_function_oid(void)
  *		For a mask rule applied before whose recogniser is exact (see
  *		sandbox_recogniser_is_exact), the filter of the rows it still has
  *		to mask: its own filter, and a value the recogniser rejects, the
- *		way verify_check_sql in engine.c checks it.  NULL for any other
+ *		way verify_check_sql in engine.c checks it, as schema-qualified
+ *		SQL (the filter as validated and deparsed).  NULL for any other
  *		rule.  The rule must be validated.
  */
 static char *
@@ -235,7 +236,7 @@ unmasked_rows_filter(SandboxRule *rule)
 						rule->recogniser_args ? rule->recogniser_args : "");
 	if (rule->filter == NULL)
 		return unmasked;
-	return psprintf("(%s) AND %s", rule->filter, unmasked);
+	return psprintf("%s AND %s", sandbox_wrap_sql(rule->filter_sql), unmasked);
 }
 
 /*
@@ -320,14 +321,16 @@ sandbox_rules_to_apply(List *rules)
 			nnarrowed++;
 		}
 	}
-	if (nskipped > 0)
+	if (nskipped > (uint64) nnarrowed)
 		ereport(NOTICE,
 				(errmsg("%llu mask rules already applied to this copy by an earlier run are left out",
 						(unsigned long long) (nskipped - nnarrowed)),
-				 nnarrowed > 0 ?
-				 errdetail("%d more such rules apply again, only to the rows their recogniser rejects (added since). Masking a masked value again would change it; verification still checks every rule.",
-						   nnarrowed) :
 				 errdetail("Masking a masked value again would change it; verification still checks every rule.")));
+	if (nnarrowed > 0)
+		ereport(NOTICE,
+				(errmsg("%d mask rules already applied to this copy by an earlier run apply again, only to the rows their recogniser rejects",
+						nnarrowed),
+				 errdetail("Their recognisers accept only masked values: these rows were added since.")));
 	return result;
 }
 
