@@ -214,9 +214,10 @@ guard_function_oid(void)
 /*
  * unmasked_rows_filter
  *		For a mask rule applied before whose recogniser is exact (see
- *		sandbox_recogniser_is_exact), the filter of the rows it still has
- *		to mask: its own filter, and a value the recogniser rejects, the
- *		way verify_check_sql in engine.c checks it, as schema-qualified
+ *		sandbox_recogniser_is_exact), or that has none, the filter of the
+ *		rows it still has to mask: its own filter, and a value the
+ *		recogniser rejects or that is not the expression's, the way
+ *		verify_check_sql in engine.c checks it, as schema-qualified
  *		SQL (the filter as validated and deparsed).  NULL for any other
  *		rule.  The rule must be validated.
  */
@@ -226,14 +227,32 @@ unmasked_rows_filter(SandboxRule *rule)
 	char	   *recogniser;
 	char	   *unmasked;
 
-	if (rule->action != ACTION_MASK || !sandbox_recogniser_is_exact(rule->recogniser))
+	if (rule->action != ACTION_MASK)
 		return NULL;
-	recogniser = quote_qualified_identifier(get_namespace_name(get_func_namespace(rule->recogniser)),
-											get_func_name(rule->recogniser));
-	unmasked = psprintf("%s IS NOT NULL AND NOT %s(%s%s)",
-						quote_identifier(rule->column_name), recogniser,
-						quote_identifier(rule->column_name),
-						rule->recogniser_args ? rule->recogniser_args : "");
+	if (!OidIsValid(rule->recogniser))
+	{
+		/*
+		 * Checked by its expression, which cannot read the column it
+		 * writes (see sandbox_validate_rule): applying it again gives the
+		 * same value, so it applies to the rows that do not hold it.
+		 */
+		unmasked = psprintf("%s IS DISTINCT FROM CAST(%s AS %s)",
+							quote_identifier(rule->column_name),
+							sandbox_rule_expression_sql(rule, false),
+							format_type_be(get_atttype(rule->relid,
+													   get_attnum(rule->relid, rule->column_name))));
+	}
+	else if (sandbox_recogniser_is_exact(rule->recogniser))
+	{
+		recogniser = quote_qualified_identifier(get_namespace_name(get_func_namespace(rule->recogniser)),
+												get_func_name(rule->recogniser));
+		unmasked = psprintf("%s IS NOT NULL AND NOT %s(%s%s)",
+							quote_identifier(rule->column_name), recogniser,
+							quote_identifier(rule->column_name),
+							rule->recogniser_args ? rule->recogniser_args : "");
+	}
+	else
+		return NULL;
 	if (rule->filter == NULL)
 		return unmasked;
 	return psprintf("%s AND %s", sandbox_wrap_sql(rule->filter_sql), unmasked);
