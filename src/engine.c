@@ -174,6 +174,8 @@ typedef struct SanitizePlan
 	List	   *rewritten;		/* OIDs of the relations rewritten */
 	List	   *foreign_keys;	/* ForeignKeyCheck *: to check after the steps */
 	bool		in_run;			/* verifying the run that just rewrote */
+	struct SanitizePlan *run;	/* verifying every rule after a run that
+								 * left some out: that run's plan */
 
 	/* Filled in by a run */
 	List	   *locked;			/* OIDs of the relations locked */
@@ -2010,6 +2012,30 @@ verify_statistics(SanitizePlan *plan)
 }
 
 /*
+ * applied_as_defined
+ *		Whether the run being verified applied a rule as the environment
+ *		defines it: not left out as applied before, nor narrowed to the
+ *		rows its recogniser rejects (see sandbox_rules_to_apply).
+ */
+static bool
+applied_as_defined(SanitizePlan *plan, SandboxRule *rule)
+{
+	ListCell   *lc;
+
+	if (plan->run == NULL)
+		return true;
+	foreach(lc, plan->run->rules)
+	{
+		SandboxRule *applied = lfirst(lc);
+
+		if (applied->id == rule->id)
+			return (applied->filter == NULL) ? (rule->filter == NULL) :
+				(rule->filter != NULL && strcmp(applied->filter, rule->filter) == 0);
+	}
+	return false;
+}
+
+/*
  * verify_plan
  *		Count, per rule, the rows violating it now: one scan per table,
  *		which also counts the table's rows (TableRules.rows_now).  For the
@@ -2054,7 +2080,8 @@ verify_plan(SanitizePlan *plan)
 			 * it wrote exactly those values, and no row the filter matches.
 			 * Only recognisers still need to read the data.
 			 */
-			if (proved && !(rule->action == ACTION_MASK && OidIsValid(rule->recogniser)))
+			if (proved && applied_as_defined(plan, rule) &&
+				!(rule->action == ACTION_MASK && OidIsValid(rule->recogniser)))
 			{
 				result->detail = psprintf("%s (written so by the rewrite)", result->detail);
 				continue;
@@ -2117,6 +2144,37 @@ verify_plan(SanitizePlan *plan)
 		}
 	}
 	return results;
+}
+
+/*
+ * verify_run
+ *		Verify a run: every rule of the environment, the ones it left out
+ *		or narrowed because this copy had them applied before too (as
+ *		sandbox_verify does), so that a run never succeeds with a row that
+ *		a rule's recogniser rejects.  The run's own rewrites prove only the
+ *		rules it applied as defined.
+ */
+static List *
+verify_run(SanitizePlan *plan, const char *environment)
+{
+	SanitizePlan *all;
+	ListCell   *lc;
+
+	/* a narrowed rule is a copy, not one of all_rules */
+	foreach(lc, plan->rules)
+	{
+		if (!list_member_ptr(plan->all_rules, lfirst(lc)))
+			break;
+	}
+	if (lc == NULL && list_length(plan->rules) == list_length(plan->all_rules))
+		return verify_plan(plan);
+
+	all = build_plan(environment, false);
+	all->in_run = true;
+	all->run = plan;
+	all->reenabled = plan->reenabled;
+	all->rewritten = plan->rewritten;
+	return verify_plan(all);
 }
 
 /*
@@ -2714,7 +2772,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	/* The run holds only if every rule's effect can be seen in the data */
 	report_progress(run_id, stepno, list_length(plan->steps), NULL, total_rows);
 	plan->in_run = true;
-	results = verify_plan(plan);
+	results = verify_run(plan, environment);
 	resume_row_security_and_triggers(plan);
 	if (deferred != NULL)
 		(void) SPI_execute(psprintf("SET CONSTRAINTS %s DEFERRED", deferred), false, 0);

@@ -212,11 +212,78 @@ guard_function_oid(void)
 /* ---- Running again ---- */
 
 /*
+ * unmasked_rows_filter
+ *		For a mask rule applied before whose recogniser is exact (see
+ *		sandbox_recogniser_is_exact), or that has none, the filter of the
+ *		rows it still has to mask: its own filter, and a value the
+ *		recogniser rejects or that is not the expression's, the way
+ *		verify_check_sql in engine.c checks it, as schema-qualified
+ *		SQL (the filter as validated and deparsed).  NULL for any other
+ *		rule.  The rule must be validated.
+ */
+static char *
+unmasked_rows_filter(SandboxRule *rule)
+{
+	char	   *recogniser;
+	char	   *unmasked;
+
+	if (rule->action != ACTION_MASK)
+		return NULL;
+	if (!OidIsValid(rule->recogniser))
+	{
+		/*
+		 * Checked by its expression, which cannot read the column it
+		 * writes (see sandbox_validate_rule): applying it again gives the
+		 * same value, so it applies to the rows that do not hold it.
+		 */
+		unmasked = psprintf("%s IS DISTINCT FROM CAST(%s AS %s)",
+							quote_identifier(rule->column_name),
+							sandbox_rule_expression_sql(rule, false),
+							format_type_be(get_atttype(rule->relid,
+													   get_attnum(rule->relid, rule->column_name))));
+	}
+	else if (sandbox_recogniser_is_exact(rule->recogniser))
+	{
+		recogniser = quote_qualified_identifier(get_namespace_name(get_func_namespace(rule->recogniser)),
+												get_func_name(rule->recogniser));
+		unmasked = psprintf("%s IS NOT NULL AND NOT %s(%s%s)",
+							quote_identifier(rule->column_name), recogniser,
+							quote_identifier(rule->column_name),
+							rule->recogniser_args ? rule->recogniser_args : "");
+	}
+	else
+		return NULL;
+	if (rule->filter == NULL)
+		return unmasked;
+	return psprintf("%s AND %s", sandbox_wrap_sql(rule->filter_sql), unmasked);
+}
+
+/*
+ * has_unmasked_rows
+ *		Whether any row of the rule's table matches a filter, read as the
+ *		table's owner like every other query of a run on it.
+ */
+static bool
+has_unmasked_rows(SandboxRule *rule, const char *filter)
+{
+	bool		isnull;
+
+	sandbox_run_rule_sql(rule, psprintf("SELECT EXISTS (SELECT FROM %s WHERE %s)",
+										quote_qualified_identifier(rule->table_schema,
+																   rule->table_name),
+										filter));
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
  * sandbox_rules_to_apply
  *		The rules of a list that a run applies: every rule except the mask
  *		rules whose definition a succeeded run of this copy already
  *		applied (see sandbox.rules_already_applied, the one place where
- *		that is decided).  A NOTICE says how many were left out.  The
+ *		that is decided).  Such a rule whose recogniser is exact still
+ *		applies to the rows it rejects (rows added since the first run):
+ *		it stays in the run, its filter narrowed to them, if there are
+ *		any.  A NOTICE says how many were left out or narrowed.  The
  *		caller must be connected to SPI.
  */
 List *
@@ -227,6 +294,7 @@ sandbox_rules_to_apply(List *rules)
 	Datum		args[1];
 	int64	   *skipped;
 	uint64		nskipped;
+	int			nnarrowed = 0;
 	List	   *result = NIL;
 	bool		isnull;
 	ListCell   *lc;
@@ -250,17 +318,38 @@ sandbox_rules_to_apply(List *rules)
 	{
 		SandboxRule *rule = lfirst(lc);
 		bool		applied = false;
+		char	   *filter;
 
 		for (uint64 i = 0; i < nskipped && !applied; i++)
 			applied = (skipped[i] == rule->id);
 		if (!applied)
+		{
 			result = lappend(result, rule);
+			continue;
+		}
+		sandbox_validate_rule(rule, false);
+		filter = unmasked_rows_filter(rule);
+		if (filter != NULL && has_unmasked_rows(rule, filter))
+		{
+			/* a copy: the environment's rule stays as defined, for verify */
+			SandboxRule *narrowed = palloc(sizeof(SandboxRule));
+
+			memcpy(narrowed, rule, sizeof(SandboxRule));
+			narrowed->filter = filter;
+			result = lappend(result, narrowed);
+			nnarrowed++;
+		}
 	}
-	if (nskipped > 0)
+	if (nskipped > (uint64) nnarrowed)
 		ereport(NOTICE,
 				(errmsg("%llu mask rules already applied to this copy by an earlier run are left out",
-						(unsigned long long) nskipped),
-				 errdetail("Masking a masked value again would change it; sandbox_verify still checks these rules.")));
+						(unsigned long long) (nskipped - nnarrowed)),
+				 errdetail("Masking a masked value again would change it; verification still checks every rule.")));
+	if (nnarrowed > 0)
+		ereport(NOTICE,
+				(errmsg("%d mask rules already applied to this copy by an earlier run apply again, only to the rows their recogniser rejects",
+						nnarrowed),
+				 errdetail("Their recognisers accept only masked values: these rows were added since.")));
 	return result;
 }
 

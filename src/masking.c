@@ -59,6 +59,8 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "common/hmac.h"
 #include "common/sha2.h"
@@ -73,6 +75,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "mask_core.h"
 #include "penelope_sandbox.h"
@@ -962,6 +965,60 @@ MASKING_RECOGNISER(is_masked_last_name, sandbox_is_masked_last_name, mc_is_maske
 MASKING_RECOGNISER(is_masked_full_name, sandbox_is_masked_full_name, mc_is_masked_full_name)
 MASKING_RECOGNISER(is_masked_address, sandbox_is_masked_address, mc_is_masked_address)
 MASKING_RECOGNISER(is_masked_text, sandbox_is_masked_text, mc_is_masked_text)
+
+/*
+ * sandbox_recogniser_is_exact
+ *		Whether a recogniser accepts only its masker's own output, so that a
+ *		value it rejects was certainly never masked: the one place deciding
+ *		which already-applied mask rules a run applies again to the rows
+ *		their recogniser rejects (see sandbox_rules_to_apply in feature.c).
+ *
+ * Exact: is_masked_email (only the masks' own domain and form),
+ * is_masked_phone (fictional ranges, or the mask's check digits: a real
+ * number passes 1 time in 97, and is then left as it is, as it would be
+ * by verification), is_masked_contacts, and the text[] forms of the first
+ * two.  Not exact: the names, address, text and id recognisers judge by
+ * dictionaries and by the script of letters and digits, which real values
+ * share (a real "Maria Lopez" or "12 Oak Street" has the form of a masked
+ * one), and is_masked_date accepts any date; re-masking the values they
+ * reject would also re-mask some masked values, and change them.
+ * is_masked_jsonb depends on its masker argument and is left out.
+ *
+ * Keyed by the C symbol of a function of this extension (a C function in
+ * schema sandbox: nobody else can create one there).
+ */
+bool
+sandbox_recogniser_is_exact(Oid recogniser)
+{
+	HeapTuple	tuple;
+	Form_pg_proc proc;
+	Datum		prosrc;
+	bool		isnull;
+	char	   *symbol;
+	bool		exact = false;
+
+	if (!OidIsValid(recogniser))
+		return false;
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(recogniser));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for function %u", recogniser);
+	proc = (Form_pg_proc) GETSTRUCT(tuple);
+	if (proc->prolang == ClanguageId &&
+		proc->pronamespace == get_namespace_oid(SANDBOX_SCHEMA, false))
+	{
+		prosrc = SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_prosrc, &isnull);
+		symbol = isnull ? "" : TextDatumGetCString(prosrc);
+		if (strcmp(symbol, "sandbox_is_masked_email") == 0 ||
+			strcmp(symbol, "sandbox_is_masked_phone") == 0 ||
+			strcmp(symbol, "sandbox_is_masked_contacts") == 0)
+			exact = true;
+		else if (strcmp(symbol, "sandbox_is_masked_elements") == 0)
+			exact = (strcmp(NameStr(proc->proname), "is_masked_email") == 0 ||
+					 strcmp(NameStr(proc->proname), "is_masked_phone") == 0);
+	}
+	ReleaseSysCache(tuple);
+	return exact;
+}
 
 PG_FUNCTION_INFO_V1(sandbox_is_masked_phone);
 

@@ -405,4 +405,10 @@ extern int	sandbox_run_as_owner_into(Oid owner, const char *sql, int nargs,
 									  Oid *argtypes, Datum *values,
 									  struct _DestReceiver *dest);
 
+/*
+ * masking.c: running again.  Whether a recogniser accepts only its
+ * masker's output (see sandbox_rules_to_apply).
+ */
+extern bool sandbox_recogniser_is_exact(Oid recogniser);
+
 #endif							/* PENELOPE_SANDBOX_H */
