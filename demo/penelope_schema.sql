@@ -2,8 +2,10 @@
  * demo/penelope_schema.sql: a Penelope-shaped reference schema.
  *
  * Penelope (Bonterra's case-management system) publishes no schema, so this
- * is a faithful stand-in holding everything the specification
- * (/work/shared/seeds, penelope-environments.md) names: the agency settings
+ * is a faithful stand-in holding everything the specification (the
+ * vendor's pages "SaaS Migration Database" and "SaaS Sandbox Database
+ * Options", and their sibling pages on Mirrored and Training databases)
+ * names: the agency settings
  * with its logos, SSO and General Ledger; clients and their contact details,
  * notes and attachments; workers and user groups; external communications;
  * MS Exchange; Action Triggers; ORS/SRS; Credit Card; DSS; ClientConnect;

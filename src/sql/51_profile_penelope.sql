@@ -1,9 +1,10 @@
 /*
  * The "penelope" profile: the rules and feature policies that make a
  * restored copy of a Penelope production database into each environment
- * of the specification (/work/shared/seeds/000_*.txt for Migration,
- * 001_*.txt for the database options, penelope-environments.md for the
- * summary of the vendor's sibling pages).  sandbox_load_profile('penelope')
+ * of the specification: the vendor's pages "SaaS Migration Database" and
+ * "SaaS Sandbox Database Options" (Bonterra Penelope documentation), and
+ * their summary per environment type, with the facts of the sibling pages
+ * on Mirrored and Training databases.  sandbox_load_profile('penelope')
  * copies it into sandbox.rule and sandbox.feature, replacing "@schema@" by
  * the schema Penelope lives in.  Every rule's description quotes the line
  * of the specification it implements; test/pgtap/4x_penelope_*.sql test
