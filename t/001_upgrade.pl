@@ -68,10 +68,12 @@ foreach my $old (@releases)
 	# The installed library is the current one, which needs the current
 	# version's SQL objects: it cannot sanitize a database still at $old.
 	# So the ledger rows and the guards of locked features are written as
-	# a 1.0 run wrote them (sandbox_lock_features() in 1.0's src/feature.c:
-	# BEFORE INSERT OR UPDATE OF the column, arguments environment, feature,
-	# column, value), for the update to carry over.
-	$node->safe_psql($db, q{
+	# a run of $old wrote them, for the update to carry over: 1.0's
+	# sandbox_lock_features() (src/feature.c) made BEFORE INSERT OR UPDATE
+	# OF the column triggers with 4 arguments (environment, feature,
+	# column, value), 1.1's AFTER INSERT OR UPDATE triggers, fired ALWAYS,
+	# with 6 (environment, feature, table, attnum, column, "=value").
+	$node->safe_psql($db, (q{
 		WITH r AS (
 			INSERT INTO sandbox.run (environment, database_oid, system_identifier, finished_at, status, summary)
 			SELECT 'migration', d.oid, c.system_identifier, clock_timestamp(), 'succeeded', 'recorded as by 1.0'
@@ -94,18 +96,32 @@ foreach my $old (@releases)
 					 FROM sandbox.rule r JOIN sandbox.feature f USING (environment, feature)
 					 WHERE f.policy = 'locked' AND r.action = 'set' AND r.expression = 'false' AND r.filter IS NULL
 			LOOP
-				EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %I.%I FOR EACH ROW'
-							   ' EXECUTE FUNCTION sandbox.guard_locked_feature(%L, %L, %L, %L)',
-							   'sandbox_lock_' || g.id, g.column_name, g.table_schema, g.table_name,
-							   g.environment, g.feature, g.column_name, 'f');
+				IF __OLD__ = '1.0' THEN
+					EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %I.%I FOR EACH ROW'
+								   ' EXECUTE FUNCTION sandbox.guard_locked_feature(%L, %L, %L, %L)',
+								   'sandbox_lock_' || g.id, g.column_name, g.table_schema, g.table_name,
+								   g.environment, g.feature, g.column_name, 'f');
+				ELSE
+					-- as 1.1's sandbox_lock_features() (src/feature.c) made them
+					EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE ON %I.%I FOR EACH ROW'
+								   ' EXECUTE FUNCTION sandbox.guard_locked_feature(%L, %L, %L, %L, %L, %L)',
+								   'sandbox_lock_' || g.id, g.table_schema, g.table_name,
+								   g.environment, g.feature, format('%I.%I', g.table_schema, g.table_name),
+								   (SELECT attnum FROM pg_attribute
+									WHERE attrelid = format('%I.%I', g.table_schema, g.table_name)::regclass
+									  AND attname = g.column_name)::text,
+								   g.column_name, '=f');
+					EXECUTE format('ALTER TABLE %I.%I ENABLE ALWAYS TRIGGER %I',
+								   g.table_schema, g.table_name, 'sandbox_lock_' || g.id);
+				END IF;
 			END LOOP;
 		END
 		$$;
-	});
+	}) =~ s/__OLD__/'$old'/gr);
 	my $guards_sql = q{SELECT string_agg(tgrelid::regclass || ' ' || tgname || ' ' || tgnargs, ', ' ORDER BY 1)
 		FROM pg_trigger WHERE tgfoid = 'sandbox.guard_locked_feature()'::regprocedure};
 	my $guards_before = $node->safe_psql($db, $guards_sql);
-	like($guards_before, qr/ 4$/, "$old: the locked features have guards as $old made them");
+	like($guards_before, $old eq '1.0' ? qr/ 4$/ : qr/ 6$/, "$old: the locked features have guards as $old made them");
 
 	my %before = catalog_and_ledger($db);
 	ok($before{runs} =~ /succeeded/ && $before{steps} ne '', "$old: the ledger holds the run and its steps");
