@@ -83,14 +83,6 @@ PG_FUNCTION_INFO_V1(sandbox_discover);
 int			sandbox_pii_check = PII_CHECK_ENVIRONMENT;
 int			sandbox_discover_sample_rows = 1000;
 
-static const struct config_enum_entry pii_check_options[] = {
-	{"environment", PII_CHECK_ENVIRONMENT, false},
-	{"error", PII_CHECK_ERROR, false},
-	{"warning", PII_CHECK_WARNING, false},
-	{"off", PII_CHECK_OFF, false},
-	{NULL, 0, false}
-};
-
 /* Names of the kinds, as sandbox_discover shows them and policies list them */
 const char *const pii_kind_names[PII_NUM_KINDS] = {
 	[PII_EMAIL] = "email",
@@ -114,39 +106,6 @@ const char *const pii_kind_names[PII_NUM_KINDS] = {
 #define DISCOVER_MIN_SHARE_WHOLE	0.5
 #define DISCOVER_MIN_SHARE_INSIDE	0.01
 #define DISCOVER_MIN_DISTINCT		2
-
-/*
- * sandbox_discover_init
- *		Define the settings of discovery and the leak scan (called from
- *		_PG_init).
- */
-void
-sandbox_discover_init(void)
-{
-	DefineCustomEnumVariable("penelope_sandbox.pii_check",
-							 "What an uncovered personal-data column, or an original value found after a run, does to the run.",
-							 "\"environment\" follows sandbox.discovery_policy; \"error\" fails the run, "
-							 "\"warning\" reports and goes on, \"off\" skips discovery and the leak scan.",
-							 &sandbox_pii_check,
-							 PII_CHECK_ENVIRONMENT,
-							 pii_check_options,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomIntVariable("penelope_sandbox.discover_sample_rows",
-							"Rows sandbox_discover samples per table.",
-							NULL,
-							&sandbox_discover_sample_rows,
-							1000,
-							10,
-							1000000,
-							PGC_SUSET,
-							0,
-							NULL, NULL, NULL);
-
-	sandbox_leakscan_init();
-}
 
 /* ---- Character classes (ASCII only: every server encoding is a superset) ---- */
 

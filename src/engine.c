@@ -214,10 +214,10 @@ static int64 count_guarded(TableRules *table, List *rules, const char *sql);
  */
 static int	owner_context_depth = 0;
 static int64 silenced_messages = 0;
-static emit_log_hook_type prev_emit_log_hook = NULL;
+emit_log_hook_type sandbox_prev_emit_log_hook = NULL;
 
 /*
- * silence_owner_messages
+ * sandbox_silence_owner_messages
  *		emit_log_hook: a message below ERROR raised while code runs as a
  *		table owner goes neither to the client nor to the server log.
  *
@@ -228,10 +228,11 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
  * here: every statement run as an owner is guarded, and its error
  * replaced (see report_rules_failure).  log_min_messages is lowered to
  * DEBUG5 inside an owner context, so that every message reaches this
- * hook, whatever client_min_messages the owner code sets.
+ * hook, whatever client_min_messages the owner code sets.  Installed by
+ * _PG_init.
  */
-static void
-silence_owner_messages(ErrorData *edata)
+void
+sandbox_silence_owner_messages(ErrorData *edata)
 {
 	if (owner_context_depth > 0 && edata->elevel < ERROR)
 	{
@@ -240,19 +241,8 @@ silence_owner_messages(ErrorData *edata)
 		if (edata->elevel >= LOG)
 			silenced_messages++;
 	}
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
-}
-
-/*
- * sandbox_engine_init
- *		Install the hook silencing owner code's messages (from _PG_init).
- */
-void
-sandbox_engine_init(void)
-{
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = silence_owner_messages;
+	if (sandbox_prev_emit_log_hook)
+		sandbox_prev_emit_log_hook(edata);
 }
 
 /*

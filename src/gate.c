@@ -87,20 +87,19 @@
 
 PG_FUNCTION_INFO_V1(sandbox_database_ready);
 
-#define ENVIRONMENT_SETTING "penelope_sandbox.environment"
-#define LABEL_PROVIDER "penelope_sandbox"
-
 /* ---- Settings ---- */
 
-static char *sandbox_environment = NULL;
-static char *sandbox_databases = NULL;
-static char *sandbox_admin_roles = NULL;
+char	   *sandbox_environment = NULL;
+char	   *sandbox_databases = NULL;
+char	   *sandbox_admin_roles = NULL;
 
-static ProcessUtility_hook_type prev_process_utility_hook = NULL;
-static object_access_hook_type prev_object_access_hook = NULL;
+/* ---- Hooks (installed by _PG_init) ---- */
 
-/* The library is preloaded: the gate is on */
-static bool gate_enabled = false;
+ProcessUtility_hook_type sandbox_prev_process_utility_hook = NULL;
+object_access_hook_type sandbox_prev_object_access_hook = NULL;
+
+/* The library is preloaded: the gate is on (set by _PG_init) */
+bool		sandbox_gate_enabled = false;
 
 /* This backend's connection has been let through the gate */
 static bool connection_checked = false;
@@ -218,11 +217,11 @@ parse_sandbox_databases(const char *value, List **names, List **environments,
 }
 
 /*
- * check_sandbox_databases
+ * sandbox_databases_check_hook
  *		GUC check hook of penelope_sandbox.sandbox_databases.
  */
-static bool
-check_sandbox_databases(char **newval, void **extra, GucSource source)
+bool
+sandbox_databases_check_hook(char **newval, void **extra, GucSource source)
 {
 	List	   *names;
 	List	   *environments;
@@ -277,7 +276,7 @@ environment_from_database_setting(Oid dboid)
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	char	   *result = NULL;
-	const char *prefix = ENVIRONMENT_SETTING "=";
+	const char *prefix = SANDBOX_ENVIRONMENT_SETTING "=";
 
 	rel = table_open(DbRoleSettingRelationId, AccessShareLock);
 	ScanKeyInit(&keys[0], Anum_pg_db_role_setting_setdatabase,
@@ -365,7 +364,7 @@ bool
 sandbox_database_open(Oid dboid, const char *environment)
 {
 	ObjectAddress address = database_address(dboid);
-	char	   *label = GetSecurityLabel(&address, LABEL_PROVIDER);
+	char	   *label = GetSecurityLabel(&address, SANDBOX_LABEL_PROVIDER);
 	char	   *prefix = ready_label_prefix(dboid, environment);
 	const char *run;
 
@@ -390,7 +389,7 @@ clear_ready_label(void)
 {
 	ObjectAddress address = database_address(MyDatabaseId);
 
-	SetSecurityLabel(&address, LABEL_PROVIDER, NULL);
+	SetSecurityLabel(&address, SANDBOX_LABEL_PROVIDER, NULL);
 	wake_launcher_at_commit = true;
 }
 
@@ -413,7 +412,7 @@ sandbox_note_sanitized(const char *environment, int64 run_id, int nrules)
 					 errdetail("A run that applied no rule does not open a sandbox database to ordinary roles.")));
 		return;
 	}
-	SetSecurityLabel(&address, LABEL_PROVIDER,
+	SetSecurityLabel(&address, SANDBOX_LABEL_PROVIDER,
 					 psprintf("%s" INT64_FORMAT,
 							  ready_label_prefix(MyDatabaseId, environment), run_id));
 	if (sanitized_nest_level == 0 || sanitized_nest_level > GetCurrentTransactionNestLevel())
@@ -421,12 +420,12 @@ sandbox_note_sanitized(const char *environment, int64 run_id, int nrules)
 }
 
 /*
- * check_relabel
+ * sandbox_relabel_hook
  *		SECURITY LABEL FOR penelope_sandbox: superusers only (a restore of
  *		a dump made with --create), and only on databases.
  */
-static void
-check_relabel(const ObjectAddress *object, const char *seclabel)
+void
+sandbox_relabel_hook(const ObjectAddress *object, const char *seclabel)
 {
 	if (object->classId != DatabaseRelationId)
 		ereport(ERROR,
@@ -571,7 +570,7 @@ mark_database(Oid dboid, const char *environment)
 	value->val.sval.sval = pstrdup(environment);
 	value->location = -1;
 	set->kind = VAR_SET_VALUE;
-	set->name = ENVIRONMENT_SETTING;
+	set->name = SANDBOX_ENVIRONMENT_SETTING;
 	set->args = list_make1(value);
 
 	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
@@ -622,7 +621,7 @@ closed_environment(const char *dbname)
  *		  the launcher at commit, which terminates the sessions that may
  *		  no longer be there.
  */
-static void
+void
 sandbox_process_utility(PlannedStmt *pstmt, const char *queryString,
 						bool readOnlyTree, ProcessUtilityContext context,
 						ParamListInfo params, QueryEnvironment *queryEnv,
@@ -664,8 +663,8 @@ sandbox_process_utility(PlannedStmt *pstmt, const char *queryString,
 		}
 	}
 
-	if (prev_process_utility_hook)
-		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
+	if (sandbox_prev_process_utility_hook)
+		sandbox_prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
 								  params, queryEnv, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
@@ -688,12 +687,12 @@ sandbox_process_utility(PlannedStmt *pstmt, const char *queryString,
  *		Object access hook: dropping the extension, however it is dropped,
  *		closes the database in the same transaction.
  */
-static void
+void
 sandbox_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					  int subId, void *arg)
 {
-	if (prev_object_access_hook)
-		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (sandbox_prev_object_access_hook)
+		sandbox_prev_object_access_hook(access, classId, objectId, subId, arg);
 
 	if (access == OAT_DROP && classId == ExtensionRelationId)
 	{
@@ -705,18 +704,18 @@ sandbox_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 }
 
 /*
- * gate_xact_callback
+ * sandbox_gate_xact_callback
  *		The connection check at the first commit; PREPARE refused after a
  *		sanitization; the launcher woken after a commit that closed a
  *		database.
  */
-static void
-gate_xact_callback(XactEvent event, void *arg)
+void
+sandbox_gate_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (gate_enabled && !connection_checked)
+			if (sandbox_gate_enabled && !connection_checked)
 				check_connection();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
@@ -745,12 +744,12 @@ gate_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * gate_subxact_callback
+ * sandbox_gate_subxact_callback
  *		A sanitization in a subtransaction belongs to its parent once the
  *		subtransaction commits, and is gone when it aborts.
  */
-static void
-gate_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+void
+sandbox_gate_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					  SubTransactionId parentSubid, void *arg)
 {
 	int			level = GetCurrentTransactionNestLevel();
@@ -777,43 +776,4 @@ sandbox_database_ready(PG_FUNCTION_ARGS)
 														   get_database_name(MyDatabaseId));
 
 	PG_RETURN_BOOL(environment == NULL || sandbox_database_open(MyDatabaseId, environment));
-}
-
-/* ---- Module initialisation ---- */
-
-/*
- * sandbox_gate_init
- *		Define the gate's settings and label provider; when preloaded,
- *		install the connection check and the hooks.
- */
-void
-sandbox_gate_init(void)
-{
-	DefineCustomStringVariable(ENVIRONMENT_SETTING,
-							   "Environment this database is a sandbox of.",
-							   "Set it with ALTER DATABASE ... SET: with the library "
-							   "preloaded, the database is then sanitized automatically "
-							   "and closed to ordinary roles until it is.",
-							   &sandbox_environment, NULL,
-							   PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("penelope_sandbox.sandbox_databases",
-							   "Databases that are sandboxes, as database=environment, comma-separated.",
-							   "Names are compared exactly; double-quote a name with upper case letters.",
-							   &sandbox_databases, "",
-							   PGC_SIGHUP, 0, check_sandbox_databases, NULL, NULL);
-	DefineCustomStringVariable("penelope_sandbox.admin_roles",
-							   "Roles that may connect to a sandbox database before it is sanitized.",
-							   "Superusers always may.",
-							   &sandbox_admin_roles, "",
-							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
-	register_label_provider(LABEL_PROVIDER, check_relabel);
-	RegisterXactCallback(gate_xact_callback, NULL);
-	RegisterSubXactCallback(gate_subxact_callback, NULL);
-	prev_process_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = sandbox_process_utility;
-	prev_object_access_hook = object_access_hook;
-	object_access_hook = sandbox_object_access;
-
-	/* the connection check must see every connection: preloaded only */
-	gate_enabled = process_shared_preload_libraries_in_progress;
 }

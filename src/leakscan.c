@@ -87,7 +87,7 @@
 
 /* ---- Settings ---- */
 
-static int	leak_scan_max_originals = 10000000;
+int			leak_scan_max_originals = 10000000;
 
 /* Largest load factor of the fingerprint table, in percent */
 #define FP_MAX_LOAD 70
@@ -986,24 +986,4 @@ sandbox_leakscan_verify(Tuplestorestate *store, TupleDesc desc, const char *envi
 	values[6] = CStringGetTextDatum("whole database");
 	values[8] = CStringGetTextDatum("leak_scan");
 	tuplestore_putvalues(store, desc, values, nulls);
-}
-
-/*
- * sandbox_leakscan_init
- *		Define the settings of the leak scan (from sandbox_discover_init).
- */
-void
-sandbox_leakscan_init(void)
-{
-	DefineCustomIntVariable("penelope_sandbox.leak_scan_max_originals",
-							"Most distinct original values the leak scan fingerprints in memory.",
-							"Each takes 8 bytes in a table at most 70% full. Past it the "
-							"leak scan is incomplete, which fails or warns like a leak.",
-							&leak_scan_max_originals,
-							10000000,
-							1000,
-							200000000,
-							PGC_SUSET,
-							0,
-							NULL, NULL, NULL);
 }

@@ -82,8 +82,8 @@
 
 /* ---- Settings ---- */
 
-static char *masking_secret_setting = NULL;
-static int	masking_date_window = 180;
+char	   *sandbox_secret_setting = NULL;
+int			sandbox_date_window = 180;
 
 /* ---- The key cache ---- */
 
@@ -132,8 +132,8 @@ masking_forget_key(void)
  * key changed or revoked by another session is seen by the next
  * transaction.
  */
-static void
-masking_xact_callback(XactEvent event, void *arg)
+void
+sandbox_masking_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
@@ -157,8 +157,8 @@ masking_xact_callback(XactEvent event, void *arg)
  * transaction, a rolled-back savepoint may have undone it, so the key is
  * read again.  Otherwise the cache stays, which the engine relies on.
  */
-static void
-masking_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+void
+sandbox_masking_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						 SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB && key_changed_in_xact)
@@ -169,8 +169,8 @@ masking_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
  * Assign hook of penelope_sandbox.secret: a new value takes effect at
  * once, even within a transaction.
  */
-static void
-masking_secret_assign(const char *newval, void *extra)
+void
+sandbox_secret_assign_hook(const char *newval, void *extra)
 {
 	masking_forget_key();
 }
@@ -181,8 +181,8 @@ masking_secret_assign(const char *newval, void *extra)
  * validated with source PGC_S_TEST), since every role can read those
  * settings in pg_db_role_setting or pg_proc.
  */
-static bool
-masking_secret_check(char **newval, void **extra, GucSource source)
+bool
+sandbox_secret_check_hook(char **newval, void **extra, GucSource source)
 {
 	if (*newval == NULL || (*newval)[0] == '\0')
 		return true;
@@ -196,41 +196,6 @@ masking_secret_check(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
-}
-
-/*
- * sandbox_masking_init
- *		Define the masking settings and the transaction callback (called
- *		from _PG_init).
- */
-void
-sandbox_masking_init(void)
-{
-	DefineCustomStringVariable("penelope_sandbox.secret",
-							   "Passphrase from which the masking key is derived, overriding sandbox.secret.",
-							   "Databases with the same passphrase give the same pseudonyms. "
-							   "Set it in postgresql.conf or with ALTER SYSTEM; it is refused "
-							   "for a database or a role, whose settings every role can read, "
-							   "and SET would be recorded by statement logging.",
-							   &masking_secret_setting,
-							   NULL,
-							   PGC_SUSET,
-							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   masking_secret_check, masking_secret_assign, NULL);
-
-	DefineCustomIntVariable("penelope_sandbox.date_window",
-							"Largest number of days sandbox.mask_date() moves a date by.",
-							NULL,
-							&masking_date_window,
-							180,
-							1,
-							3650,
-							PGC_SUSET,
-							0,
-							NULL, NULL, NULL);
-
-	RegisterXactCallback(masking_xact_callback, NULL);
-	RegisterSubXactCallback(masking_subxact_callback, NULL);
 }
 
 /*
@@ -393,9 +358,9 @@ sandbox_masking_prepare_key(void)
 				 errhint("Ask your database administrator to run the sanitization, or to grant SELECT on %s.secret to a trusted role.",
 						 SANDBOX_SCHEMA)));
 
-	if (masking_secret_setting != NULL && masking_secret_setting[0] != '\0')
+	if (sandbox_secret_setting != NULL && sandbox_secret_setting[0] != '\0')
 	{
-		if (derived_from == NULL || strcmp(derived_from, masking_secret_setting) != 0)
+		if (derived_from == NULL || strcmp(derived_from, sandbox_secret_setting) != 0)
 		{
 			if (derived_from != NULL)
 			{
@@ -403,8 +368,8 @@ sandbox_masking_prepare_key(void)
 				pfree(derived_from);
 				derived_from = NULL;
 			}
-			masking_derive_key(masking_secret_setting, derived_secret);
-			derived_from = MemoryContextStrdup(TopMemoryContext, masking_secret_setting);
+			masking_derive_key(sandbox_secret_setting, derived_secret);
+			derived_from = MemoryContextStrdup(TopMemoryContext, sandbox_secret_setting);
 		}
 		memcpy(secret, derived_secret, MC_SECRET_LEN);
 	}
@@ -936,7 +901,7 @@ sandbox_mask_date(PG_FUNCTION_ARGS)
 
 	if (DATE_NOT_FINITE(d))
 		PG_RETURN_DATEADT(d);
-	PG_RETURN_DATEADT(mc_mask_date(key, d, GetSQLCurrentDate(), masking_date_window,
+	PG_RETURN_DATEADT(mc_mask_date(key, d, GetSQLCurrentDate(), sandbox_date_window,
 								   DATETIME_MIN_JULIAN - POSTGRES_EPOCH_JDATE));
 }
 

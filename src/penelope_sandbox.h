@@ -5,7 +5,7 @@
  *
  * The extension is split by topic:
  *
- *	penelope_sandbox.c		module load, GUCs, the production guard
+ *	penelope_sandbox.c		module load (every GUC and hook), the production guard
  *	src/catalog.c			reading and validating the rule catalog
  *	src/engine.c			plan, sanitize, verify and the run ledger
  *	src/gate.c				the gate on unsanitized copies
@@ -25,7 +25,14 @@
 #define PENELOPE_SANDBOX_H
 
 #include "access/tupdesc.h"
+#include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "miscadmin.h"
 #include "nodes/pg_list.h"
+#include "storage/ipc.h"
+#include "tcop/utility.h"
+#include "utils/elog.h"
+#include "utils/guc.h"
 #include "utils/tuplestore.h"
 
 /* Schema holding the catalog tables and masking functions. */
@@ -54,8 +61,6 @@ typedef enum SandboxUpdateStrategy
 	STRATEGY_REWRITE
 } SandboxUpdateStrategy;
 
-extern int	sandbox_server_role;
-extern int	sandbox_update_strategy;
 
 /* penelope_sandbox.c */
 extern void sandbox_check_not_production(const char *environment);
@@ -138,7 +143,7 @@ extern char *sandbox_sanitize_environment(const char *environment, int64 run_id)
 extern int	sandbox_run_as_owner(Oid owner, const char *sql,
 								 int nargs, Oid *argtypes, Datum *values);
 extern void sandbox_run_rule_sql(SandboxRule *rule, const char *sql);
-extern bool sandbox_report_progress;
+extern bool sandbox_report_progress;	/* not a setting: the worker sets it */
 
 /*
  * feature.c: re-enabling and locking the features rules switch off.
@@ -153,23 +158,18 @@ extern void sandbox_lock_features(const char *environment, List *rules);
 /*
  * masking.c
  *
- * sandbox_masking_init() defines the masking settings (called from
- * _PG_init).  sandbox_masking_prepare_key() loads the masking key into
- * this transaction, creating it on first use; the engine calls it as the
+ * sandbox_masking_prepare_key() loads the masking key into this
+ * transaction, creating it on first use; the engine calls it as the
  * invoking (privileged) user before running rules as the table owners.
  */
-extern void sandbox_masking_init(void);
 extern void sandbox_masking_prepare_key(void);
 
 /*
  * worker.c
  *
- * sandbox_worker_init() defines the settings and, when the library is
- * preloaded, registers the launcher (called from _PG_init); it also sets
- * up the gate (gate.c).  sandbox_wake_launcher() makes the launcher look
- * at the databases at once.
+ * sandbox_wake_launcher() makes the launcher look at the databases at
+ * once.
  */
-extern void sandbox_worker_init(void);
 extern void sandbox_wake_launcher(void);
 
 /* ---- gate.c: the gate on unsanitized copies ---- */
@@ -185,7 +185,6 @@ extern void sandbox_wake_launcher(void);
  * and sandbox_close_database_sessions() terminates the sessions of the
  * roles that may not.
  */
-extern void sandbox_gate_init(void);
 extern void sandbox_note_sanitized(const char *environment, int64 run_id, int nrules);
 extern char *sandbox_database_environment(Oid dboid, const char *dbname);
 extern bool sandbox_database_open(Oid dboid, const char *environment);
@@ -208,7 +207,6 @@ typedef struct SandboxOwnerContext
 	int			save_depth;
 } SandboxOwnerContext;
 
-extern void sandbox_engine_init(void);
 extern void sandbox_owner_context_enter(Oid owner, SandboxOwnerContext *context);
 extern void sandbox_owner_context_leave(SandboxOwnerContext *context);
 extern void sandbox_owner_context_abort(SandboxOwnerContext *context);
@@ -342,10 +340,7 @@ typedef struct PiiFinding
 	char	   *covered_by;		/* "rule 12 (mask)" */
 } PiiFinding;
 
-extern int	sandbox_pii_check;
-extern int	sandbox_discover_sample_rows;
 
-extern void sandbox_discover_init(void);
 extern bool pii_column_type(Oid typid, PiiColumnType *ct);
 extern void pii_value_pieces(const PiiColumnType *ct, Datum value,
 							 PiiPieceCallback cb, void *arg);
@@ -363,7 +358,6 @@ extern void pii_check_before_run(int64 run_id, const char *environment, List *ru
  * after its verification.  sandbox_leakscan_verify() adds the last run's
  * leak scan to sandbox_verify's result.
  */
-extern void sandbox_leakscan_init(void);
 extern void sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules,
 									 List *all_rules);
 extern void sandbox_leakscan_check(int64 run_id);
@@ -387,7 +381,6 @@ typedef struct SuspendedTrigger
 	char		enabled;		/* pg_trigger.tgenabled to put back */
 } SuspendedTrigger;
 
-extern int	sandbox_lock_wait_timeout;
 extern char *sandbox_rewrite_select_sql(Oid relid, List *values, const char *keep_rows);
 extern int64 sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 									  int nargs, Oid *argtypes, Datum *values);
@@ -410,5 +403,70 @@ extern int	sandbox_run_as_owner_into(Oid owner, const char *sql, int nargs,
  * masker's output (see sandbox_rules_to_apply).
  */
 extern bool sandbox_recogniser_is_exact(Oid recogniser);
+
+/*
+ * ---- Settings and hooks: defined and installed by _PG_init
+ * (penelope_sandbox.c), each kept in the file of its topic ----
+ */
+
+/* penelope_sandbox.c: the production guard, the engine */
+extern int	sandbox_server_role;
+extern int	sandbox_update_strategy;
+
+/* rewrite.c */
+extern int	sandbox_lock_wait_timeout;
+
+/* masking.c: the key and the maskers */
+extern char *sandbox_secret_setting;
+extern int	sandbox_date_window;
+extern bool sandbox_secret_check_hook(char **newval, void **extra, GucSource source);
+extern void sandbox_secret_assign_hook(const char *newval, void *extra);
+extern void sandbox_masking_xact_callback(XactEvent event, void *arg);
+extern void sandbox_masking_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+											 SubTransactionId parentSubid, void *arg);
+
+/* engine.c: owner code's messages */
+extern emit_log_hook_type sandbox_prev_emit_log_hook;
+extern void sandbox_silence_owner_messages(ErrorData *edata);
+
+/* gate.c: which databases are sandboxes, who may enter them */
+#define SANDBOX_ENVIRONMENT_SETTING "penelope_sandbox.environment"
+#define SANDBOX_LABEL_PROVIDER "penelope_sandbox"
+extern char *sandbox_environment;
+extern char *sandbox_databases;
+extern char *sandbox_admin_roles;
+extern bool sandbox_gate_enabled;
+extern bool sandbox_databases_check_hook(char **newval, void **extra, GucSource source);
+extern void sandbox_relabel_hook(const ObjectAddress *object, const char *seclabel);
+extern void sandbox_gate_xact_callback(XactEvent event, void *arg);
+extern void sandbox_gate_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+										  SubTransactionId parentSubid, void *arg);
+extern ProcessUtility_hook_type sandbox_prev_process_utility_hook;
+extern void sandbox_process_utility(PlannedStmt *pstmt, const char *queryString,
+									bool readOnlyTree, ProcessUtilityContext context,
+									ParamListInfo params, QueryEnvironment *queryEnv,
+									DestReceiver *dest, QueryCompletion *qc);
+extern object_access_hook_type sandbox_prev_object_access_hook;
+extern void sandbox_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+								  int subId, void *arg);
+
+/* worker.c: the launcher and the sanitizers */
+#define LAUNCHER_TYPE	"penelope_sandbox launcher"
+#define SANITIZER_TYPE	"penelope_sandbox sanitizer"
+extern char *sandbox_launcher_database;
+extern int	sandbox_naptime;
+extern bool sandbox_auto_sanitize;
+extern void sandbox_worker_xact_callback(XactEvent event, void *arg);
+extern void sandbox_worker_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+											SubTransactionId parentSubid, void *arg);
+extern shmem_request_hook_type sandbox_prev_shmem_request_hook;
+extern void sandbox_shmem_request(void);
+extern shmem_startup_hook_type sandbox_prev_shmem_startup_hook;
+extern void sandbox_shmem_startup(void);
+
+/* discover.c and leakscan.c: personal data */
+extern int	sandbox_pii_check;
+extern int	sandbox_discover_sample_rows;
+extern int	leak_scan_max_originals;
 
 #endif							/* PENELOPE_SANDBOX_H */

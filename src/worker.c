@@ -76,9 +76,6 @@ PG_FUNCTION_INFO_V1(sandbox_sanitize_async);
 PGDLLEXPORT void sandbox_launcher_main(Datum main_arg);
 PGDLLEXPORT void sandbox_sanitizer_main(Datum main_arg);
 
-#define LAUNCHER_TYPE	"penelope_sandbox launcher"
-#define SANITIZER_TYPE	"penelope_sandbox sanitizer"
-
 /* A sanitizer that ended with its database still closed: retry after */
 #define RETRY_AFTER_FAILURE_MS (60 * 1000)
 
@@ -87,9 +84,9 @@ PGDLLEXPORT void sandbox_sanitizer_main(Datum main_arg);
 
 /* ---- Settings ---- */
 
-static char *sandbox_launcher_database = NULL;
-static int	sandbox_naptime = 10;
-static bool sandbox_auto_sanitize = true;
+char	   *sandbox_launcher_database = NULL;
+int			sandbox_naptime = 10;
+bool		sandbox_auto_sanitize = true;
 
 /* ---- Shared state: where to wake the launcher ---- */
 
@@ -100,8 +97,9 @@ typedef struct LauncherShared
 
 static LauncherShared *launcher_shared = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+/* Hooks installed by _PG_init when the library is preloaded */
+shmem_request_hook_type sandbox_prev_shmem_request_hook = NULL;
+shmem_startup_hook_type sandbox_prev_shmem_startup_hook = NULL;
 
 /* What a sanitizer worker is asked to do, passed in bgw_extra */
 typedef struct SanitizerTask
@@ -153,11 +151,11 @@ static volatile sig_atomic_t sanitizer_terminating = false;
  * sandbox_shmem_request
  *		Ask for the shared state.
  */
-static void
+void
 sandbox_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
+	if (sandbox_prev_shmem_request_hook)
+		sandbox_prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(LauncherShared)));
 }
 
@@ -165,13 +163,13 @@ sandbox_shmem_request(void)
  * sandbox_shmem_startup
  *		Create or attach to the shared state.
  */
-static void
+void
 sandbox_shmem_startup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
+	if (sandbox_prev_shmem_startup_hook)
+		sandbox_prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	launcher_shared = ShmemInitStruct("penelope_sandbox", sizeof(LauncherShared), &found);
@@ -332,12 +330,12 @@ start_pending_runs(void)
 }
 
 /*
- * worker_xact_callback
+ * sandbox_worker_xact_callback
  *		Start the queued runs' workers once the transaction that queued
  *		them has committed; forget them when it aborts; refuse to prepare.
  */
-static void
-worker_xact_callback(XactEvent event, void *arg)
+void
+sandbox_worker_xact_callback(XactEvent event, void *arg)
 {
 	if (pending_runs == NIL)
 		return;
@@ -367,12 +365,12 @@ worker_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * worker_subxact_callback
+ * sandbox_worker_subxact_callback
  *		Runs queued in a subtransaction belong to its parent when it
  *		commits, and are gone (their rows too) when it aborts.
  */
-static void
-worker_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+void
+sandbox_worker_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
 	int			level = GetCurrentTransactionNestLevel();
@@ -968,54 +966,4 @@ sandbox_launcher_main(Datum main_arg)
 		look_at_databases(known);
 		launcher_nap(known);
 	}
-}
-
-/* ---- Module initialisation ---- */
-
-/*
- * sandbox_worker_init
- *		Define the settings and the gate (gate.c); when preloaded, also
- *		the shared state and the launcher.
- */
-void
-sandbox_worker_init(void)
-{
-	BackgroundWorker worker = {0};
-
-	sandbox_gate_init();
-	DefineCustomIntVariable("penelope_sandbox.naptime",
-							"Seconds between two looks of the launcher for sandbox databases.",
-							"Also how long a sandbox database must have had no active client before the launcher sanitizes it.",
-							&sandbox_naptime, 10, 1, 3600,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomBoolVariable("penelope_sandbox.auto_sanitize",
-							 "Sanitize sandbox databases automatically.",
-							 NULL,
-							 &sandbox_auto_sanitize, true,
-							 PGC_SIGHUP, 0, NULL, NULL, NULL);
-	RegisterXactCallback(worker_xact_callback, NULL);
-	RegisterSubXactCallback(worker_subxact_callback, NULL);
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-
-	/* a postmaster setting can only be defined while preloading */
-	DefineCustomStringVariable("penelope_sandbox.launcher_database",
-							   "Database the launcher connects to.",
-							   NULL,
-							   &sandbox_launcher_database, "postgres",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
-
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = sandbox_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = sandbox_shmem_startup;
-
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 10;
-	strlcpy(worker.bgw_library_name, "penelope_sandbox", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "sandbox_launcher_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, LAUNCHER_TYPE, BGW_MAXLEN);
-	strlcpy(worker.bgw_type, LAUNCHER_TYPE, BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
 }
