@@ -765,7 +765,8 @@ sandbox_gate_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 /* ---- SQL-callable ---- */
 
 /*
- * sandbox.database_ready() returns boolean
+ * sandbox_database_ready() returns boolean
+ *		(sandbox.database_ready in releases 1.0 and 1.1)
  *		Whether this database is open to every role: not a sandbox, or a
  *		sandbox with a committed successful run of its environment.
  */

@@ -17,7 +17,7 @@
  *	   from which the key is derived, so several databases share
  *	   pseudonyms;
  *	2. the singleton table sandbox.secret, filled by
- *	   sandbox.set_secret_from_file() (a passphrase read from a file on
+ *	   sandbox_set_secret_from_file() (a passphrase read from a file on
  *	   the server, so that it never appears in SQL text, which
  *	   log_statement would record) or, on first use, with 32 bytes from
  *	   pg_strong_random().
@@ -91,7 +91,7 @@ int			sandbox_date_window = 180;
 static MaskKey cached_key;
 static bool key_cached = false;
 
-/* Did sandbox.set_secret_from_file() run in this transaction? */
+/* Did sandbox_set_secret_from_file() run in this transaction? */
 static bool key_changed_in_xact = false;
 
 /* The user last found allowed to read the key, in this transaction */
@@ -504,7 +504,8 @@ read_passphrase_file(const char *path)
 }
 
 /*
- * sandbox.set_secret_from_file(path text) returns void
+ * sandbox_set_secret_from_file(path text) returns void
+ *		(sandbox.set_secret_from_file in releases 1.0 and 1.1)
  *		Replace the key in sandbox.secret by one derived from the
  *		passphrase in the first line of a file on the server, so that
  *		databases given the same passphrase share pseudonyms.
@@ -576,7 +577,7 @@ sandbox_set_secret(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("sandbox.set_secret() is no longer supported"),
 			 errdetail("A passphrase given as SQL text is kept by log_statement and pg_stat_statements."),
-			 errhint("Run ALTER EXTENSION penelope_sandbox UPDATE, then use sandbox.set_secret_from_file().")));
+			 errhint("Run ALTER EXTENSION penelope_sandbox UPDATE, then use sandbox_set_secret_from_file().")));
 	PG_RETURN_VOID();
 }
 

@@ -102,7 +102,7 @@ pg_restore --clean --if-exists -d idle "$CLUSTER_DIR/idle.dump" 2>/dev/null
 sql idle -c "UPDATE client SET email = 'person' || id || '@mail.example.com'" >/dev/null
 like "$(clerk idle)" "$refused" "(pg_restore --clean closes the copy)"
 cluster_conf "penelope_sandbox.auto_sanitize = on"
-wait_for idle "SELECT sandbox.database_ready()" 20
+wait_for idle "SELECT sandbox_database_ready()" 20
 is "$?" 0 "the launcher sanitizes it while an admin's idle session stays connected"
 is "$(unmasked idle)" 0 "the restored data is masked"
 is "$(sql idle -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'idle' AND backend_type = 'client backend' AND pid <> pg_backend_pid()")" 1 \
@@ -146,7 +146,7 @@ is "$?" 0 "pg_terminate_backend of an asynchronous run leaves it failed"
 like "$(sql killed -c "SELECT summary FROM sandbox.run WHERE id = $run")" 'terminated' "the ledger says it was terminated"
 is "$(unmasked killed)" 1000 "and nothing was changed"
 cluster_conf "penelope_sandbox.auto_sanitize = on"
-wait_for killed "SELECT sandbox.database_ready()" 20
+wait_for killed "SELECT sandbox_database_ready()" 20
 is "$?" 0 "the launcher sanitizes the marked copy again"
 cluster_conf "penelope_sandbox.auto_sanitize = off"
 
@@ -176,7 +176,7 @@ sql postgres -c "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE NOT grante
                  AND classid = 'pg_database'::regclass" >/dev/null
 wait
 run_as_postgres $PG_BIN/pg_ctl -D "$CLUSTER_DIR/data" reload >/dev/null
-wait_for dying "SELECT sandbox.database_ready()" 20
+wait_for dying "SELECT sandbox_database_ready()" 20
 is "$?" 0 "the launcher starts another sanitizer, which sanitizes the copy"
 cluster_conf "penelope_sandbox.auto_sanitize = off"
 

@@ -98,7 +98,7 @@ wait_for training "SELECT count(*) = 1 FROM sandbox.run WHERE status = 'succeede
                    AND database_oid = (SELECT oid FROM pg_database WHERE datname = 'training')" 20
 is "$?" 0 "the worker sanitized the restored copy at start-up, unasked"
 is "$(unmasked training)" 0 "the restored copy is masked"
-wait_for training "SELECT sandbox.database_ready()" 10
+wait_for training "SELECT sandbox_database_ready()" 10
 out=$(psql -X -A -t -U regress_clerk -d training -c "SELECT count(*) FROM client" 2>&1)
 is "$out" 1000 "the ordinary role can connect once it is sanitized"
 
@@ -110,7 +110,7 @@ out=$(psql -X -A -t -U regress_clerk -d training -c "SELECT count(*) FROM client
 like "$out" 'database "training" is being prepared' "the clerk is refused after the restore"
 sed -i '/penelope_sandbox.auto_sanitize/d' "$CLUSTER_DIR/data/postgresql.conf"
 run_as_postgres $PG_BIN/pg_ctl -D "$CLUSTER_DIR/data" reload >/dev/null
-wait_for training "SELECT sandbox.database_ready()" 20
+wait_for training "SELECT sandbox_database_ready()" 20
 is "$(unmasked training)" 0 "the worker sanitized the restored data"
 out=$(psql -X -A -t -U regress_clerk -d training -c "SELECT count(*) FROM client" 2>&1)
 is "$out" 1000 "and the clerk is let in again"

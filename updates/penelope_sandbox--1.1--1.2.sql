@@ -12,3 +12,17 @@
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION penelope_sandbox UPDATE TO '1.2'" to load this file. \quit
+
+/* ==== 20_masking.sql: sandbox.set_secret_from_file becomes the entry point pg_catalog.sandbox_set_secret_from_file (README "Names") ==== */
+
+-- Renamed and moved, not re-created: its privileges (no EXECUTE for
+-- PUBLIC) and its comment stay.  The C symbol is the same.
+ALTER FUNCTION sandbox.set_secret_from_file(text) RENAME TO sandbox_set_secret_from_file;
+ALTER FUNCTION sandbox.sandbox_set_secret_from_file(text) SET SCHEMA pg_catalog;
+COMMENT ON TABLE sandbox.secret IS
+	'The masking key: made at random on first use, or derived from a passphrase by sandbox_set_secret_from_file()';
+
+/* ==== 40_worker.sql: sandbox.database_ready becomes the entry point pg_catalog.sandbox_database_ready (README "Names") ==== */
+
+ALTER FUNCTION sandbox.database_ready() RENAME TO sandbox_database_ready;
+ALTER FUNCTION sandbox.sandbox_database_ready() SET SCHEMA pg_catalog;

@@ -14,7 +14,7 @@
  * (enumerate every phone number, say) and re-identify people.  A restored
  * dump therefore starts without a key and makes a fresh random one on
  * first use; databases that must share pseudonyms get the same
- * passphrase through sandbox.set_secret_from_file() or
+ * passphrase through sandbox_set_secret_from_file() or
  * penelope_sandbox.secret.
  * Production never masks, so it never creates a key; a physical copy of a
  * database that did (a sandbox copied file by file) does carry its key.
@@ -26,20 +26,20 @@ CREATE TABLE sandbox.secret (
 	created_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE sandbox.secret IS
-	'The masking key: made at random on first use, or derived from a passphrase by sandbox.set_secret_from_file()';
+	'The masking key: made at random on first use, or derived from a passphrase by sandbox_set_secret_from_file()';
 REVOKE ALL ON sandbox.secret FROM PUBLIC;
 
 /*
  * The passphrase is read from a file on the server, never passed as SQL
  * text, which log_statement and pg_stat_statements would keep.
  */
-CREATE FUNCTION sandbox.set_secret_from_file(path text)
+CREATE FUNCTION sandbox_set_secret_from_file(path text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'sandbox_set_secret_from_file'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION sandbox.set_secret_from_file(text) IS
+COMMENT ON FUNCTION sandbox_set_secret_from_file(text) IS
 	'Replace the masking key by one derived (PBKDF2-HMAC-SHA256) from the passphrase in the first line of a server file, so databases share pseudonyms';
-REVOKE EXECUTE ON FUNCTION sandbox.set_secret_from_file(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION sandbox_set_secret_from_file(text) FROM PUBLIC;
 
 /*
  * The maskers.

@@ -14,12 +14,12 @@ COMMENT ON FUNCTION sandbox_sanitize_async(text) IS
 	'Queue a sanitization; a background worker runs it once this transaction commits; returns the run id';
 REVOKE ALL ON FUNCTION sandbox_sanitize_async(text) FROM PUBLIC;
 
-CREATE FUNCTION sandbox.database_ready()
+CREATE FUNCTION sandbox_database_ready()
 RETURNS boolean
 LANGUAGE C
 STRICT STABLE
 AS 'MODULE_PATHNAME', 'sandbox_database_ready';
-COMMENT ON FUNCTION sandbox.database_ready() IS
+COMMENT ON FUNCTION sandbox_database_ready() IS
 	'Whether this database is open to every role: not a sandbox, or a sandbox a committed run of its environment sanitized';
 
 /*

@@ -20,7 +20,7 @@ SELECT has_function('sandbox', 'mask_date', ARRAY['date'], 'mask_date(date)');
 SELECT has_function('sandbox', 'mask_address', ARRAY['text'], 'mask_address(text)');
 SELECT has_function('sandbox', 'mask_text', ARRAY['text'], 'mask_text(text)');
 SELECT has_function('sandbox', 'mask_id', ARRAY['text'], 'mask_id(text)');
-SELECT has_function('sandbox', 'set_secret_from_file', ARRAY['text'], 'set_secret_from_file(text)');
+SELECT has_function('pg_catalog', 'sandbox_set_secret_from_file', ARRAY['text'], 'sandbox_set_secret_from_file(text)');
 SELECT is((SELECT count(*)::int FROM sandbox.masking_function), 19,
 	'19 maskers registered with their recognisers: 10 scalar (mask_contacts: issue 11), 8 on text[], mask_jsonb');
 SELECT is((SELECT count(*)::int FROM pg_proc WHERE oid IN (SELECT masker FROM sandbox.masking_function)
@@ -30,7 +30,7 @@ SELECT is((SELECT count(*)::int FROM pg_proc WHERE oid IN (SELECT recogniser FRO
 	AND provolatile = 'i' AND proparallel = 's' AND proisstrict), 18,
 	'recognisers are STRICT IMMUTABLE PARALLEL SAFE, but for is_masked_jsonb, which reads the registry');
 SELECT ok(NOT has_table_privilege('public', 'sandbox.secret', 'SELECT'), 'PUBLIC cannot read the key');
-SELECT ok(NOT has_function_privilege('public', 'sandbox.set_secret_from_file(text)', 'EXECUTE'), 'PUBLIC cannot set the key');
+SELECT ok(NOT has_function_privilege('public', 'sandbox_set_secret_from_file(text)', 'EXECUTE'), 'PUBLIC cannot set the key');
 
 -- ---- fixtures: tables of a non-superuser owner ----
 CREATE ROLE tap_m_owner;

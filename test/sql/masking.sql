@@ -132,11 +132,11 @@ SELECT origin, length(key) AS key_bytes FROM sandbox.secret;
 -- passphrase, read from a file on the server (never SQL text)
 SELECT current_setting('data_directory') || '/regress_masking_passphrase' AS passphrase_file \gset
 COPY (SELECT 'regression passphrase, not a real one') TO :'passphrase_file';
-SELECT sandbox.set_secret_from_file(:'passphrase_file');
+SELECT sandbox_set_secret_from_file(:'passphrase_file');
 SELECT sandbox.mask_email('ann.lee@example.org') = :'before' AS set_secret_matches_setting;
 SELECT origin FROM sandbox.secret;
 COPY (SELECT 'too short') TO :'passphrase_file';
-SELECT sandbox.set_secret_from_file(:'passphrase_file');
+SELECT sandbox_set_secret_from_file(:'passphrase_file');
 ROLLBACK;
 -- a superuser's first use makes the table key
 SELECT sandbox.mask_email('ann.lee@example.org') AS table_pseudonym \gset
@@ -147,7 +147,7 @@ SET ROLE regress_m_user;
 SELECT sandbox.mask_email('ann.lee@example.org');
 SELECT sandbox.mask_phone('0412 345 678');
 SELECT * FROM sandbox.secret;
-SELECT sandbox.set_secret_from_file('/etc/hostname');
+SELECT sandbox_set_secret_from_file('/etc/hostname');
 SHOW penelope_sandbox.secret;
 SELECT sandbox.is_masked_email('ann.lee@example.org') AS recognisers_need_no_key;
 RESET ROLE;
@@ -163,10 +163,10 @@ SELECT current_setting('penelope_sandbox.secret') = '' AS setting_hidden_when_un
 -- ---- declarations ----
 SELECT p.oid::regprocedure AS function, p.provolatile AS vol, p.proparallel AS par, p.proisstrict AS strict
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = 'sandbox' AND (p.proname LIKE 'mask\_%' OR p.proname LIKE 'is\_masked\_%' OR p.proname = 'set_secret_from_file')
+WHERE (n.nspname = 'sandbox' AND (p.proname LIKE 'mask\_%' OR p.proname LIKE 'is\_masked\_%')) OR p.proname = 'sandbox_set_secret_from_file'
 ORDER BY p.oid::regprocedure::text;
 SELECT masker, recogniser FROM sandbox.masking_function ORDER BY masker::text;
-SELECT has_function_privilege('public', 'sandbox.set_secret_from_file(text)', 'EXECUTE') AS public_set_secret,
+SELECT has_function_privilege('public', 'sandbox_set_secret_from_file(text)', 'EXECUTE') AS public_set_secret,
 	has_table_privilege('public', 'sandbox.secret', 'SELECT') AS public_reads_key;
 
 -- ---- other server encodings ----
