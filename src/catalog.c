@@ -116,6 +116,47 @@ parse_action(int64 rule_id, const char *action)
 }
 
 /*
+ * rule_text_column
+ *		A text column of a sandbox.rule row, by name, or NULL.
+ */
+static char *
+rule_text_column(HeapTuple tuple, TupleDesc tupdesc, const char *name)
+{
+	int			attnum = SPI_fnumber(tupdesc, name);
+
+	if (attnum <= 0)
+		elog(ERROR, "sandbox.rule has no column \"%s\"", name);
+	return SPI_getvalue(tuple, tupdesc, attnum);
+}
+
+/*
+ * rule_from_tuple
+ *		Fill in a rule from a row of sandbox.rule, or of a query returning
+ *		its columns under their own names: the one decoder of a rule, for
+ *		sandbox_load_rules() and the trigger on sandbox.rule.  Strings are
+ *		palloc'd in the current memory context; the fields that
+ *		sandbox_validate_rule() fills in are left alone.
+ */
+static void
+rule_from_tuple(SandboxRule *rule, HeapTuple tuple, TupleDesc tupdesc)
+{
+	bool		isnull;
+
+	rule->id = DatumGetInt64(SPI_getbinval(tuple, tupdesc,
+										   SPI_fnumber(tupdesc, "id"), &isnull));
+	rule->environment = rule_text_column(tuple, tupdesc, "environment");
+	rule->feature = rule_text_column(tuple, tupdesc, "feature");
+	rule->table_schema = rule_text_column(tuple, tupdesc, "table_schema");
+	rule->table_name = rule_text_column(tuple, tupdesc, "table_name");
+	rule->column_name = rule_text_column(tuple, tupdesc, "column_name");
+	rule->action = parse_action(rule->id, rule_text_column(tuple, tupdesc, "action"));
+	rule->expression = rule_text_column(tuple, tupdesc, "expression");
+	rule->filter = rule_text_column(tuple, tupdesc, "filter");
+	rule->restorable = DatumGetBool(SPI_getbinval(tuple, tupdesc,
+												  SPI_fnumber(tupdesc, "restorable"), &isnull));
+}
+
+/*
  * rule_relation_name
  *		The rule's target as a quoted, schema-qualified name for messages.
  */
@@ -173,21 +214,10 @@ sandbox_load_rules(const char *environment)
 
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
-		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
 		MemoryContext oldcxt = MemoryContextSwitchTo(callercxt);
 		SandboxRule *rule = palloc0(sizeof(SandboxRule));
 
-		rule->id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
-		rule->environment = SPI_getvalue(tuple, tupdesc, 2);
-		rule->feature = SPI_getvalue(tuple, tupdesc, 3);
-		rule->table_schema = SPI_getvalue(tuple, tupdesc, 4);
-		rule->table_name = SPI_getvalue(tuple, tupdesc, 5);
-		rule->column_name = SPI_getvalue(tuple, tupdesc, 6);
-		rule->action = parse_action(rule->id, SPI_getvalue(tuple, tupdesc, 7));
-		rule->expression = SPI_getvalue(tuple, tupdesc, 8);
-		rule->filter = SPI_getvalue(tuple, tupdesc, 9);
-		rule->restorable = DatumGetBool(SPI_getbinval(tuple, tupdesc, 10, &isnull));
+		rule_from_tuple(rule, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 		rules = lappend(rules, rule);
 		MemoryContextSwitchTo(oldcxt);
 	}
@@ -1057,20 +1087,6 @@ sandbox_validate_rule(SandboxRule *rule, bool check_writer)
 /* ---- The trigger on sandbox.rule ---- */
 
 /*
- * text_field
- *		A text column of the trigger's new row, or NULL.
- */
-static char *
-text_field(HeapTuple tuple, TupleDesc tupdesc, const char *name)
-{
-	int			attnum = SPI_fnumber(tupdesc, name);
-
-	if (attnum <= 0)
-		elog(ERROR, "sandbox.rule has no column \"%s\"", name);
-	return SPI_getvalue(tuple, tupdesc, attnum);
-}
-
-/*
  * sandbox_validate_rule_trigger
  *		BEFORE INSERT OR UPDATE trigger on sandbox.rule: reject a rule
  *		that could not run, and a rule on a table its author could not
@@ -1083,7 +1099,6 @@ sandbox_validate_rule_trigger(PG_FUNCTION_ARGS)
 	HeapTuple	tuple;
 	TupleDesc	tupdesc;
 	SandboxRule rule = {0};
-	bool		isnull;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
@@ -1095,18 +1110,7 @@ sandbox_validate_rule_trigger(PG_FUNCTION_ARGS)
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	tupdesc = trigdata->tg_relation->rd_att;
 
-	rule.id = DatumGetInt64(SPI_getbinval(tuple, tupdesc,
-										  SPI_fnumber(tupdesc, "id"), &isnull));
-	rule.environment = text_field(tuple, tupdesc, "environment");
-	rule.feature = text_field(tuple, tupdesc, "feature");
-	rule.table_schema = text_field(tuple, tupdesc, "table_schema");
-	rule.table_name = text_field(tuple, tupdesc, "table_name");
-	rule.column_name = text_field(tuple, tupdesc, "column_name");
-	rule.action = parse_action(rule.id, text_field(tuple, tupdesc, "action"));
-	rule.expression = text_field(tuple, tupdesc, "expression");
-	rule.filter = text_field(tuple, tupdesc, "filter");
-	rule.restorable = DatumGetBool(SPI_getbinval(tuple, tupdesc,
-												 SPI_fnumber(tupdesc, "restorable"), &isnull));
+	rule_from_tuple(&rule, tuple, tupdesc);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

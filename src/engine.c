@@ -2852,6 +2852,25 @@ sandbox_sanitize(PG_FUNCTION_ARGS)
 }
 
 /*
+ * begin_report
+ *		The common start of sandbox_plan and sandbox_verify, which return
+ *		their rows in materialize mode: refuse a production server, pin
+ *		search_path, set up the result's tuplestore, connect to SPI and
+ *		take the engine's settings.  Returns the GUC nest level, to put
+ *		back with AtEOXact_GUC(true, ...) before SPI_finish().
+ */
+static int
+begin_report(FunctionCallInfo fcinfo)
+{
+	sandbox_check_not_production_server();
+	pin_search_path();
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	return engine_settings();
+}
+
+/*
  * sandbox_plan(environment text) returns setof text
  *		The statements sandbox_sanitize would run, in order, each with the
  *		number of rows it would touch now.
@@ -2865,15 +2884,9 @@ sandbox_plan(PG_FUNCTION_ARGS)
 	int			nestlevel;
 	ListCell   *lc;
 
-	sandbox_check_not_production_server();
+	nestlevel = begin_report(fcinfo);
 	if (strcmp(environment, "production") == 0)
 		sandbox_check_not_production(environment);
-	pin_search_path();
-
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	nestlevel = engine_settings();
 
 	plan = build_plan(environment, true);
 	sandbox_masking_prepare_key();
@@ -2911,13 +2924,7 @@ sandbox_verify(PG_FUNCTION_ARGS)
 	int			nestlevel;
 	ListCell   *lc;
 
-	sandbox_check_not_production_server();
-	pin_search_path();
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	nestlevel = engine_settings();
+	nestlevel = begin_report(fcinfo);
 	plan = build_plan(environment, false);
 	plan->reenabled = reenabled_features();
 	plan->rewritten = rewritten_by_last_run();
