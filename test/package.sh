@@ -60,6 +60,8 @@ is "$(python3 - "$TOP/META.json" "$VERSION" <<-'PY'
 	            if k not in meta]
 	if not re.match(r'^1\.0\.\d+$', meta.get('meta-spec', {}).get('version', '')):
 	    problems.append('meta-spec version')
+	if meta.get('license') != 'postgresql':
+	    problems.append('license is not postgresql (LICENSE)')
 	if not semver.match(meta.get('version', '')):
 	    problems.append('version is not semver')
 	ext = meta.get('provides', {}).get('penelope_sandbox', {})
@@ -82,11 +84,17 @@ deb=$(ls "$WORK"/${PACKAGE}_*.deb 2>/dev/null | head -1)
 like "$deb" "${PACKAGE}_${VERSION}.0_[a-z0-9]+\.deb$" "it is $PACKAGE $VERSION.0"
 [ -n "$deb" ] || { tail -20 "$WORK/build.log"; finish; exit 1; }
 contents=$(dpkg-deb -c "$deb")
+# every frozen release and upgrade script of updates/, so that 1.0 still
+# installs and upgrades step by step to $VERSION
 for f in "extension/penelope_sandbox.control" "extension/penelope_sandbox--$VERSION.sql" \
-	"extension/penelope_sandbox--1.0.sql" "extension/penelope_sandbox--1.0--$VERSION.sql" \
+	$(cd "$TOP/updates" && printf 'extension/%s ' penelope_sandbox--*.sql) \
 	"lib/penelope_sandbox.so" "bin/pg_sandbox_refresh"; do
 	like "$contents" "/$f\$" "the package holds $f"
 done
+like "$contents" "/usr/share/doc/$PACKAGE/copyright\$" "the package holds its copyright file"
+is "$(sed -n 's/^License: //p' "$TOP/debian/copyright" | sort -u)" "PostgreSQL" \
+	"debian/copyright gives the PostgreSQL License, as LICENSE does"
+like "$(head -1 "$TOP/LICENSE")" "PostgreSQL License" "LICENSE is the PostgreSQL License"
 
 echo "# installing it into $ROOT"
 dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\./||' > "$WORK/files"
