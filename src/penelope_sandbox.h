@@ -61,6 +61,70 @@ typedef enum SandboxUpdateStrategy
 	STRATEGY_REWRITE
 } SandboxUpdateStrategy;
 
+/*
+ * ---- Settings and hooks: defined and installed by _PG_init
+ * (penelope_sandbox.c), each kept in the file of its topic ----
+ */
+
+/* penelope_sandbox.c: the production guard, the engine */
+extern int	sandbox_server_role;
+extern int	sandbox_update_strategy;
+
+/* rewrite.c */
+extern int	sandbox_lock_wait_timeout;
+
+/* masking.c: the key and the maskers */
+extern char *sandbox_secret_setting;
+extern int	sandbox_date_window;
+extern bool sandbox_secret_check_hook(char **newval, void **extra, GucSource source);
+extern void sandbox_secret_assign_hook(const char *newval, void *extra);
+extern void sandbox_masking_xact_callback(XactEvent event, void *arg);
+extern void sandbox_masking_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+											 SubTransactionId parentSubid, void *arg);
+
+/* engine.c: owner code's messages */
+extern emit_log_hook_type sandbox_prev_emit_log_hook;
+extern void sandbox_silence_owner_messages(ErrorData *edata);
+
+/* gate.c: which databases are sandboxes, who may enter them */
+#define SANDBOX_ENVIRONMENT_SETTING "penelope_sandbox.environment"
+#define SANDBOX_LABEL_PROVIDER "penelope_sandbox"
+extern char *sandbox_environment;
+extern char *sandbox_databases;
+extern char *sandbox_admin_roles;
+extern bool sandbox_gate_enabled;
+extern bool sandbox_databases_check_hook(char **newval, void **extra, GucSource source);
+extern void sandbox_relabel_hook(const ObjectAddress *object, const char *seclabel);
+extern void sandbox_gate_xact_callback(XactEvent event, void *arg);
+extern void sandbox_gate_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+										  SubTransactionId parentSubid, void *arg);
+extern ProcessUtility_hook_type sandbox_prev_process_utility_hook;
+extern void sandbox_process_utility(PlannedStmt *pstmt, const char *queryString,
+									bool readOnlyTree, ProcessUtilityContext context,
+									ParamListInfo params, QueryEnvironment *queryEnv,
+									DestReceiver *dest, QueryCompletion *qc);
+extern object_access_hook_type sandbox_prev_object_access_hook;
+extern void sandbox_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+								  int subId, void *arg);
+
+/* worker.c: the launcher and the sanitizers */
+#define LAUNCHER_TYPE	"penelope_sandbox launcher"
+#define SANITIZER_TYPE	"penelope_sandbox sanitizer"
+extern char *sandbox_launcher_database;
+extern int	sandbox_naptime;
+extern bool sandbox_auto_sanitize;
+extern void sandbox_worker_xact_callback(XactEvent event, void *arg);
+extern void sandbox_worker_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+											SubTransactionId parentSubid, void *arg);
+extern shmem_request_hook_type sandbox_prev_shmem_request_hook;
+extern void sandbox_shmem_request(void);
+extern shmem_startup_hook_type sandbox_prev_shmem_startup_hook;
+extern void sandbox_shmem_startup(void);
+
+/* discover.c and leakscan.c: personal data */
+extern int	sandbox_pii_check;
+extern int	sandbox_discover_sample_rows;
+extern int	leak_scan_max_originals;
 
 /* penelope_sandbox.c */
 extern void sandbox_check_not_production(const char *environment);
@@ -143,7 +207,8 @@ extern char *sandbox_sanitize_environment(const char *environment, int64 run_id)
 extern int	sandbox_run_as_owner(Oid owner, const char *sql,
 								 int nargs, Oid *argtypes, Datum *values);
 extern void sandbox_run_rule_sql(SandboxRule *rule, const char *sql);
-extern bool sandbox_report_progress;	/* not a setting: the worker sets it */
+extern bool sandbox_report_progress;	/* not a setting: set by sandbox_sanitize
+										 * and the sanitizer worker */
 
 /*
  * feature.c: re-enabling and locking the features rules switch off.
@@ -340,7 +405,6 @@ typedef struct PiiFinding
 	char	   *covered_by;		/* "rule 12 (mask)" */
 } PiiFinding;
 
-
 extern bool pii_column_type(Oid typid, PiiColumnType *ct);
 extern void pii_value_pieces(const PiiColumnType *ct, Datum value,
 							 PiiPieceCallback cb, void *arg);
@@ -403,70 +467,5 @@ extern int	sandbox_run_as_owner_into(Oid owner, const char *sql, int nargs,
  * masker's output (see sandbox_rules_to_apply).
  */
 extern bool sandbox_recogniser_is_exact(Oid recogniser);
-
-/*
- * ---- Settings and hooks: defined and installed by _PG_init
- * (penelope_sandbox.c), each kept in the file of its topic ----
- */
-
-/* penelope_sandbox.c: the production guard, the engine */
-extern int	sandbox_server_role;
-extern int	sandbox_update_strategy;
-
-/* rewrite.c */
-extern int	sandbox_lock_wait_timeout;
-
-/* masking.c: the key and the maskers */
-extern char *sandbox_secret_setting;
-extern int	sandbox_date_window;
-extern bool sandbox_secret_check_hook(char **newval, void **extra, GucSource source);
-extern void sandbox_secret_assign_hook(const char *newval, void *extra);
-extern void sandbox_masking_xact_callback(XactEvent event, void *arg);
-extern void sandbox_masking_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-											 SubTransactionId parentSubid, void *arg);
-
-/* engine.c: owner code's messages */
-extern emit_log_hook_type sandbox_prev_emit_log_hook;
-extern void sandbox_silence_owner_messages(ErrorData *edata);
-
-/* gate.c: which databases are sandboxes, who may enter them */
-#define SANDBOX_ENVIRONMENT_SETTING "penelope_sandbox.environment"
-#define SANDBOX_LABEL_PROVIDER "penelope_sandbox"
-extern char *sandbox_environment;
-extern char *sandbox_databases;
-extern char *sandbox_admin_roles;
-extern bool sandbox_gate_enabled;
-extern bool sandbox_databases_check_hook(char **newval, void **extra, GucSource source);
-extern void sandbox_relabel_hook(const ObjectAddress *object, const char *seclabel);
-extern void sandbox_gate_xact_callback(XactEvent event, void *arg);
-extern void sandbox_gate_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-										  SubTransactionId parentSubid, void *arg);
-extern ProcessUtility_hook_type sandbox_prev_process_utility_hook;
-extern void sandbox_process_utility(PlannedStmt *pstmt, const char *queryString,
-									bool readOnlyTree, ProcessUtilityContext context,
-									ParamListInfo params, QueryEnvironment *queryEnv,
-									DestReceiver *dest, QueryCompletion *qc);
-extern object_access_hook_type sandbox_prev_object_access_hook;
-extern void sandbox_object_access(ObjectAccessType access, Oid classId, Oid objectId,
-								  int subId, void *arg);
-
-/* worker.c: the launcher and the sanitizers */
-#define LAUNCHER_TYPE	"penelope_sandbox launcher"
-#define SANITIZER_TYPE	"penelope_sandbox sanitizer"
-extern char *sandbox_launcher_database;
-extern int	sandbox_naptime;
-extern bool sandbox_auto_sanitize;
-extern void sandbox_worker_xact_callback(XactEvent event, void *arg);
-extern void sandbox_worker_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-											SubTransactionId parentSubid, void *arg);
-extern shmem_request_hook_type sandbox_prev_shmem_request_hook;
-extern void sandbox_shmem_request(void);
-extern shmem_startup_hook_type sandbox_prev_shmem_startup_hook;
-extern void sandbox_shmem_startup(void);
-
-/* discover.c and leakscan.c: personal data */
-extern int	sandbox_pii_check;
-extern int	sandbox_discover_sample_rows;
-extern int	leak_scan_max_originals;
 
 #endif							/* PENELOPE_SANDBOX_H */
