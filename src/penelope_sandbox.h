@@ -135,6 +135,13 @@ extern List *sandbox_outbound_checks(void);
  * sandbox_report_progress set, each step is shown in pg_stat_activity.
  */
 extern char *sandbox_sanitize_environment(const char *environment, int64 run_id);
+
+/*
+ * sandbox_ledger_insert_run() inserts the sandbox.run row of a new run of
+ * this database with a status ('queued', 'running') and returns its id:
+ * the only INSERT INTO sandbox.run.  SPI must be connected.
+ */
+extern int64 sandbox_ledger_insert_run(const char *environment, const char *status);
 extern int	sandbox_run_as_owner(Oid owner, const char *sql,
 								 int nargs, Oid *argtypes, Datum *values);
 extern void sandbox_run_rule_sql(SandboxRule *rule, const char *sql);
