@@ -68,7 +68,9 @@
 #include "catalog/index.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
@@ -1110,16 +1112,16 @@ plan_outbound(SanitizePlan *plan)
 
 /*
  * column_changed
- *		Whether the plan's mask and set rules write a column of a relation:
- *		rules on the relation itself, on one of its ancestors or on one of
- *		its partitions or children.
+ *		Whether the mask and set rules of some tables (TableRules *) write
+ *		a column of a relation: rules on the relation itself, on one of its
+ *		ancestors or on one of its partitions or children.
  */
 static bool
-column_changed(SanitizePlan *plan, Oid relid, const char *column)
+column_changed(List *tables, Oid relid, const char *column)
 {
 	ListCell   *lc;
 
-	foreach(lc, plan->tables)
+	foreach(lc, tables)
 	{
 		TableRules *table = lfirst(lc);
 
@@ -1134,76 +1136,197 @@ column_changed(SanitizePlan *plan, Oid relid, const char *column)
 }
 
 /*
+ * refuse_unmatched_key
+ *		The rule of behaviour for a foreign key whose referenced columns
+ *		some rules change: a rewrite cascades nothing, so the rules must
+ *		change the referencing columns too, or the key can never hold
+ *		afterwards.  Raises the refusal when they do not; tells whether
+ *		the key has a changed column on either side.  The same function
+ *		decides when a rule is written (sandbox_check_rule_keys) and when
+ *		a run is planned (foreign_keys_to_check).
+ */
+static bool
+refuse_unmatched_key(List *tables, ForeignKeyCheck *fk)
+{
+	bool		referencing_changed = false;
+	bool		referenced_changed = false;
+
+	for (int k = 0; k < list_length(fk->columns); k++)
+	{
+		referencing_changed |= column_changed(tables, fk->conrelid, list_nth(fk->columns, k));
+		referenced_changed |= column_changed(tables, fk->confrelid, list_nth(fk->ref_columns, k));
+	}
+	if (referenced_changed && !referencing_changed)
+	{
+		char	   *referenced = quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->confrelid)),
+															get_rel_name(fk->confrelid));
+		char	   *referencing = quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->conrelid)),
+															 get_rel_name(fk->conrelid));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the rules change the key of %s that foreign key %s of %s references, and no rule changes the referencing columns",
+						referenced, quote_identifier(fk->name), referencing),
+				 errdetail("A rewrite fires no ON UPDATE CASCADE and no foreign key trigger: the rows of %s would reference keys that no longer exist, and every run of the environment would be refused.",
+						   referencing),
+				 errhint("Mask the referencing columns with the same deterministic masking function, in the same environment or one it inherits from; write that rule first.")));
+	}
+	return referencing_changed || referenced_changed;
+}
+
+/*
+ * foreign_key_of
+ *		A foreign key (a pg_constraint tuple) as ForeignKeyCheck.
+ */
+static ForeignKeyCheck *
+foreign_key_of(HeapTuple tuple)
+{
+	Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+	ForeignKeyCheck *fk = palloc0(sizeof(ForeignKeyCheck));
+	AttrNumber	conkey[INDEX_MAX_KEYS];
+	AttrNumber	confkey[INDEX_MAX_KEYS];
+	int			n;
+
+	fk->name = pstrdup(NameStr(con->conname));
+	fk->conrelid = con->conrelid;
+	fk->confrelid = con->confrelid;
+	fk->match_full = (con->confmatchtype == FKCONSTR_MATCH_FULL);
+	DeconstructFkConstraintRow(tuple, &n, conkey, confkey, NULL, NULL, NULL, NULL, NULL);
+	for (int k = 0; k < n; k++)
+	{
+		fk->columns = lappend(fk->columns, get_attname(fk->conrelid, conkey[k], false));
+		fk->ref_columns = lappend(fk->ref_columns, get_attname(fk->confrelid, confkey[k], false));
+	}
+	return fk;
+}
+
+/*
  * foreign_keys_to_check
  *		The foreign keys whose columns, on either side, the plan's rules
  *		write: a rewrite fires no foreign key trigger, so the run checks
  *		them itself after its steps (check_foreign_keys).  A key whose
  *		referenced columns are masked while no rule writes the referencing
- *		ones can never hold afterwards (the rewrite cascades nothing): it
- *		is refused here, with the rule to add.
+ *		ones is refused (refuse_unmatched_key).
  */
 static List *
 foreign_keys_to_check(SanitizePlan *plan)
 {
 	List	   *result = NIL;
+	Relation	conrel;
+	SysScanDesc scan;
+	HeapTuple	tuple;
 
-	if (SPI_execute("SELECT c.oid, c.conrelid, c.confrelid,"
-					" ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(n, i)"
-					"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i),"
-					" ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(n, i)"
-					"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i),"
-					" c.conname::pg_catalog.text, c.confmatchtype = 'f'"
-					" FROM pg_catalog.pg_constraint c WHERE c.contype = 'f' AND c.conparentid = 0"
-					" ORDER BY c.oid", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pg_constraint");
+	if (plan->tables == NIL)
+		return NIL;
+	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	scan = systable_beginscan(conrel, ConstraintOidIndexId, true, NULL, 0, NULL);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
-		SPITupleTable *tuptable = SPI_tuptable;
-		uint64		nkeys = SPI_processed;
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+		ForeignKeyCheck *fk;
 
-		for (uint64 i = 0; i < nkeys; i++)
-		{
-			HeapTuple	tuple = tuptable->vals[i];
-			TupleDesc	desc = tuptable->tupdesc;
-			bool		isnull;
-			ForeignKeyCheck *fk = palloc0(sizeof(ForeignKeyCheck));
-			Datum	   *names;
-			int			n;
-			bool		referencing_changed = false;
-			bool		referenced_changed = false;
-
-			fk->conrelid = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
-			fk->confrelid = DatumGetObjectId(SPI_getbinval(tuple, desc, 3, &isnull));
-			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 4, &isnull)),
-							  TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
-			for (int k = 0; k < n; k++)
-				fk->columns = lappend(fk->columns, TextDatumGetCString(names[k]));
-			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 5, &isnull)),
-							  TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
-			for (int k = 0; k < n; k++)
-				fk->ref_columns = lappend(fk->ref_columns, TextDatumGetCString(names[k]));
-			fk->name = SPI_getvalue(tuple, desc, 6);
-			fk->match_full = DatumGetBool(SPI_getbinval(tuple, desc, 7, &isnull));
-
-			for (int k = 0; k < list_length(fk->columns); k++)
-			{
-				referencing_changed |= column_changed(plan, fk->conrelid, list_nth(fk->columns, k));
-				referenced_changed |= column_changed(plan, fk->confrelid, list_nth(fk->ref_columns, k));
-			}
-			if (referenced_changed && !referencing_changed)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("the rules change the key of %s that foreign key %s of %s references, and no rule changes the referencing columns",
-								quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->confrelid)),
-														   get_rel_name(fk->confrelid)),
-								quote_identifier(fk->name),
-								quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->conrelid)),
-														   get_rel_name(fk->conrelid))),
-						 errhint("A rewrite fires no ON UPDATE CASCADE: mask the referencing columns with the same deterministic masking function.")));
-			if (referencing_changed || referenced_changed)
-				result = lappend(result, fk);
-		}
+		if (con->contype != CONSTRAINT_FOREIGN || OidIsValid(con->conparentid))
+			continue;
+		fk = foreign_key_of(tuple);
+		if (refuse_unmatched_key(plan->tables, fk))
+			result = lappend(result, fk);
 	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
 	return result;
+}
+
+/*
+ * sandbox_check_rule_keys
+ *		See penelope_sandbox.h: when a mask or set rule is written, refuse
+ *		it if it changes a referenced key that no rule of its environment
+ *		(and of those it inherits from) changes on the referencing side,
+ *		as planning a run of that environment would.  chain_rules returns
+ *		those rules (mask, set and truncate, with their table and column),
+ *		read by the caller with the catalog owner's rights; it is called
+ *		only when a key references the column.  Foreign keys are
+ *		found through pg_depend (a foreign key depends on each referenced
+ *		column), so a column no key references costs one index scan.
+ */
+void
+sandbox_check_rule_keys(SandboxRule *rule, List *(*chain_rules) (const SandboxRule *rule))
+{
+	List	   *relids;
+	List	   *keys = NIL;
+	List	   *tables = NIL;
+	Relation	deprel;
+	ListCell   *lc;
+
+	if ((rule->action != ACTION_MASK && rule->action != ACTION_SET) || rule->column_name == NULL)
+		return;
+
+	/* the relations whose column the rule changes, and their ancestors */
+	relids = list_concat_unique_oid(find_all_inheritors(rule->relid, NoLock, NULL),
+									sandbox_ancestors(rule->relid));
+	deprel = table_open(DependRelationId, AccessShareLock);
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		AttrNumber	attnum = get_attnum(relid, rule->column_name);
+		ScanKeyData key[3];
+		SysScanDesc scan;
+		HeapTuple	tuple;
+
+		if (attnum == InvalidAttrNumber)
+			continue;
+		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
+		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(relid));
+		ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber,
+					F_INT4EQ, Int32GetDatum((int32) attnum));
+		scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 3, key);
+		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		{
+			Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+			HeapTuple	contuple;
+			Form_pg_constraint con;
+
+			if (dep->classid != ConstraintRelationId)
+				continue;
+			contuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(dep->objid));
+			if (!HeapTupleIsValid(contuple))
+				continue;
+			con = (Form_pg_constraint) GETSTRUCT(contuple);
+			if (con->contype == CONSTRAINT_FOREIGN && con->confrelid == relid &&
+				!OidIsValid(con->conparentid))
+				keys = lappend(keys, foreign_key_of(contuple));
+			ReleaseSysCache(contuple);
+		}
+		systable_endscan(scan);
+	}
+	table_close(deprel, AccessShareLock);
+	if (keys == NIL)
+		return;
+
+	/* the rules a run of the environment applies, this one as written */
+	foreach(lc, chain_rules(rule))
+	{
+		SandboxRule *other = lfirst(lc);
+		TableRules *table;
+
+		if (other->id == rule->id)
+			continue;
+		other->relid = get_namespace_oid(other->table_schema, true);
+		if (OidIsValid(other->relid))
+			other->relid = get_relname_relid(other->table_name, other->relid);
+		if (!OidIsValid(other->relid))
+			continue;
+		table = table_rules_for(&tables, other);
+		if (other->action == ACTION_TRUNCATE)
+			table->truncated = true;
+		else if (other->action == ACTION_MASK || other->action == ACTION_SET)
+			table->updates = lappend(table->updates, other);
+	}
+	table_rules_for(&tables, rule)->updates =
+		lappend(table_rules_for(&tables, rule)->updates, rule);
+	foreach(lc, keys)
+		(void) refuse_unmatched_key(tables, lfirst(lc));
 }
 
 /*
@@ -1261,6 +1384,28 @@ check_foreign_keys(SanitizePlan *plan)
 }
 
 /*
+ * sandbox_refuse_overlapping_rule
+ *		See penelope_sandbox.h: the refusal of a mask or set rule on a
+ *		partition or inheritance child (child_rule, on relation child)
+ *		when a rule applied with it (parent_rule, on parent) writes the
+ *		same column of an ancestor.  Raised by refuse_overlapping_rules
+ *		when a run is planned and by rule_checks.c when a rule is written.
+ */
+void
+sandbox_refuse_overlapping_rule(int64 child_rule, const char *column, const char *child,
+								int64 parent_rule, const char *parent)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("rule %lld writes column %s of %s, which rule %lld on %s writes too",
+					(long long) child_rule, quote_identifier(column), child,
+					(long long) parent_rule, parent),
+			 errdetail("A rule on a table applies to its partitions and inheritance children too: the rows of %s would hold either rule's value, and one of the two rules could never verify.",
+					   child),
+			 errhint("A rule on a table applies to its partitions and inheritance children: keep one of the two rules, or give the parent's rule a filter and the child's its own column.")));
+}
+
+/*
  * refuse_overlapping_rules
  *		A rule on a table applies to its partitions and inheritance
  *		children too.  Another rule for the same column on one of those
@@ -1296,13 +1441,9 @@ refuse_overlapping_rules(SanitizePlan *plan)
 				List	   *same = rules_for_column(parent->updates, rule->column_name);
 
 				if (same != NIL)
-					ereport(ERROR,
-							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-							 errmsg("rule %lld writes column %s of %s, which rule %lld on %s writes too",
-									(long long) rule->id, quote_identifier(rule->column_name),
-									child->qualname, (long long) ((SandboxRule *) linitial(same))->id,
-									parent->qualname),
-							 errhint("A rule on a table applies to its partitions and inheritance children: keep one of the two rules, or give the parent's rule a filter and the child's its own column.")));
+					sandbox_refuse_overlapping_rule(rule->id, rule->column_name, child->qualname,
+													((SandboxRule *) linitial(same))->id,
+													parent->qualname);
 			}
 		}
 	}
@@ -2662,12 +2803,13 @@ refresh_materialized_views(List *relids)
 }
 
 /*
- * ancestors_of
- *		The parents of a relation, theirs, and so on (inheritance and
- *		partitioning), read from pg_inherits without SPI.
+ * sandbox_ancestors
+ *		See penelope_sandbox.h: the parents of a relation, theirs, and so
+ *		on (inheritance and partitioning), read from pg_inherits without
+ *		SPI.
  */
-static List *
-ancestors_of(Oid relid)
+List *
+sandbox_ancestors(Oid relid)
 {
 	List	   *result = NIL;
 	List	   *pending;
@@ -2742,7 +2884,7 @@ renew_statistics(SanitizePlan *plan, List *views)
 		}
 
 		/* the relation and its ancestors, whose inherited statistics count it */
-		relids = lcons_oid(table->relid, ancestors_of(table->relid));
+		relids = lcons_oid(table->relid, sandbox_ancestors(table->relid));
 		foreach(lc2, relids)
 		{
 			Oid			relid = lfirst_oid(lc2);
