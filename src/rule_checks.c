@@ -31,6 +31,13 @@
  *	  from the old value of that column, the verification from the new
  *	  one.  Checked both ways: when the reading rule is written and when
  *	  the writing rule is; the error names both rules.
+ *	- other tables, when a rule is written (sandbox_check_rule_written; the
+ *	  planning of a run makes the same checks with the same code): a rule
+ *	  on a table and another on one of its partitions or inheritance
+ *	  children writing the same column, in environments a run applies
+ *	  together; a masked key that a foreign key references while no rule
+ *	  of the environment's chain changes the referencing columns (write
+ *	  the referencing rule first).
  *
  * The same function runs when a rule is written and when it runs.  The
  * catalog tables are read with the rights of their owner, as the
@@ -769,7 +776,7 @@ check_column_not_read(const SandboxRule *rule, AttrNumber attnum)
  *		table: a rule on a table applies to all of them, and one of the two
  *		rules could never verify.  The same refusal as when a run is
  *		planned (sandbox_refuse_overlapping_rule, engine.c).  A table in no
- *		inheritance tree costs nothing.
+ *		inheritance tree costs two pg_inherits look-ups, no query.
  */
 static void
 check_no_overlapping_rule(const SandboxRule *rule)
