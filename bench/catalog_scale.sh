@@ -20,7 +20,8 @@
 #   bare      the same columns changed by plain UPDATEs (one per table,
 #             the same expressions), rolled back;
 # and reports sanitize - bare, the engine's own work (validation,
-# planning, ledger, verification).
+# planning, ledger, verification), in wall-clock seconds and in CPU
+# seconds of the server process (steadier on a shared machine).
 #
 # Usage: bench/catalog_scale.sh [rows]   (default 10)
 source "$(dirname "$0")/../tools/lib.sh"
@@ -85,40 +86,63 @@ bare_sql() {
 	esac
 }
 
-# seconds SQL...: wall-clock seconds of the statements, in a transaction
-# rolled back (so every repetition starts from the same data).
+# seconds SQL...: "wall cpu": wall-clock seconds of the statements, and
+# the CPU seconds (user + system) their server process spent meanwhile,
+# read from /proc (the throwaway cluster runs on this machine), in a
+# transaction rolled back (so every repetition starts from the same
+# data).  The CPU time does not count the time spent waiting for a core,
+# so it moves less than the wall clock on a loaded machine.
+TICKS=$(getconf CLK_TCK)
+CPU=$(mktemp /tmp/catalog_scale.XXXXXX); chmod 666 "$CPU"
 seconds() {
 	psql -A -t <<SQL | tail -1
 SET client_min_messages = warning;
 BEGIN;
+SELECT pg_backend_pid() AS backend \gset
+\setenv BACKEND :backend
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+\! awk '{print \$14 + \$15}' /proc/\$BACKEND/stat > $CPU.0
 $1
-SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3);
+\! awk '{print \$14 + \$15}' /proc/\$BACKEND/stat > $CPU.1
+SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 3) AS wall \gset
+\setenv WALL :wall
+\! echo "\$WALL \$(echo "scale=3; (\$(cat $CPU.1) - \$(cat $CPU.0)) / $TICKS" | bc | sed 's/^\./0./')"
 ROLLBACK;
 SQL
 }
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+diff3() { echo "$1 - $2" | bc -l | sed 's/^\./0./; s/^-\./-0./'; }
 
-printf '%-12s %6s %8s %8s %8s %8s %8s\n' catalog rules write plan sanitize bare engine
+log "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-12s %6s %8s %8s %8s %8s %8s | %9s %8s %8s %8s\n' catalog rules write plan sanitize bare engine \
+	cpu:write sanitize bare engine
 for entry in wide wide/update many column; do
 	cat=${entry%%/*}
 	strategy=auto
 	[ "$entry" = "$cat" ] || strategy=${entry#*/}
-	w=(); p=(); s=(); b=()
-	for run in 1 2 3; do
-		w+=("$(seconds "$(rules_sql $cat)")")
-		p+=("$(seconds "$(rules_sql $cat)
-SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset
-SELECT count(*) FROM sandbox_plan('$cat') \\g /dev/null")")
-		s+=("$(seconds "$(rules_sql $cat)
+	w=(); p=(); s=(); b=(); wc=(); sc=(); bc=()
+	# the statements timed come after the rules are written: restart the clocks
+	restart='SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+\! awk '"'"'{print $14 + $15}'"'"' /proc/$BACKEND/stat > '"$CPU.0"
+	plan_sql="$(rules_sql $cat)
+$restart
+SELECT count(*) FROM sandbox_plan('$cat') \\g /dev/null"
+	sanitize_sql="$(rules_sql $cat)
 SET LOCAL penelope_sandbox.update_strategy = $strategy;
-SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset
-SELECT sandbox_sanitize('$cat') \\g /dev/null")")
-		b+=("$(seconds "$(bare_sql $cat)")")
+$restart
+SELECT sandbox_sanitize('$cat') \\g /dev/null"
+	for run in 1 2 3; do
+		read -r t c <<<"$(seconds "$(rules_sql $cat)")"; w+=("$t"); wc+=("$c")
+		read -r t c <<<"$(seconds "$plan_sql")"; p+=("$t")
+		read -r t c <<<"$(seconds "$sanitize_sql")"; s+=("$t"); sc+=("$c")
+		read -r t c <<<"$(seconds "$(bare_sql $cat)")"; b+=("$t"); bc+=("$c")
 	done
 	n=$(psql -A -t -c "BEGIN" -c "$(rules_sql $cat)" -c "SELECT count(*) FROM sandbox.rule WHERE environment = '$cat'" -c "ROLLBACK" | tail -1)
 	W=$(median "${w[@]}"); P=$(median "${p[@]}"); S=$(median "${s[@]}"); B=$(median "${b[@]}")
-	printf '%-12s %6s %8s %8s %8s %8s %8s\n' "$entry" "$n" "$W" "$P" "$S" "$B" \
-		"$(echo "$S - $B" | bc -l | sed 's/^\./0./; s/^-\./-0./')"
+	WC=$(median "${wc[@]}"); SC=$(median "${sc[@]}"); BC=$(median "${bc[@]}")
+	printf '%-12s %6s %8s %8s %8s %8s %8s | %9s %8s %8s %8s\n' "$entry" "$n" "$W" "$P" "$S" "$B" \
+		"$(diff3 "$S" "$B")" "$WC" "$SC" "$BC" "$(diff3 "$SC" "$BC")"
 done
-log "seconds, median of 3; $ROWS rows per table; engine = sanitize - bare"
+log "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "seconds, median of 3; $ROWS rows per table; engine = sanitize - bare; cpu: the server process's CPU seconds"
+rm -f "$CPU" "$CPU".0 "$CPU".1

@@ -1063,6 +1063,9 @@ sandbox_validate_rule(SandboxRule *rule, bool check_writer)
 					 errmsg("permission denied to write rules for table %s",
 							rule_relation_name(rule)),
 					 errdetail("Only a superuser or a member of the table's owner role may write rules for it.")));
+		/* what involves other tables and rules: only for a rule written */
+		if (check_writer)
+			sandbox_check_rule_written(rule);
 	}
 	PG_CATCH();
 	{

@@ -60,13 +60,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/relation.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/index.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
@@ -83,6 +88,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -160,6 +166,7 @@ typedef struct PlanStep
 	/* Filled in when the step has run */
 	int			stepno;
 	double		seconds;
+	int64		rows;			/* rows (or objects) it changed */
 } PlanStep;
 
 typedef struct SanitizePlan
@@ -1096,16 +1103,16 @@ plan_outbound(SanitizePlan *plan)
 
 /*
  * column_changed
- *		Whether the plan's mask and set rules write a column of a relation:
- *		rules on the relation itself, on one of its ancestors or on one of
- *		its partitions or children.
+ *		Whether the mask and set rules of some tables (TableRules *) write
+ *		a column of a relation: rules on the relation itself, on one of its
+ *		ancestors or on one of its partitions or children.
  */
 static bool
-column_changed(SanitizePlan *plan, Oid relid, const char *column)
+column_changed(List *tables, Oid relid, const char *column)
 {
 	ListCell   *lc;
 
-	foreach(lc, plan->tables)
+	foreach(lc, tables)
 	{
 		TableRules *table = lfirst(lc);
 
@@ -1120,76 +1127,197 @@ column_changed(SanitizePlan *plan, Oid relid, const char *column)
 }
 
 /*
+ * refuse_unmatched_key
+ *		The rule of behaviour for a foreign key whose referenced columns
+ *		some rules change: a rewrite cascades nothing, so the rules must
+ *		change the referencing columns too, or the key can never hold
+ *		afterwards.  Raises the refusal when they do not; tells whether
+ *		the key has a changed column on either side.  The same function
+ *		decides when a rule is written (sandbox_check_rule_keys) and when
+ *		a run is planned (foreign_keys_to_check).
+ */
+static bool
+refuse_unmatched_key(List *tables, ForeignKeyCheck *fk)
+{
+	bool		referencing_changed = false;
+	bool		referenced_changed = false;
+
+	for (int k = 0; k < list_length(fk->columns); k++)
+	{
+		referencing_changed |= column_changed(tables, fk->conrelid, list_nth(fk->columns, k));
+		referenced_changed |= column_changed(tables, fk->confrelid, list_nth(fk->ref_columns, k));
+	}
+	if (referenced_changed && !referencing_changed)
+	{
+		char	   *referenced = quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->confrelid)),
+															get_rel_name(fk->confrelid));
+		char	   *referencing = quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->conrelid)),
+															 get_rel_name(fk->conrelid));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the rules change the key of %s that foreign key %s of %s references, and no rule changes the referencing columns",
+						referenced, quote_identifier(fk->name), referencing),
+				 errdetail("A rewrite fires no ON UPDATE CASCADE and no foreign key trigger: the rows of %s would reference keys that no longer exist, and every run of the environment would be refused.",
+						   referencing),
+				 errhint("Mask the referencing columns with the same deterministic masking function, in the same environment or one it inherits from; write that rule first.")));
+	}
+	return referencing_changed || referenced_changed;
+}
+
+/*
+ * foreign_key_of
+ *		A foreign key (a pg_constraint tuple) as ForeignKeyCheck.
+ */
+static ForeignKeyCheck *
+foreign_key_of(HeapTuple tuple)
+{
+	Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+	ForeignKeyCheck *fk = palloc0(sizeof(ForeignKeyCheck));
+	AttrNumber	conkey[INDEX_MAX_KEYS];
+	AttrNumber	confkey[INDEX_MAX_KEYS];
+	int			n;
+
+	fk->name = pstrdup(NameStr(con->conname));
+	fk->conrelid = con->conrelid;
+	fk->confrelid = con->confrelid;
+	fk->match_full = (con->confmatchtype == FKCONSTR_MATCH_FULL);
+	DeconstructFkConstraintRow(tuple, &n, conkey, confkey, NULL, NULL, NULL, NULL, NULL);
+	for (int k = 0; k < n; k++)
+	{
+		fk->columns = lappend(fk->columns, get_attname(fk->conrelid, conkey[k], false));
+		fk->ref_columns = lappend(fk->ref_columns, get_attname(fk->confrelid, confkey[k], false));
+	}
+	return fk;
+}
+
+/*
  * foreign_keys_to_check
  *		The foreign keys whose columns, on either side, the plan's rules
  *		write: a rewrite fires no foreign key trigger, so the run checks
  *		them itself after its steps (check_foreign_keys).  A key whose
  *		referenced columns are masked while no rule writes the referencing
- *		ones can never hold afterwards (the rewrite cascades nothing): it
- *		is refused here, with the rule to add.
+ *		ones is refused (refuse_unmatched_key).
  */
 static List *
 foreign_keys_to_check(SanitizePlan *plan)
 {
 	List	   *result = NIL;
+	Relation	conrel;
+	SysScanDesc scan;
+	HeapTuple	tuple;
 
-	if (SPI_execute("SELECT c.oid, c.conrelid, c.confrelid,"
-					" ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(n, i)"
-					"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i),"
-					" ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(n, i)"
-					"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i),"
-					" c.conname::pg_catalog.text, c.confmatchtype = 'f'"
-					" FROM pg_catalog.pg_constraint c WHERE c.contype = 'f' AND c.conparentid = 0"
-					" ORDER BY c.oid", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pg_constraint");
+	if (plan->tables == NIL)
+		return NIL;
+	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	scan = systable_beginscan(conrel, ConstraintOidIndexId, true, NULL, 0, NULL);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
-		SPITupleTable *tuptable = SPI_tuptable;
-		uint64		nkeys = SPI_processed;
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+		ForeignKeyCheck *fk;
 
-		for (uint64 i = 0; i < nkeys; i++)
-		{
-			HeapTuple	tuple = tuptable->vals[i];
-			TupleDesc	desc = tuptable->tupdesc;
-			bool		isnull;
-			ForeignKeyCheck *fk = palloc0(sizeof(ForeignKeyCheck));
-			Datum	   *names;
-			int			n;
-			bool		referencing_changed = false;
-			bool		referenced_changed = false;
-
-			fk->conrelid = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
-			fk->confrelid = DatumGetObjectId(SPI_getbinval(tuple, desc, 3, &isnull));
-			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 4, &isnull)),
-							  TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
-			for (int k = 0; k < n; k++)
-				fk->columns = lappend(fk->columns, TextDatumGetCString(names[k]));
-			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 5, &isnull)),
-							  TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
-			for (int k = 0; k < n; k++)
-				fk->ref_columns = lappend(fk->ref_columns, TextDatumGetCString(names[k]));
-			fk->name = SPI_getvalue(tuple, desc, 6);
-			fk->match_full = DatumGetBool(SPI_getbinval(tuple, desc, 7, &isnull));
-
-			for (int k = 0; k < list_length(fk->columns); k++)
-			{
-				referencing_changed |= column_changed(plan, fk->conrelid, list_nth(fk->columns, k));
-				referenced_changed |= column_changed(plan, fk->confrelid, list_nth(fk->ref_columns, k));
-			}
-			if (referenced_changed && !referencing_changed)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("the rules change the key of %s that foreign key %s of %s references, and no rule changes the referencing columns",
-								quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->confrelid)),
-														   get_rel_name(fk->confrelid)),
-								quote_identifier(fk->name),
-								quote_qualified_identifier(get_namespace_name(get_rel_namespace(fk->conrelid)),
-														   get_rel_name(fk->conrelid))),
-						 errhint("A rewrite fires no ON UPDATE CASCADE: mask the referencing columns with the same deterministic masking function.")));
-			if (referencing_changed || referenced_changed)
-				result = lappend(result, fk);
-		}
+		if (con->contype != CONSTRAINT_FOREIGN || OidIsValid(con->conparentid))
+			continue;
+		fk = foreign_key_of(tuple);
+		if (refuse_unmatched_key(plan->tables, fk))
+			result = lappend(result, fk);
 	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
 	return result;
+}
+
+/*
+ * sandbox_check_rule_keys
+ *		See penelope_sandbox.h: when a mask or set rule is written, refuse
+ *		it if it changes a referenced key that no rule of its environment
+ *		(and of those it inherits from) changes on the referencing side,
+ *		as planning a run of that environment would.  chain_rules returns
+ *		those rules (mask, set and truncate, with their table and column),
+ *		read by the caller with the catalog owner's rights; it is called
+ *		only when a key references the column.  Foreign keys are
+ *		found through pg_depend (a foreign key depends on each referenced
+ *		column), so a column no key references costs one index scan.
+ */
+void
+sandbox_check_rule_keys(SandboxRule *rule, List *(*chain_rules) (const SandboxRule *rule))
+{
+	List	   *relids;
+	List	   *keys = NIL;
+	List	   *tables = NIL;
+	Relation	deprel;
+	ListCell   *lc;
+
+	if ((rule->action != ACTION_MASK && rule->action != ACTION_SET) || rule->column_name == NULL)
+		return;
+
+	/* the relations whose column the rule changes, and their ancestors */
+	relids = list_concat_unique_oid(find_all_inheritors(rule->relid, NoLock, NULL),
+									sandbox_ancestors(rule->relid));
+	deprel = table_open(DependRelationId, AccessShareLock);
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		AttrNumber	attnum = get_attnum(relid, rule->column_name);
+		ScanKeyData key[3];
+		SysScanDesc scan;
+		HeapTuple	tuple;
+
+		if (attnum == InvalidAttrNumber)
+			continue;
+		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
+		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(relid));
+		ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber,
+					F_INT4EQ, Int32GetDatum((int32) attnum));
+		scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 3, key);
+		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		{
+			Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+			HeapTuple	contuple;
+			Form_pg_constraint con;
+
+			if (dep->classid != ConstraintRelationId)
+				continue;
+			contuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(dep->objid));
+			if (!HeapTupleIsValid(contuple))
+				continue;
+			con = (Form_pg_constraint) GETSTRUCT(contuple);
+			if (con->contype == CONSTRAINT_FOREIGN && con->confrelid == relid &&
+				!OidIsValid(con->conparentid))
+				keys = lappend(keys, foreign_key_of(contuple));
+			ReleaseSysCache(contuple);
+		}
+		systable_endscan(scan);
+	}
+	table_close(deprel, AccessShareLock);
+	if (keys == NIL)
+		return;
+
+	/* the rules a run of the environment applies, this one as written */
+	foreach(lc, chain_rules(rule))
+	{
+		SandboxRule *other = lfirst(lc);
+		TableRules *table;
+
+		if (other->id == rule->id)
+			continue;
+		other->relid = get_namespace_oid(other->table_schema, true);
+		if (OidIsValid(other->relid))
+			other->relid = get_relname_relid(other->table_name, other->relid);
+		if (!OidIsValid(other->relid))
+			continue;
+		table = table_rules_for(&tables, other);
+		if (other->action == ACTION_TRUNCATE)
+			table->truncated = true;
+		else if (other->action == ACTION_MASK || other->action == ACTION_SET)
+			table->updates = lappend(table->updates, other);
+	}
+	table_rules_for(&tables, rule)->updates =
+		lappend(table_rules_for(&tables, rule)->updates, rule);
+	foreach(lc, keys)
+		(void) refuse_unmatched_key(tables, lfirst(lc));
 }
 
 /*
@@ -1247,11 +1375,34 @@ check_foreign_keys(SanitizePlan *plan)
 }
 
 /*
+ * sandbox_refuse_overlapping_rule
+ *		See penelope_sandbox.h: the refusal of a mask or set rule on a
+ *		partition or inheritance child (child_rule, on relation child)
+ *		when a rule applied with it (parent_rule, on parent) writes the
+ *		same column of an ancestor.  Raised by refuse_overlapping_rules
+ *		when a run is planned and by rule_checks.c when a rule is written.
+ */
+void
+sandbox_refuse_overlapping_rule(int64 child_rule, const char *column, const char *child,
+								int64 parent_rule, const char *parent)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("rule %lld writes column %s of %s, which rule %lld on %s writes too",
+					(long long) child_rule, quote_identifier(column), child,
+					(long long) parent_rule, parent),
+			 errdetail("A rule on a table applies to its partitions and inheritance children too: the rows of %s would hold either rule's value, and one of the two rules could never verify.",
+					   child),
+			 errhint("A rule on a table applies to its partitions and inheritance children: keep one of the two rules, or give the parent's rule a filter and the child's its own column.")));
+}
+
+/*
  * refuse_overlapping_rules
  *		A rule on a table applies to its partitions and inheritance
  *		children too.  Another rule for the same column on one of those
  *		would make the rows it covers hold either rule's value, and the
- *		other rule could never verify: refuse it.
+ *		other rule could never verify: refuse it.  (Also refused when the
+ *		rule is written; a partition attached since is caught here.)
  */
 static void
 refuse_overlapping_rules(SanitizePlan *plan)
@@ -1281,13 +1432,9 @@ refuse_overlapping_rules(SanitizePlan *plan)
 				List	   *same = rules_for_column(parent->updates, rule->column_name);
 
 				if (same != NIL)
-					ereport(ERROR,
-							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-							 errmsg("rule %lld writes column %s of %s, which rule %lld on %s writes too",
-									(long long) rule->id, quote_identifier(rule->column_name),
-									child->qualname, (long long) ((SandboxRule *) linitial(same))->id,
-									parent->qualname),
-							 errhint("A rule on a table applies to its partitions and inheritance children: keep one of the two rules, or give the parent's rule a filter and the child's its own column.")));
+					sandbox_refuse_overlapping_rule(rule->id, rule->column_name, child->qualname,
+													((SandboxRule *) linitial(same))->id,
+													parent->qualname);
 			}
 		}
 	}
@@ -1937,16 +2084,36 @@ rewritten_whole(SanitizePlan *plan, TableRules *table)
 /*
  * verify_statistics
  *		For each mask rule with a recogniser taking text that masks every
- *		row of its column, on a table with a rewrite step: count the values pg_stats shows for its column
- *		(most common values, histogram bounds), on the table and on its
- *		partitions and children, that the recogniser rejects.  After a run
- *		that forgot and recomputed them there are none.
+ *		row of its column, on a table with a rewrite step: count the values
+ *		pg_stats shows for its column (most common values, histogram
+ *		bounds), on the table and on its partitions and children, that the
+ *		recogniser rejects.  After a run that forgot and recomputed them
+ *		there are none.  One query counts for every such rule (one planning
+ *		of pg_stats, not one per rule), with a result per rule.
  */
 static List *
 verify_statistics(SanitizePlan *plan)
 {
 	List	   *results = NIL;
+	List	   *recognisers = NIL;	/* OIDs, in CASE order */
+	List	   *rewritten_rules = NIL;
+	int			n = 0;
+	int			capacity = 16;
+	Datum	   *keys = palloc(sizeof(Datum) * capacity);
+	Datum	   *schemas = palloc(sizeof(Datum) * capacity);
+	Datum	   *names = palloc(sizeof(Datum) * capacity);
+	Datum	   *columns = palloc(sizeof(Datum) * capacity);
+	Datum	   *functions = palloc(sizeof(Datum) * capacity);
+	TableRules *target = builtin_target("statistics");
 	ListCell   *lc;
+
+	foreach(lc, plan->steps)
+	{
+		if (((PlanStep *) lfirst(lc))->method == METHOD_REWRITE)
+			rewritten_rules = list_concat(rewritten_rules, ((PlanStep *) lfirst(lc))->rules);
+	}
+	if (rewritten_rules == NIL)
+		return NIL;
 
 	foreach(lc, plan->rules)
 	{
@@ -1954,49 +2121,96 @@ verify_statistics(SanitizePlan *plan)
 		TableRules *table = find_table(plan->tables, rule->relid);
 		VerifyResult *result;
 		char	   *recogniser;
-		StringInfoData sql;
+		int			function;
 		ListCell   *lc2;
 
 		/* only a rule that masks every row of its column */
 		if (rule->action != ACTION_MASK || !OidIsValid(rule->recogniser) || rule->filter != NULL ||
 			get_func_nargs(rule->recogniser) != 1 || table == NULL || table->truncated ||
 			linitial(rules_for_column(table->updates, rule->column_name)) != rule ||
-			get_atttype(rule->relid, get_attnum(rule->relid, rule->column_name)) != TEXTOID)
-			continue;
-		foreach(lc2, plan->steps)
-		{
-			if (((PlanStep *) lfirst(lc2))->method == METHOD_REWRITE &&
-				list_member_ptr(((PlanStep *) lfirst(lc2))->rules, rule))
-				break;
-		}
-		if (lc2 == NULL)
+			get_atttype(rule->relid, get_attnum(rule->relid, rule->column_name)) != TEXTOID ||
+			!list_member_ptr(rewritten_rules, rule))
 			continue;
 
 		recogniser = quote_qualified_identifier(get_namespace_name(get_func_namespace(rule->recogniser)),
 												get_func_name(rule->recogniser));
-		initStringInfo(&sql);
-		appendStringInfo(&sql, "SELECT pg_catalog.count(*) FROM pg_catalog.pg_stats s,"
-						 " LATERAL pg_catalog.unnest(pg_catalog.array_cat("
-						 "  s.most_common_vals::pg_catalog.text::pg_catalog.text[],"
-						 "  s.histogram_bounds::pg_catalog.text::pg_catalog.text[])) AS v"
-						 " WHERE s.attname = %s AND v IS NOT NULL AND NOT %s(v) AND (s.schemaname, s.tablename) IN (",
-						 quote_literal_cstr(rule->column_name), recogniser);
+		result = palloc0(sizeof(VerifyResult));
+		result->table = target;
+		result->detail = psprintf("pg_stats shows only values of %s.%s recognised by %s",
+								  table->qualname, quote_identifier(rule->column_name), recogniser);
+		results = lappend(results, result);
+		recognisers = list_append_unique_oid(recognisers, rule->recogniser);
+		for (function = 0; list_nth_oid(recognisers, function) != rule->recogniser; function++)
+			;
+
+		/* one key row per relation holding rows of the table */
 		foreach(lc2, find_all_inheritors(rule->relid, NoLock, NULL))
 		{
 			Oid			relid = lfirst_oid(lc2);
 
-			appendStringInfo(&sql, "%s(%s, %s)", foreach_current_index(lc2) > 0 ? ", " : "",
-							 quote_literal_cstr(get_namespace_name(get_rel_namespace(relid))),
-							 quote_literal_cstr(get_rel_name(relid)));
+			if (n == capacity)
+			{
+				capacity *= 2;
+				keys = repalloc(keys, sizeof(Datum) * capacity);
+				schemas = repalloc(schemas, sizeof(Datum) * capacity);
+				names = repalloc(names, sizeof(Datum) * capacity);
+				columns = repalloc(columns, sizeof(Datum) * capacity);
+				functions = repalloc(functions, sizeof(Datum) * capacity);
+			}
+			keys[n] = Int32GetDatum(list_length(results));
+			schemas[n] = DirectFunctionCall1(namein, CStringGetDatum(get_namespace_name(get_rel_namespace(relid))));
+			names[n] = DirectFunctionCall1(namein, CStringGetDatum(get_rel_name(relid)));
+			columns[n] = DirectFunctionCall1(namein, CStringGetDatum(rule->column_name));
+			functions[n] = Int32GetDatum(function);
+			n++;
 		}
-		appendStringInfoChar(&sql, ')');
+	}
+	if (results == NIL)
+		return NIL;
 
-		result = palloc0(sizeof(VerifyResult));
-		result->table = builtin_target("statistics");
-		result->detail = psprintf("pg_stats shows only values of %s.%s recognised by %s",
-								  table->qualname, quote_identifier(rule->column_name), recogniser);
-		result->violations = count_guarded(result->table, NIL, sql.data);
-		results = lappend(results, result);
+	{
+		Oid			argtypes[5] = {INT4ARRAYOID, NAMEARRAYOID, NAMEARRAYOID, NAMEARRAYOID, INT4ARRAYOID};
+		Datum		args[5];
+		StringInfoData sql;
+		ErrorData  *edata;
+
+		args[0] = PointerGetDatum(construct_array(keys, n, INT4OID, 4, true, TYPALIGN_INT));
+		args[1] = PointerGetDatum(construct_array(schemas, n, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
+		args[2] = PointerGetDatum(construct_array(names, n, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
+		args[3] = PointerGetDatum(construct_array(columns, n, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
+		args[4] = PointerGetDatum(construct_array(functions, n, INT4OID, 4, true, TYPALIGN_INT));
+
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "SELECT k.i, pg_catalog.count(*) FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+							   " pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) AS k(i, sch, tab, att, f)"
+							   " JOIN pg_catalog.pg_stats s ON s.schemaname OPERATOR(pg_catalog.=) k.sch"
+							   "  AND s.tablename OPERATOR(pg_catalog.=) k.tab AND s.attname OPERATOR(pg_catalog.=) k.att,"
+							   " LATERAL pg_catalog.unnest(pg_catalog.array_cat("
+							   "  s.most_common_vals::pg_catalog.text::pg_catalog.text[],"
+							   "  s.histogram_bounds::pg_catalog.text::pg_catalog.text[])) AS v"
+							   " WHERE v IS NOT NULL AND NOT CASE k.f");
+		foreach(lc, recognisers)
+		{
+			Oid			func = lfirst_oid(lc);
+
+			appendStringInfo(&sql, " WHEN %d THEN %s(v)", foreach_current_index(lc),
+							 quote_qualified_identifier(get_namespace_name(get_func_namespace(func)),
+														get_func_name(func)));
+		}
+		appendStringInfoString(&sql, " END GROUP BY k.i");
+
+		/* $1 is the run token (run_in_subtransaction) */
+		edata = run_in_subtransaction(target->owner, sql.data, 5, argtypes, args, InvalidOid, NULL);
+		if (edata != NULL)
+			report_rules_failure(NIL, target, edata);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			int			key = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+
+			((VerifyResult *) list_nth(results, key - 1))->violations =
+				DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		}
 	}
 	return results;
 }
@@ -2232,6 +2446,33 @@ engine_settings(void)
 /* ---- The run ledger ---- */
 
 /*
+ * sandbox_ledger_insert_run
+ *		See penelope_sandbox.h: insert the sandbox.run row of a new run of
+ *		this database (OID and system identifier) with a status, and
+ *		return its id.  The one place that creates runs: the synchronous
+ *		call, the queued asynchronous call and the launcher's automatic
+ *		run all go through it.  SPI must be connected.
+ */
+int64
+sandbox_ledger_insert_run(const char *environment, const char *status)
+{
+	Oid			argtypes[4] = {TEXTOID, OIDOID, INT8OID, TEXTOID};
+	Datum		args[4];
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(environment);
+	args[1] = ObjectIdGetDatum(MyDatabaseId);
+	args[2] = Int64GetDatum((int64) GetSystemIdentifier());
+	args[3] = CStringGetTextDatum(status);
+	if (SPI_execute_with_args("INSERT INTO sandbox.run (environment, database_oid, system_identifier, status)"
+							  " VALUES ($1, $2, $3, $4) RETURNING id",
+							  4, argtypes, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not insert into sandbox.run");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
  * ledger_start
  *		Insert the sandbox.run row of a new run, or mark an existing one
  *		(created by the background worker) as running.
@@ -2239,68 +2480,104 @@ engine_settings(void)
 static int64
 ledger_start(const char *environment, int64 run_id)
 {
-	Oid			argtypes[4] = {TEXTOID, OIDOID, INT8OID, INT8OID};
-	Datum		args[4];
-	bool		isnull;
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		args[2];
+
+	if (run_id <= 0)
+		return sandbox_ledger_insert_run(environment, "running");
 
 	args[0] = CStringGetTextDatum(environment);
-	args[1] = ObjectIdGetDatum(MyDatabaseId);
-	args[2] = Int64GetDatum((int64) GetSystemIdentifier());
-	args[3] = Int64GetDatum(run_id);
-
-	if (run_id > 0)
-	{
-		if (SPI_execute_with_args("UPDATE sandbox.run SET status = 'running'"
-								  " WHERE id OPERATOR(pg_catalog.=) $4 AND environment OPERATOR(pg_catalog.=) $1 RETURNING id",
-								  4, argtypes, args, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
-			SPI_processed != 1)
-			elog(ERROR, "run %lld of environment \"%s\" is not in sandbox.run",
-				 (long long) run_id, environment);
-		return run_id;
-	}
-	if (SPI_execute_with_args("INSERT INTO sandbox.run (environment, database_oid, system_identifier)"
-							  " VALUES ($1, $2, $3) RETURNING id",
-							  3, argtypes, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not insert into sandbox.run");
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	args[1] = Int64GetDatum(run_id);
+	if (SPI_execute_with_args("UPDATE sandbox.run SET status = 'running'"
+							  " WHERE id OPERATOR(pg_catalog.=) $2 AND environment OPERATOR(pg_catalog.=) $1 RETURNING id",
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "run %lld of environment \"%s\" is not in sandbox.run",
+			 (long long) run_id, environment);
+	return run_id;
 }
 
 /*
- * ledger_step
- *		Record one executed statement.
+ * ledger_steps
+ *		Record the executed statements of a run, all in one INSERT (one
+ *		row per step; "tables" lists every table of the statement, since a
+ *		TRUNCATE empties several).  The rows go in with the run's other
+ *		changes, in its transaction, so recording them at the end of the
+ *		steps rather than after each changes nothing anybody can see.
  */
 static void
-ledger_step(int64 run_id, PlanStep *step, int64 rows)
+ledger_steps(int64 run_id, List *steps)
 {
-	Oid			argtypes[9] = {INT8OID, INT4OID, NAMEOID, NAMEOID, TEXTOID,
-	INT8ARRAYOID, TEXTOID, INT8OID, FLOAT8OID};
+	int			n = list_length(steps);
+	Oid			argtypes[9] = {INT8OID, INT4ARRAYOID, NAMEARRAYOID, NAMEARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID};
 	Datum		args[9];
-	Datum	   *ids = palloc(sizeof(Datum) * list_length(step->rules));
+	Datum	   *stepnos,
+			   *schemas,
+			   *names,
+			   *methods,
+			   *rule_ids,
+			   *statements,
+			   *rows,
+			   *seconds;
 	ListCell   *lc;
 
-	foreach(lc, step->rules)
-		ids[foreach_current_index(lc)] = Int64GetDatum(((SandboxRule *) lfirst(lc))->id);
+	if (n == 0)
+		return;
+	stepnos = palloc(sizeof(Datum) * n);
+	schemas = palloc(sizeof(Datum) * n);
+	names = palloc(sizeof(Datum) * n);
+	methods = palloc(sizeof(Datum) * n);
+	rule_ids = palloc(sizeof(Datum) * n);
+	statements = palloc(sizeof(Datum) * n);
+	rows = palloc(sizeof(Datum) * n);
+	seconds = palloc(sizeof(Datum) * n);
+	foreach(lc, steps)
+	{
+		PlanStep   *step = lfirst(lc);
+		int			i = foreach_current_index(lc);
+		StringInfoData ids;
+		ListCell   *lc2;
 
+		initStringInfo(&ids);
+		appendStringInfoChar(&ids, '{');
+		foreach(lc2, step->rules)
+			appendStringInfo(&ids, "%s%lld", foreach_current_index(lc2) > 0 ? "," : "",
+							 (long long) ((SandboxRule *) lfirst(lc2))->id);
+		appendStringInfoChar(&ids, '}');
+
+		stepnos[i] = Int32GetDatum(step->stepno);
+		schemas[i] = DirectFunctionCall1(namein, CStringGetDatum(step->table->schema));
+		names[i] = DirectFunctionCall1(namein, CStringGetDatum(step->table->name));
+		methods[i] = CStringGetTextDatum(method_names[step->method]);
+		rule_ids[i] = CStringGetTextDatum(ids.data);
+		statements[i] = CStringGetTextDatum(step->sql);
+		rows[i] = Int64GetDatum(step->rows);
+		seconds[i] = Float8GetDatum(step->seconds);
+	}
 	args[0] = Int64GetDatum(run_id);
-	args[1] = Int32GetDatum(step->stepno);
-	args[2] = DirectFunctionCall1(namein, CStringGetDatum(step->table->schema));
-	args[3] = DirectFunctionCall1(namein, CStringGetDatum(step->table->name));
-	args[4] = CStringGetTextDatum(method_names[step->method]);
-	args[5] = PointerGetDatum(construct_array(ids, list_length(step->rules),
-											  INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	args[6] = CStringGetTextDatum(step->sql);
-	args[7] = Int64GetDatum(rows);
-	args[8] = Float8GetDatum(step->seconds);
+	args[1] = PointerGetDatum(construct_array(stepnos, n, INT4OID, 4, true, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(schemas, n, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
+	args[3] = PointerGetDatum(construct_array(names, n, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
+	args[4] = PointerGetDatum(construct_array(methods, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[5] = PointerGetDatum(construct_array(rule_ids, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[6] = PointerGetDatum(construct_array(statements, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[7] = PointerGetDatum(construct_array(rows, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[8] = PointerGetDatum(construct_array(seconds, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
-	/* tables: every table of the statement (a TRUNCATE empties several) */
 	if (SPI_execute_with_args("INSERT INTO sandbox.run_step (run_id, step, table_schema, table_name,"
 							  " tables, method, rule_ids, statement, rows, duration)"
-							  " VALUES ($1, $2, $3, $4,"
+							  " SELECT $1, s.step, s.sch, s.tab,"
 							  " COALESCE((SELECT pg_catalog.array_agg(DISTINCT pg_catalog.format('%I.%I',"
 							  "  r.table_schema, r.table_name)) FROM sandbox.rule r"
-							  "  WHERE r.id OPERATOR(pg_catalog.=) ANY ($6)),"
-							  "  ARRAY[pg_catalog.format('%I.%I', $3, $4)]),"
-							  " $5, $6, $7, $8, pg_catalog.make_interval(secs => $9))",
+							  "  WHERE r.id OPERATOR(pg_catalog.=) ANY (s.ids::pg_catalog.int8[])),"
+							  "  ARRAY[pg_catalog.format('%I.%I', s.sch, s.tab)]),"
+							  " s.method, s.ids::pg_catalog.int8[], s.statement, s.nrows,"
+							  " pg_catalog.make_interval(secs => s.secs)"
+							  " FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),"
+							  "  pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+							  "  pg_catalog.unnest($8), pg_catalog.unnest($9))"
+							  "  AS s(step, sch, tab, method, ids, statement, nrows, secs)",
 							  9, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into sandbox.run_step");
 }
@@ -2468,34 +2745,40 @@ deferred_foreign_keys(SanitizePlan *plan)
  * refresh_materialized_views
  *		Refresh the populated materialized views over the relations the
  *		run rewrote or emptied: they would keep every original otherwise.
- *		Returns their OIDs.
+ *		One catalog query for all the relations.  Returns their OIDs.
  */
 static List *
 refresh_materialized_views(List *relids)
 {
 	List	   *views = NIL;
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum		args[1];
+	Datum	   *oids;
 	ListCell   *lc;
 
 	if (relids == NIL)
 		return NIL;
+	oids = palloc(sizeof(Datum) * list_length(relids));
 	foreach(lc, relids)
+		oids[foreach_current_index(lc)] = ObjectIdGetDatum(lfirst_oid(lc));
+	args[0] = PointerGetDatum(construct_array(oids, list_length(relids), OIDOID,
+											  sizeof(Oid), true, TYPALIGN_INT));
+	if (SPI_execute_with_args("SELECT DISTINCT r.ev_class FROM pg_catalog.pg_depend d"
+							  " JOIN pg_catalog.pg_rewrite r ON r.oid OPERATOR(pg_catalog.=) d.objid"
+							  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.ev_class"
+							  " WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+							  " AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+							  " AND d.refobjid OPERATOR(pg_catalog.=) ANY ($1)"
+							  " AND c.relkind OPERATOR(pg_catalog.=) 'm' AND c.relispopulated"
+							  " ORDER BY 1",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_depend");
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		if (SPI_execute(psprintf("SELECT DISTINCT r.ev_class FROM pg_catalog.pg_depend d"
-								 " JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
-								 " JOIN pg_catalog.pg_class c ON c.oid = r.ev_class"
-								 " WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
-								 " AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-								 " AND d.refobjid = %u AND c.relkind = 'm' AND c.relispopulated",
-								 lfirst_oid(lc)), true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read pg_depend");
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			bool		isnull;
+		bool		isnull;
 
-			views = list_append_unique_oid(views,
-										   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-																		  SPI_tuptable->tupdesc, 1, &isnull)));
-		}
+		views = lappend_oid(views, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																  SPI_tuptable->tupdesc, 1, &isnull)));
 	}
 	foreach(lc, views)
 	{
@@ -2511,25 +2794,71 @@ refresh_materialized_views(List *relids)
 }
 
 /*
+ * sandbox_ancestors
+ *		See penelope_sandbox.h: the parents of a relation, theirs, and so
+ *		on (inheritance and partitioning), read from pg_inherits without
+ *		SPI.
+ */
+List *
+sandbox_ancestors(Oid relid)
+{
+	List	   *result = NIL;
+	List	   *pending;
+	Relation	inhrel;
+
+	if (!has_superclass(relid))
+		return NIL;
+	pending = list_make1_oid(relid);
+	inhrel = table_open(InheritsRelationId, AccessShareLock);
+	while (pending != NIL)
+	{
+		Oid			child = linitial_oid(pending);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tuple;
+
+		pending = list_delete_first(pending);
+		ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(child));
+		scan = systable_beginscan(inhrel, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		{
+			Oid			parent = ((Form_pg_inherits) GETSTRUCT(tuple))->inhparent;
+
+			if (!list_member_oid(result, parent))
+			{
+				result = lappend_oid(result, parent);
+				pending = lappend_oid(pending, parent);
+			}
+		}
+		systable_endscan(scan);
+	}
+	table_close(inhrel, AccessShareLock);
+	return result;
+}
+
+/*
  * renew_statistics
  *		Forget the statistics that may show a value the run changed or
  *		removed, then ANALYZE what it rewrote, so that pg_stats never shows
  *		an original: every column of a table that lost rows (truncated,
  *		deleted from, refreshed), the changed columns of the others, the
  *		statistics of their indexes, and the inherited statistics of their
- *		parents.
+ *		parents.  The statistics are deleted directly in the catalogs and
+ *		one ANALYZE statement lists every relation, all in the run's
+ *		transaction.
  */
 static void
 renew_statistics(SanitizePlan *plan, List *views)
 {
 	List	   *analyze = NIL;
+	StringInfoData sql;
 	ListCell   *lc;
 
 	foreach(lc, plan->steps)
 	{
 		PlanStep   *step = lfirst(lc);
 		TableRules *table = step->table;
-		List	   *attnums = NIL;
 		List	   *relids;
 		ListCell   *lc2;
 
@@ -2546,28 +2875,14 @@ renew_statistics(SanitizePlan *plan, List *views)
 		}
 
 		/* the relation and its ancestors, whose inherited statistics count it */
-		relids = list_make1_oid(table->relid);
-		if (SPI_execute(psprintf("WITH RECURSIVE a(r) AS (SELECT inhparent FROM pg_catalog.pg_inherits"
-								 " WHERE inhrelid = %u UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i"
-								 " JOIN a ON i.inhrelid = a.r) SELECT r FROM a", table->relid),
-						true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read pg_inherits");
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			bool		isnull;
-
-			relids = list_append_unique_oid(relids,
-											DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-																		   SPI_tuptable->tupdesc, 1, &isnull)));
-		}
-
+		relids = lcons_oid(table->relid, sandbox_ancestors(table->relid));
 		foreach(lc2, relids)
 		{
 			Oid			relid = lfirst_oid(lc2);
+			List	   *attnums = NIL;
 			Relation	rel;
 			ListCell   *lc3;
 
-			attnums = NIL;
 			if (table->deletes == NIL && step->method != METHOD_DELETE && table->updates != NIL)
 			{
 				foreach(lc3, column_names(table->updates))
@@ -2586,17 +2901,21 @@ renew_statistics(SanitizePlan *plan, List *views)
 		sandbox_forget_statistics(lfirst_oid(lc), NIL);
 		analyze = list_append_unique_oid(analyze, lfirst_oid(lc));
 	}
+	if (analyze == NIL)
+		return;
 
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "ANALYZE ");
 	foreach(lc, analyze)
 	{
 		Oid			relid = lfirst_oid(lc);
 
-		if (SPI_execute(psprintf("ANALYZE %s",
-								 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-															get_rel_name(relid))),
-						false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not analyze relation %u", relid);
+		appendStringInfo(&sql, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													get_rel_name(relid)));
 	}
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not analyze the rewritten relations");
 }
 
 /*
@@ -2640,6 +2959,62 @@ report_progress(int64 run_id, int stepno, int nsteps, PlanStep *step, int64 rows
 									(long long) run_id, stepno, nsteps,
 									method_names[step->method], step->table->qualname,
 									relid, blocks, tuples, (long long) rows_done));
+}
+
+/*
+ * empty_btree
+ *		Whether an index is a B-tree holding its metapage alone.
+ */
+static bool
+empty_btree(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	bool		result = rel->rd_rel->relam == BTREE_AM_OID &&
+		RelationGetNumberOfBlocks(rel) <= 1;
+
+	relation_close(rel, NoLock);
+	return result;
+}
+
+/*
+ * never_held_rows
+ *		Whether a table (locked by the run) provably holds no row and no
+ *		trace of one: no block in its heap nor in its TOAST table, and
+ *		only B-tree indexes that never had a root page (their metapage
+ *		alone; a B-tree never shrinks).  Rewriting it would only create
+ *		and swap empty files, about as much work as a table of a few rows:
+ *		the run skips it.  Its statistics are still forgotten and computed
+ *		again (renew_statistics goes by the steps), and verification scans
+ *		it instead of trusting a rewrite.
+ */
+static bool
+never_held_rows(Oid relid)
+{
+	Relation	rel = relation_open(relid, NoLock);
+	bool		result = RelationGetNumberOfBlocks(rel) == 0;
+	List	   *indexes = NIL;
+	ListCell   *lc;
+
+	if (result)
+	{
+		indexes = RelationGetIndexList(rel);
+		if (OidIsValid(rel->rd_rel->reltoastrelid))
+		{
+			Relation	toast = relation_open(rel->rd_rel->reltoastrelid, AccessShareLock);
+
+			result = RelationGetNumberOfBlocks(toast) == 0;
+			indexes = list_concat(indexes, RelationGetIndexList(toast));
+			relation_close(toast, NoLock);
+		}
+	}
+	relation_close(rel, NoLock);
+	foreach(lc, indexes)
+	{
+		if (!result)
+			break;
+		result = empty_btree(lfirst_oid(lc));
+	}
+	return result;
 }
 
 /*
@@ -2725,7 +3100,9 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		/* Statements that do not report their rows are counted first */
 		rows = (step->method == METHOD_TRUNCATE || step->method == METHOD_BUILTIN) ?
 			count_guarded(step->table, step->rules, step->count_sql) : 0;
-		if (step->method == METHOD_REWRITE)
+		if (step->method == METHOD_REWRITE && never_held_rows(step->table->relid))
+			rows = 0;			/* nothing to rewrite; verify scans it */
+		else if (step->method == METHOD_REWRITE)
 		{
 			rows = rewrite_guarded(step);
 			plan->rewritten = lappend_oid(plan->rewritten, step->table->relid);
@@ -2745,7 +3122,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		INSTR_TIME_SUBTRACT(step_time, step_start);
 		step->stepno = stepno;
 		step->seconds = INSTR_TIME_GET_DOUBLE(step_time);
-		ledger_step(run_id, step, rows);
+		step->rows = rows;
 		total_rows += rows;
 		if (step->method == METHOD_UNLINK)
 			unlinked += rows;
@@ -2754,6 +3131,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 			in_place = list_append_unique_ptr(in_place, step->table->qualname);
 	}
 
+	ledger_steps(run_id, plan->steps);
 	check_foreign_keys(plan);
 
 	/* Nothing the run changed may stay visible elsewhere */

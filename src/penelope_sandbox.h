@@ -204,6 +204,32 @@ extern List *sandbox_outbound_checks(void);
  * sandbox_report_progress set, each step is shown in pg_stat_activity.
  */
 extern char *sandbox_sanitize_environment(const char *environment, int64 run_id);
+
+/*
+ * sandbox_ledger_insert_run() inserts the sandbox.run row of a new run of
+ * this database with a status ('queued', 'running') and returns its id:
+ * the only INSERT INTO sandbox.run.  SPI must be connected.
+ */
+extern int64 sandbox_ledger_insert_run(const char *environment, const char *status);
+
+/*
+ * Rules of behaviour shared by the planning of a run (engine.c) and the
+ * writing of a rule (catalog.c, rule_checks.c): a masked key that a
+ * foreign key references needs its referencing columns masked by the same
+ * run (sandbox_check_rule_keys refuses a validated rule that breaks it);
+ * a rule on a parent and another on one of its partitions or children
+ * must not write the same column (sandbox_refuse_overlapping_rule raises
+ * the refusal).  sandbox_check_rule_written (rule_checks.c) makes both
+ * checks for a rule being written; sandbox_ancestors lists the parents of
+ * a relation, theirs, and so on.  SPI must be connected.
+ */
+extern void sandbox_check_rule_keys(SandboxRule *rule,
+									List *(*chain_rules) (const SandboxRule *rule));
+extern void sandbox_check_rule_written(SandboxRule *rule);
+extern List *sandbox_ancestors(Oid relid);
+extern void sandbox_refuse_overlapping_rule(int64 child_rule, const char *column,
+											const char *child, int64 parent_rule,
+											const char *parent);
 extern int	sandbox_run_as_owner(Oid owner, const char *sql,
 								 int nargs, Oid *argtypes, Datum *values);
 extern void sandbox_run_rule_sql(SandboxRule *rule, const char *sql);

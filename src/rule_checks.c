@@ -31,6 +31,13 @@
  *	  from the old value of that column, the verification from the new
  *	  one.  Checked both ways: when the reading rule is written and when
  *	  the writing rule is; the error names both rules.
+ *	- other tables, when a rule is written (sandbox_check_rule_written; the
+ *	  planning of a run makes the same checks with the same code): a rule
+ *	  on a table and another on one of its partitions or inheritance
+ *	  children writing the same column, in environments a run applies
+ *	  together; a masked key that a foreign key references while no rule
+ *	  of the environment's chain changes the referencing columns (write
+ *	  the referencing rule first).
  *
  * The same function runs when a rule is written and when it runs.  The
  * catalog tables are read with the rights of their owner, as the
@@ -52,6 +59,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -113,6 +121,10 @@ typedef enum CatalogQuery
 	QUERY_RELATED,				/* does a run apply environments $1 and $2
 								 * together? */
 	QUERY_COUNTS,				/* rules and runs */
+	QUERY_FAMILY_WRITERS,		/* rules other than $1 writing column $2 of
+								 * one of the tables $3.$4 (text[]) */
+	QUERY_CHAIN_RULES,			/* rules other than $1 that a run of
+								 * environment $2 applies */
 	NUM_CATALOG_QUERIES
 } CatalogQuery;
 
@@ -136,6 +148,20 @@ static const char *const catalog_sql[NUM_CATALOG_QUERIES] = {
 	[QUERY_COUNTS] =
 	"SELECT (SELECT pg_catalog.count(*) FROM sandbox.rule),"
 	" (SELECT pg_catalog.count(*) FROM sandbox.run)",
+	[QUERY_FAMILY_WRITERS] =
+	"SELECT r.id, r.environment, r.table_schema::pg_catalog.text, r.table_name::pg_catalog.text"
+	"  FROM sandbox.rule r"
+	" WHERE r.enabled AND r.id <> $1 AND r.column_name::pg_catalog.text = $2"
+	"   AND r.action IN ('mask', 'set')"
+	"   AND (r.table_schema::pg_catalog.text, r.table_name::pg_catalog.text) IN"
+	"       (SELECT f.s, f.t FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS f(s, t))"
+	" ORDER BY r.id",
+	[QUERY_CHAIN_RULES] =
+	"SELECT r.id, r.environment, r.table_schema::pg_catalog.text, r.table_name::pg_catalog.text,"
+	"       r.column_name::pg_catalog.text, r.action"
+	"  FROM sandbox.rule r JOIN sandbox.environment_chain($2) c ON c.name = r.environment"
+	" WHERE r.enabled AND r.id <> $1 AND r.action IN ('mask', 'set', 'truncate')"
+	" ORDER BY c.depth, r.id",
 };
 
 static const Oid catalog_argtypes[NUM_CATALOG_QUERIES][5] = {
@@ -144,6 +170,8 @@ static const Oid catalog_argtypes[NUM_CATALOG_QUERIES][5] = {
 	[QUERY_WRITERS_OF] = {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID},
 	[QUERY_READER_CANDIDATES] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID},
 	[QUERY_RELATED] = {TEXTOID, TEXTOID},
+	[QUERY_FAMILY_WRITERS] = {INT8OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID},
+	[QUERY_CHAIN_RULES] = {INT8OID, TEXTOID},
 };
 
 static const int catalog_nargs[NUM_CATALOG_QUERIES] = {
@@ -153,6 +181,8 @@ static const int catalog_nargs[NUM_CATALOG_QUERIES] = {
 	[QUERY_READER_CANDIDATES] = 5,
 	[QUERY_RELATED] = 2,
 	[QUERY_COUNTS] = 0,
+	[QUERY_FAMILY_WRITERS] = 4,
+	[QUERY_CHAIN_RULES] = 2,
 };
 
 static SPIPlanPtr catalog_plans[NUM_CATALOG_QUERIES];
@@ -735,6 +765,131 @@ check_column_not_read(const SandboxRule *rule, AttrNumber attnum)
 					 errhint("Change rule %lld to compute its value from columns no rule writes, or disable it first.",
 							 (long long) other->id)));
 	}
+}
+
+/* ---- Partitions and foreign keys, when a rule is written ---- */
+
+/*
+ * check_no_overlapping_rule
+ *		A mask or set rule must not write a column that a related rule
+ *		writes on an ancestor, a partition or an inheritance child of its
+ *		table: a rule on a table applies to all of them, and one of the two
+ *		rules could never verify.  The same refusal as when a run is
+ *		planned (sandbox_refuse_overlapping_rule, engine.c).  A table in no
+ *		inheritance tree costs two pg_inherits look-ups, no query.
+ */
+static void
+check_no_overlapping_rule(const SandboxRule *rule)
+{
+	List	   *ancestors = sandbox_ancestors(rule->relid);
+	List	   *family = list_concat(list_copy(ancestors),
+									 list_delete_first(find_all_inheritors(rule->relid, NoLock, NULL)));
+	List	   *found = NIL;
+	Datum	   *schemas;
+	Datum	   *names;
+	Datum		args[4];
+	char	   *qualname;
+	ListCell   *lc;
+
+	if (family == NIL)
+		return;
+	schemas = palloc(sizeof(Datum) * list_length(family));
+	names = palloc(sizeof(Datum) * list_length(family));
+	foreach(lc, family)
+	{
+		schemas[foreach_current_index(lc)] =
+			CStringGetTextDatum(get_namespace_name(get_rel_namespace(lfirst_oid(lc))));
+		names[foreach_current_index(lc)] = CStringGetTextDatum(get_rel_name(lfirst_oid(lc)));
+	}
+	args[0] = Int64GetDatum(rule->id);
+	args[1] = CStringGetTextDatum(rule->column_name);
+	args[2] = PointerGetDatum(construct_array(schemas, list_length(family), TEXTOID, -1, false, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(names, list_length(family), TEXTOID, -1, false, TYPALIGN_INT));
+	catalog_query(QUERY_FAMILY_WRITERS, args);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		SandboxRule *other = palloc0(sizeof(SandboxRule));
+		bool		isnull;
+
+		other->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		other->environment = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		other->table_schema = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		other->table_name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4);
+		found = lappend(found, other);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	qualname = quote_qualified_identifier(rule->table_schema, rule->table_name);
+	foreach(lc, found)
+	{
+		SandboxRule *other = lfirst(lc);
+		char	   *other_qualname = quote_qualified_identifier(other->table_schema, other->table_name);
+		Oid			other_relid = get_namespace_oid(other->table_schema, true);
+
+		if (OidIsValid(other_relid))
+			other_relid = get_relname_relid(other->table_name, other_relid);
+		if (!environments_related(rule->environment, other->environment))
+			continue;
+		if (list_member_oid(ancestors, other_relid))
+			sandbox_refuse_overlapping_rule(rule->id, rule->column_name, qualname,
+											other->id, other_qualname);
+		else
+			sandbox_refuse_overlapping_rule(other->id, rule->column_name, other_qualname,
+											rule->id, qualname);
+	}
+}
+
+/*
+ * chain_rules
+ *		The enabled mask, set and truncate rules, other than the rule
+ *		itself, that a run of the rule's environment applies (id,
+ *		environment, table, column and action), read as the catalog's
+ *		owner: for sandbox_check_rule_keys.
+ */
+static List *
+chain_rules(const SandboxRule *rule)
+{
+	Datum		args[2] = {Int64GetDatum(rule->id), CStringGetTextDatum(rule->environment)};
+	List	   *result = NIL;
+
+	catalog_query(QUERY_CHAIN_RULES, args);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		SandboxRule *other = palloc0(sizeof(SandboxRule));
+		char	   *action = SPI_getvalue(tuple, tupdesc, 6);
+		bool		isnull;
+
+		other->id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+		other->environment = SPI_getvalue(tuple, tupdesc, 2);
+		other->table_schema = SPI_getvalue(tuple, tupdesc, 3);
+		other->table_name = SPI_getvalue(tuple, tupdesc, 4);
+		other->column_name = SPI_getvalue(tuple, tupdesc, 5);
+		other->action = strcmp(action, "mask") == 0 ? ACTION_MASK :
+			strcmp(action, "set") == 0 ? ACTION_SET : ACTION_TRUNCATE;
+		result = lappend(result, other);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/*
+ * sandbox_check_rule_written
+ *		See penelope_sandbox.h: the checks that involve other tables,
+ *		made when a validated rule is written (the planning of a run makes
+ *		them again over the rules it applies): no overlapping rule on a
+ *		parent or a partition, no masked key left referenced by columns
+ *		that no rule of the environment masks.
+ */
+void
+sandbox_check_rule_written(SandboxRule *rule)
+{
+	if ((rule->action != ACTION_MASK && rule->action != ACTION_SET) ||
+		rule->column_name == NULL || !OidIsValid(rule->relid))
+		return;
+	check_no_overlapping_rule(rule);
+	sandbox_check_rule_keys(rule, chain_rules);
 }
 
 /* ---- The entry point ---- */

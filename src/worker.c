@@ -253,27 +253,6 @@ check_environment_exists(const char *environment)
 }
 
 /*
- * insert_queued_run
- *		Insert a sandbox.run row with status 'queued'; SPI is connected.
- */
-static int64
-insert_queued_run(const char *environment)
-{
-	Oid			argtypes[3] = {TEXTOID, OIDOID, INT8OID};
-	Datum		args[3];
-	bool		isnull;
-
-	args[0] = CStringGetTextDatum(environment);
-	args[1] = ObjectIdGetDatum(MyDatabaseId);
-	args[2] = Int64GetDatum((int64) GetSystemIdentifier());
-	if (SPI_execute_with_args("INSERT INTO sandbox.run (environment, database_oid, system_identifier, status)"
-							  " VALUES ($1, $2, $3, 'queued') RETURNING id",
-							  3, argtypes, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not insert into sandbox.run");
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
-
-/*
  * sandbox_sanitize_async(environment text) returns bigint
  *		Queue a run and return its id at once; its worker starts when this
  *		transaction commits.
@@ -292,7 +271,7 @@ sandbox_sanitize_async(PG_FUNCTION_ARGS)
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	pending = palloc0(sizeof(PendingRun));
 	MemoryContextSwitchTo(oldcxt);
-	pending->task.run_id = insert_queued_run(environment);
+	pending->task.run_id = sandbox_ledger_insert_run(environment, "queued");
 	SPI_finish();
 
 	pending->dboid = MyDatabaseId;
@@ -546,9 +525,7 @@ claim_run(SanitizerTask *task, const char *dbname)
 							task->environment, dbname),
 					 errdetail("A sandbox is opened only by a run that applied at least one rule."),
 					 errhint("Add the rules (sandbox_load_profile(), or restore them with the dump).")));
-		run_id = run_sql("INSERT INTO sandbox.run (environment, database_oid, system_identifier, status)"
-						 " VALUES ($1, $2, $3, 'running') RETURNING id",
-						 4, argtypes, args);
+		run_id = sandbox_ledger_insert_run(task->environment, "running");
 		lock_run(run_id);
 	}
 
@@ -612,7 +589,7 @@ recover_runs(Oid dboid, const char *dbname)
 
 			task->roleid = BOOTSTRAP_SUPERUSERID;
 			strlcpy(task->environment, strVal(lfirst(lc)), NAMEDATALEN);
-			task->run_id = insert_queued_run(task->environment);
+			task->run_id = sandbox_ledger_insert_run(task->environment, "queued");
 			tasks = lappend(tasks, task);
 		}
 	}

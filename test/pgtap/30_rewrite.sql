@@ -206,13 +206,10 @@ SELECT throws_like($$SELECT sandbox_sanitize('migration')$$, 'rule% failed% on t
 	'a CHECK constraint is checked on the new rows, and names the rule');
 DELETE FROM sandbox.rule WHERE table_name = 'client' AND column_name = 'last_name' AND action = 'set';
 UPDATE sandbox.rule SET enabled = true WHERE table_name = 'client';
-INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
-	VALUES ('migration', 'rw', 'visit_2024', 'comment', 'set', $$'other'$$);
-SELECT throws_like($$SELECT * FROM sandbox_plan('migration')$$,
+SELECT throws_like($q$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('migration', 'rw', 'visit_2024', 'comment', 'set', $$'other'$$)$q$,
 	'%writes column comment of rw.visit_2024, which rule % on rw.visit writes too%',
-	'a rule on a partition and one on its parent for the same column are refused');
-
-DELETE FROM sandbox.rule WHERE table_name = 'visit_2024';
+	'a rule on a partition and one on its parent for the same column are refused when written');
 
 -- a masked key referenced ON UPDATE CASCADE: both sides masked alike, or refused
 CREATE TABLE rw.account (code text PRIMARY KEY, label text);
@@ -221,13 +218,14 @@ ALTER TABLE rw.account OWNER TO rw_owner;
 ALTER TABLE rw.account_note OWNER TO rw_owner;
 INSERT INTO rw.account SELECT 'ACC-' || g, 'l' FROM generate_series(1, 20) g;
 INSERT INTO rw.account_note SELECT g, 'ACC-' || (1 + g % 20), 'b' FROM generate_series(1, 40) g;
-INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
-	VALUES ('migration', 'rw', 'account', 'code', 'mask', 'sandbox.mask_id(code)');
-SELECT throws_like($$SELECT * FROM sandbox_plan('migration')$$,
-	'the rules change the key of rw.account that foreign key account_note_account_code_fkey of rw.account_note references, and no rule changes the referencing columns',
-	'a masked key whose referencing column no rule masks is refused, with the reason');
+SELECT throws_like($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('migration', 'rw', 'account', 'code', 'mask', 'sandbox.mask_id(code)')$$,
+	'%the rules change the key of rw.account that foreign key account_note_account_code_fkey of rw.account_note references, and no rule changes the referencing columns',
+	'a masked key whose referencing column no rule masks is refused when written, with the reason');
 INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
 	VALUES ('migration', 'rw', 'account_note', 'account_code', 'set', $$'ACC-0'$$);
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('migration', 'rw', 'account', 'code', 'mask', 'sandbox.mask_id(code)');
 SELECT throws_like($$SELECT sandbox_sanitize('migration')$$,
 	'foreign key account_note_account_code_fkey of rw.account_note does not hold after the rules: 40 rows%',
 	'a foreign key the rules break is found after the rewrite');

@@ -1,0 +1,163 @@
+-- 31_rule_constraints.sql: constraints as users declare them (issue 9),
+-- refused when the rule is written rather than when a run is planned:
+--   (a) a masked key that a foreign key references, while no rule of the
+--       same run changes the referencing columns (a rewrite cascades
+--       nothing, so the key could never hold);
+--   (b) rules on a partitioned (or inheritance) parent and on one of its
+--       partitions (children) for the same column (one could never
+--       verify).
+-- Environments count as they run: a rule of an environment it inherits
+-- from applies with it; a rule of an unrelated environment does not.
+BEGIN;
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS penelope_sandbox;
+SELECT plan(24);
+
+CREATE SCHEMA rc;
+CREATE TABLE rc.account (code text PRIMARY KEY, label text);
+CREATE TABLE rc.note (id int PRIMARY KEY, account_code text REFERENCES rc.account ON UPDATE CASCADE, body text);
+CREATE TABLE rc.plain (id int PRIMARY KEY, v text);
+INSERT INTO rc.account SELECT 'ACC-' || g, 'l' FROM generate_series(1, 5) g;
+INSERT INTO rc.note SELECT g, 'ACC-' || (1 + g % 5), 'b' FROM generate_series(1, 10) g;
+CREATE TABLE rc.visit (id int, visit_date date NOT NULL, comment text) PARTITION BY RANGE (visit_date);
+CREATE TABLE rc.visit_2024 PARTITION OF rc.visit FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE rc.visit_2025 PARTITION OF rc.visit FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE rc.animal (id int, name text);
+CREATE TABLE rc.dog (breed text) INHERITS (rc.animal);
+
+INSERT INTO sandbox.environment (name) VALUES ('rc_base'), ('rc_other');
+INSERT INTO sandbox.environment (name, inherits) VALUES ('rc_child', 'rc_base');
+
+-- ---- (a) a masked key that a foreign key references ----
+SELECT throws_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'account', 'code', 'mask', 'sandbox.mask_id(code)')$$,
+	'0A000', NULL, 'a masked key whose referencing column no rule masks is refused when written');
+SELECT throws_like($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'account', 'code', 'mask', 'sandbox.mask_id(code)')$$,
+	'rule %: the rules change the key of rc.account that foreign key note_account_code_fkey of rc.note references, and no rule changes the referencing columns',
+	'the refusal names the rule, the key and both tables');
+
+-- the refusal carries a detail and a hint
+CREATE FUNCTION pg_temp.refusal(sql text) RETURNS text[] LANGUAGE plpgsql AS $f$
+DECLARE
+	state text; detail text; hint text;
+BEGIN
+	EXECUTE sql;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+	RETURN ARRAY[state, detail, hint];
+END
+$f$;
+SELECT ok((SELECT r[2] LIKE 'A rewrite fires no ON UPDATE CASCADE%' AND r[3] LIKE 'Mask the referencing columns%'
+		   FROM pg_temp.refusal($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'account', 'code', 'mask', 'sandbox.mask_id(code)')$$) r),
+	'the key refusal has a detail and a hint');
+
+-- masking a column no key references is accepted
+SELECT lives_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'account', 'label', 'set', $q$'x'$q$)$$,
+	'a column no foreign key references is accepted');
+
+-- the referencing rule in an unrelated environment does not help
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_other', 'rc', 'note', 'account_code', 'mask', 'sandbox.mask_id(account_code)');
+SELECT throws_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'account', 'code', 'mask', 'sandbox.mask_id(code)')$$,
+	'0A000', NULL, 'a referencing rule of an unrelated environment does not make the key rule acceptable');
+
+-- nor in an environment that inherits from the rule's: a run of rc_base lacks it
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_child', 'rc', 'note', 'account_code', 'mask', 'sandbox.mask_id(account_code)');
+SELECT throws_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'account', 'code', 'mask', 'sandbox.mask_id(code)')$$,
+	'0A000', NULL, 'a referencing rule only in an inheriting environment does not make the key rule acceptable');
+
+-- in the rule's own environment chain it does: written first, then the key
+SELECT lives_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_child', 'rc', 'account', 'code', 'mask', 'sandbox.mask_id(code)')$$,
+	'a key rule whose referencing column a rule of the same environment masks is accepted');
+DELETE FROM sandbox.rule WHERE environment LIKE 'rc_%' AND table_name IN ('account', 'note');
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'note', 'account_code', 'mask', 'sandbox.mask_id(account_code)');
+SELECT lives_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_child', 'rc', 'account', 'code', 'mask', 'sandbox.mask_id(code)')$$,
+	'a referencing rule of an inherited environment makes the key rule acceptable');
+SELECT lives_ok($$SELECT sandbox_sanitize('rc_child')$$, 'and the run of that environment succeeds');
+SELECT is((SELECT count(*)::int FROM rc.note n JOIN rc.account a ON a.code = n.account_code
+		   WHERE a.code NOT LIKE 'ACC-%'), 10, 'every referencing row still finds its masked key');
+
+-- both rules in one statement: the key rule first is still refused (row by row)
+DELETE FROM sandbox.rule WHERE environment LIKE 'rc_%' AND table_name IN ('account', 'note');
+SELECT throws_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'account', 'code', 'mask', 'sandbox.mask_id(code)'),
+	       ('rc_base', 'rc', 'note', 'account_code', 'mask', 'sandbox.mask_id(account_code)')$$,
+	'0A000', NULL, 'the referencing rule must be written first');
+
+-- an update that turns a rule into a key rule is checked too
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'account', 'label', 'set', $$'y'$$);
+SELECT throws_ok($$UPDATE sandbox.rule SET column_name = 'code', action = 'mask', expression = 'sandbox.mask_id(code)'
+	WHERE environment = 'rc_base' AND table_name = 'account' AND expression = $q$'y'$q$ $$,
+	'0A000', NULL, 'an update making a rule mask a referenced key is refused too');
+
+-- ---- (b) a parent and one of its partitions or children, same column ----
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'visit', 'comment', 'set', $$'c'$$);
+SELECT throws_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'visit_2024', 'comment', 'set', $q$'d'$q$)$$,
+	'0A000', NULL, 'a rule on a partition is refused when its parent has one for the same column');
+SELECT throws_like($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'visit_2024', 'comment', 'set', $q$'d'$q$)$$,
+	'rule %: rule % writes column comment of rc.visit_2024, which rule % on rc.visit writes too',
+	'the refusal names both rules and both tables');
+SELECT ok((SELECT r[1] = '0A000' AND r[2] LIKE 'A rule on a table applies to its partitions%' AND r[3] LIKE 'A rule on a table applies%'
+		   FROM pg_temp.refusal($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'visit_2024', 'comment', 'set', $q$'d'$q$)$$) r),
+	'the overlap refusal has a detail and a hint');
+SELECT throws_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_child', 'rc', 'visit_2025', 'comment', 'set', $q$'d'$q$)$$,
+	'0A000', NULL, 'a rule on a partition is refused when the parent rule is in an inherited environment');
+SELECT lives_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_other', 'rc', 'visit_2025', 'comment', 'set', $q$'d'$q$)$$,
+	'a rule on a partition in an unrelated environment is accepted');
+SELECT lives_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'visit_2024', 'id', 'set', '0')$$,
+	'a rule on a partition for another column is accepted');
+
+-- the other order: the partition's rule first, then the parent's
+DELETE FROM sandbox.rule WHERE environment LIKE 'rc_%' AND table_name LIKE 'visit%';
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_child', 'rc', 'visit_2024', 'comment', 'set', $$'d'$$);
+SELECT throws_like($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'visit', 'comment', 'set', $q$'c'$q$)$$,
+	'rule %: rule % writes column comment of rc.visit_2024, which rule % on rc.visit writes too',
+	'a rule on a parent is refused when a partition has one for the same column (environment inheriting it)');
+
+-- a disabled rule does not count; enabling it again is checked
+DELETE FROM sandbox.rule WHERE environment LIKE 'rc_%' AND table_name LIKE 'visit%';
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression, enabled)
+	VALUES ('rc_base', 'rc', 'visit', 'comment', 'set', $$'c'$$, false);
+SELECT lives_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'visit_2024', 'comment', 'set', $q$'d'$q$)$$,
+	'a disabled parent rule does not refuse a partition rule');
+SELECT throws_ok($$UPDATE sandbox.rule SET enabled = true WHERE environment = 'rc_base' AND table_name = 'visit'$$,
+	'0A000', NULL, 'enabling the parent rule again is refused');
+
+-- inheritance children as well
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'animal', 'name', 'set', $$'a'$$);
+SELECT throws_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'dog', 'name', 'set', $q$'b'$q$)$$,
+	'0A000', NULL, 'a rule on an inheritance child is refused when the parent has one for the same column');
+SELECT lives_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'dog', 'breed', 'set', $q$'b'$q$)$$,
+	'a rule on a column of the child alone is accepted');
+
+-- a table in no tree and referenced by no key: nothing to refuse
+SELECT lives_ok($$INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_base', 'rc', 'plain', 'v', 'set', $q$'p'$q$)$$,
+	'a plain table is accepted');
+
+SELECT * FROM finish();
+ROLLBACK;
