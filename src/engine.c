@@ -2822,7 +2822,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		ereport(NOTICE,
 				(errmsg("%lld large objects were unlinked; their bytes stay in the pages of pg_largeobject until it is rewritten",
 						(long long) unlinked),
-				 errhint("Run VACUUM FULL pg_catalog.pg_largeobject once this transaction has committed.")));
+				 errhint("Once this transaction has committed, run VACUUM FULL pg_catalog.pg_largeobject as a superuser, outside a transaction block. sandbox_sanitize_async() and the background worker do it themselves.")));
 	if (in_place != NIL)
 	{
 		StringInfoData tables;
