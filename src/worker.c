@@ -48,6 +48,8 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_largeobject.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/vacuum.h"
@@ -71,6 +73,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "penelope_sandbox.h"
@@ -659,6 +662,23 @@ count_large_objects(void)
 }
 
 /*
+ * largeobject_relfilenode
+ *		The file of pg_largeobject now; in a transaction.
+ */
+static Oid
+largeobject_relfilenode(void)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(LargeObjectRelationId));
+	Oid			relfilenode;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", LargeObjectRelationId);
+	relfilenode = ((Form_pg_class) GETSTRUCT(tuple))->relfilenode;
+	ReleaseSysCache(tuple);
+	return relfilenode;
+}
+
+/*
  * rewrite_large_objects
  *		After a run that unlinked large objects has committed: rewrite
  *		pg_largeobject (VACUUM FULL, which CLUSTER's machinery does: a new
@@ -689,6 +709,7 @@ rewrite_large_objects(MemoryContext workcxt)
 	PG_TRY();
 	{
 		VacuumStmt *stmt = makeNode(VacuumStmt);
+		Oid			before = largeobject_relfilenode();
 
 		stmt->options = list_make1(makeDefElem("full", NULL, -1));
 		stmt->rels = list_make1(makeVacuumRelation(makeRangeVar("pg_catalog", "pg_largeobject", -1),
@@ -698,6 +719,11 @@ rewrite_large_objects(MemoryContext workcxt)
 							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 		ExecVacuum(make_parsestate(NULL), stmt, true);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
+		/* VACUUM skips, with a mere WARNING, a table it may not process */
+		if (largeobject_relfilenode() == before)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("VACUUM FULL left pg_largeobject in its old file")));
 		CommitTransactionCommand();
 	}
 	PG_CATCH();
@@ -720,6 +746,7 @@ rewrite_large_objects(MemoryContext workcxt)
 				 errhint("Run VACUUM FULL pg_catalog.pg_largeobject as a superuser: the bytes of the large objects the run unlinked stay in its pages until then.")));
 	}
 	PG_END_TRY();
+	MemoryContextSwitchTo(workcxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return error;
 }

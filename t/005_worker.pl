@@ -258,6 +258,11 @@ like(sql('attach', "SELECT summary FROM sandbox.run WHERE id = $run"),
 is(sql('attach', q{SELECT (SELECT count(*) FROM attachment) || '|' || (SELECT count(*) FROM pg_largeobject_metadata)}),
 	'0|1', 'the attachments and their large objects are gone, the logo is left');
 isnt(sql('attach', $relfilenode), $before, 'pg_largeobject has a new file');
+my $log = slurp_file($node->logfile);
+like($log, qr/LOG:  penelope_sandbox rewrote pg_largeobject in database "attach" in [0-9.]+ s after run $run, which unlinked 20 large objects/,
+	'the server log says so');
+# (the statements logged hold the marker, never a large object's bytes)
+unlike($log, qr/DELETED-ATTACHMENT-[0-9]/, 'without a byte of them');
 is(pages_holding('attach', 'DELETED-ATTACHMENT-'), '0',
 	'no page of pg_largeobject holds a byte of the unlinked large objects');
 is(pages_holding('attach', 'KEPT-LOGO') . '|' . sql('attach', q{SELECT convert_from(lo_get(image), 'UTF8') FROM logo}),
