@@ -2747,6 +2747,9 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 			bool		isnull;
 
 			rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			/* a DELETE that unlinks large objects counts them second */
+			if (step->method == METHOD_DELETE && SPI_tuptable->tupdesc->natts > 1)
+				unlinked += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		}
 		else if (step->method == METHOD_DELETE || step->method == METHOD_UPDATE)
 			rows = (int64) SPI_processed;

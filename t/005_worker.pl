@@ -296,5 +296,36 @@ ok(pages_holding('attach_sync', 'DELETED-ATTACHMENT-') > 0, 'the bytes are there
 $node->safe_psql('attach_sync', 'VACUUM FULL pg_catalog.pg_largeobject');
 is(pages_holding('attach_sync', 'DELETED-ATTACHMENT-'), '0', 'and gone after the statement of the hint');
 
+note 'the same when the attachments go through a DELETE (a foreign key references them)';
+
+# make_linked_attachments(DB): make_attachments, and links to every
+# attachment, deleted too: the attachments cannot be dropped by a rewrite
+sub make_linked_attachments
+{
+	my ($db) = @_;
+	make_attachments($db);
+	$node->safe_psql($db, q{
+		CREATE TABLE attachment_link (id int PRIMARY KEY, attachment_id int REFERENCES attachment);
+		INSERT INTO attachment_link SELECT g, g FROM generate_series(1, 20) g;
+		INSERT INTO sandbox.rule (environment, table_name, column_name, action, expression, filter)
+		VALUES ('migration', 'attachment_link', NULL, 'delete', NULL, 'true');
+	});
+}
+make_linked_attachments('attach_fk');
+like(sql('attach_fk', q{SELECT string_agg(s, E'\n') FROM sandbox_plan('migration') s}),
+	qr/WITH removed AS \(DELETE FROM public\.attachment WHERE/, '(the plan deletes the attachments with a DELETE)');
+($rc, $out, $err) = $node->psql('attach_fk', q{SELECT sandbox_sanitize('migration')});
+like($err, qr/NOTICE:  20 large objects were unlinked;/, 'sandbox_sanitize counts the large objects a DELETE unlinked');
+like($err, qr/HINT:  Once this transaction has committed, run VACUUM FULL pg_catalog\.pg_largeobject/,
+	'and says what to run');
+
+make_linked_attachments('attach_fk_async');
+$run = sql('attach_fk_async', q{SELECT sandbox_sanitize_async('migration')});
+ok(wait_for('attach_fk_async', "SELECT status = 'succeeded' AND summary LIKE '%pg_largeobject rewritten%(20 large objects unlinked)'
+	FROM sandbox.run WHERE id = $run", 30),
+	'an asynchronous run whose DELETE unlinked large objects rewrites pg_largeobject');
+is(pages_holding('attach_fk_async', 'DELETED-ATTACHMENT-'), '0',
+	'no page of pg_largeobject holds a byte of them');
+
 $node->stop;
 done_testing();
