@@ -688,11 +688,12 @@ largeobject_relfilenode(void)
  *
  * Outside any transaction.  VACUUM cannot run in a transaction block nor
  * through SPI: ExecVacuum is called as a top-level statement would be,
- * and runs its own transactions.  pg_largeobject belongs to the bootstrap
- * superuser, which the statement runs as whoever asked for the run;
- * VACUUM FULL of a catalog without expression indexes runs no user code.
- * lock_timeout bounds the wait for the lock, so that a session holding a
- * large object open does not queue every large object access behind us.
+ * and runs its own transactions.  Whoever asked for the run, it runs as
+ * the bootstrap superuser, who owns pg_largeobject (a VACUUM by anyone
+ * else skips it with a mere WARNING); it runs no user code: the catalog
+ * has no trigger, and its one index is a built-in btree.  lock_timeout
+ * bounds the wait for its lock, so that a session holding a large object
+ * open does not queue every other large object access behind ours.
  */
 static char *
 rewrite_large_objects(MemoryContext workcxt)
@@ -833,7 +834,12 @@ sandbox_sanitizer_main(Datum main_arg)
 		sandbox_report_progress = true;
 		large_objects = count_large_objects();
 		summary = sandbox_sanitize_environment(task.environment, run_id);
-		/* the large objects the run unlinked */
+		/*
+		 * The large objects the run unlinked, less those other sessions
+		 * created meanwhile, plus those they unlinked: rare in a copy
+		 * being sanitized, and at worst a rewrite for nothing, or none
+		 * when as many were created as unlinked.
+		 */
 		large_objects -= count_large_objects();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
