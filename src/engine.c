@@ -3114,6 +3114,9 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 			bool		isnull;
 
 			rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			/* a DELETE that unlinks large objects counts them second */
+			if (step->method == METHOD_DELETE && SPI_tuptable->tupdesc->natts > 1)
+				unlinked += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		}
 		else if (step->method == METHOD_DELETE || step->method == METHOD_UPDATE)
 			rows = (int64) SPI_processed;
@@ -3190,7 +3193,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 		ereport(NOTICE,
 				(errmsg("%lld large objects were unlinked; their bytes stay in the pages of pg_largeobject until it is rewritten",
 						(long long) unlinked),
-				 errhint("Run VACUUM FULL pg_catalog.pg_largeobject once this transaction has committed.")));
+				 errhint("Once this transaction has committed, run VACUUM FULL pg_catalog.pg_largeobject as a superuser, outside a transaction block. sandbox_sanitize_async() and the background worker do it themselves.")));
 	if (in_place != NIL)
 	{
 		StringInfoData tables;

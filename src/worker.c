@@ -48,12 +48,18 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_largeobject.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/vacuum.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_node.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
@@ -67,6 +73,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "penelope_sandbox.h"
@@ -613,6 +620,138 @@ recover_runs(Oid dboid, const char *dbname)
 }
 
 /*
+ * count_large_objects
+ *		The large objects of this database that a new snapshot sees; in a
+ *		transaction, SPI not connected.
+ */
+static int64
+count_large_objects(void)
+{
+	int64		count;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	count = run_sql("SELECT pg_catalog.count(*) FROM pg_catalog.pg_largeobject_metadata", 0, NULL, NULL);
+	SPI_finish();
+	return count;
+}
+
+/*
+ * largeobject_relfilenode
+ *		The file of pg_largeobject now; in a transaction.
+ */
+static Oid
+largeobject_relfilenode(void)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(LargeObjectRelationId));
+	Oid			relfilenode;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", LargeObjectRelationId);
+	relfilenode = ((Form_pg_class) GETSTRUCT(tuple))->relfilenode;
+	ReleaseSysCache(tuple);
+	return relfilenode;
+}
+
+/*
+ * rewrite_large_objects
+ *		After a run that unlinked large objects has committed: rewrite
+ *		pg_largeobject (VACUUM FULL, which CLUSTER's machinery does: a new
+ *		file of the live rows, the old one unlinked at commit), so that no
+ *		page keeps a byte of the large objects unlinked.  Returns NULL, or
+ *		the message of the error that stopped it (logged as a WARNING).
+ *
+ * Outside any transaction.  VACUUM cannot run in a transaction block nor
+ * through SPI: ExecVacuum is called as a top-level statement would be,
+ * and runs its own transactions.  Whoever asked for the run, it runs as
+ * the bootstrap superuser, who owns pg_largeobject (a VACUUM by anyone
+ * else skips it with a mere WARNING); it runs no user code: the catalog
+ * has no trigger, and its one index is a built-in btree.  lock_timeout
+ * bounds the wait for its lock, so that a session holding a large object
+ * open does not queue every other large object access behind ours.
+ */
+static char *
+rewrite_large_objects(MemoryContext workcxt)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	char	   *volatile error = NULL;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetConfigOption("lock_timeout", "60s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgstat_report_activity(STATE_RUNNING, "VACUUM FULL pg_catalog.pg_largeobject");
+	PG_TRY();
+	{
+		VacuumStmt *stmt = makeNode(VacuumStmt);
+		Oid			before = largeobject_relfilenode();
+
+		stmt->options = list_make1(makeDefElem("full", NULL, -1));
+		stmt->rels = list_make1(makeVacuumRelation(makeRangeVar("pg_catalog", "pg_largeobject", -1),
+												   InvalidOid, NIL));
+		stmt->is_vacuumcmd = true;
+		SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		ExecVacuum(make_parsestate(NULL), stmt, true);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		/* VACUUM skips, with a mere WARNING, a table it may not process */
+		if (largeobject_relfilenode() == before)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("VACUUM FULL left pg_largeobject in its old file")));
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(workcxt);
+		edata = CopyErrorData();
+		HOLD_INTERRUPTS();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		RESUME_INTERRUPTS();
+		MemoryContextSwitchTo(workcxt);
+		QueryCancelPending = false;
+		error = edata->message;
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("penelope_sandbox could not rewrite pg_largeobject: %s", error),
+				 errhint("Run VACUUM FULL pg_catalog.pg_largeobject as a superuser: the bytes of the large objects the run unlinked stay in its pages until then.")));
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(workcxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return error;
+}
+
+/*
+ * note_in_ledger
+ *		Append a note to the summary of a run, in a transaction of its own.
+ */
+static void
+note_in_ledger(int64 run_id, const char *note)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		args[2];
+
+	args[0] = Int64GetDatum(run_id);
+	args[1] = CStringGetTextDatum(note);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	run_sql("UPDATE sandbox.run SET summary = summary OPERATOR(pg_catalog.||) $2"
+			" WHERE id OPERATOR(pg_catalog.=) $1", 2, argtypes, args);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
  * sandbox_sanitizer_main
  *		Entry point of a sanitizer worker: main_arg is the database OID,
  *		bgw_extra a SanitizerTask.
@@ -625,6 +764,7 @@ sandbox_sanitizer_main(Datum main_arg)
 	MemoryContext workcxt;
 	char	   *dbname;
 	int64		run_id;
+	volatile bool committed = false;	/* the run has committed */
 
 	memcpy(&task, MyBgworkerEntry->bgw_extra, sizeof(SanitizerTask));
 	run_id = task.run_id;
@@ -653,6 +793,7 @@ sandbox_sanitizer_main(Datum main_arg)
 	PG_TRY();
 	{
 		char	   *summary;
+		int64		large_objects;
 
 		run_id = claim_run(&task, dbname);
 		if (run_id == 0)
@@ -666,13 +807,45 @@ sandbox_sanitizer_main(Datum main_arg)
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		sandbox_report_progress = true;
+		large_objects = count_large_objects();
 		summary = sandbox_sanitize_environment(task.environment, run_id);
+		/*
+		 * The large objects the run unlinked, less those other sessions
+		 * created meanwhile, plus those they unlinked: rare in a copy
+		 * being sanitized, and at worst a rewrite for nothing, or none
+		 * when as many were created as unlinked.
+		 */
+		large_objects -= count_large_objects();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		committed = true;
 		pgstat_report_activity(STATE_IDLE, NULL);
 		ereport(LOG,
 				(errmsg("penelope_sandbox sanitized database \"%s\": %s",
 						dbname, summary)));
+
+		/* their bytes stay in the pages of pg_largeobject until rewritten */
+		if (large_objects > 0)
+		{
+			instr_time	start;
+			instr_time	duration;
+			char	   *error;
+
+			INSTR_TIME_SET_CURRENT(start);
+			error = rewrite_large_objects(workcxt);
+			INSTR_TIME_SET_CURRENT(duration);
+			INSTR_TIME_SUBTRACT(duration, start);
+			if (error == NULL)
+				ereport(LOG,
+						(errmsg("penelope_sandbox rewrote pg_largeobject in database \"%s\" in %.3f s after run " INT64_FORMAT ", which unlinked " INT64_FORMAT " large objects",
+								dbname, INSTR_TIME_GET_DOUBLE(duration), run_id, large_objects)));
+			note_in_ledger(run_id,
+						   error == NULL ?
+						   psprintf("; pg_largeobject rewritten after the run had committed (" INT64_FORMAT " large objects unlinked)",
+									large_objects) :
+						   psprintf("; pg_largeobject could not be rewritten after the run (" INT64_FORMAT " large objects unlinked): %s",
+									large_objects, error));
+		}
 	}
 	PG_CATCH();
 	{
@@ -690,7 +863,7 @@ sandbox_sanitizer_main(Datum main_arg)
 
 		/* a cancellation or a termination still gets its failure recorded */
 		QueryCancelPending = false;
-		if (run_id != AUTOMATIC_RUN)
+		if (run_id != AUTOMATIC_RUN && !committed)
 			record_failure(run_id,
 						   sanitizer_terminating ? "terminated (pg_terminate_backend or a server stop)" :
 						   edata->message);
