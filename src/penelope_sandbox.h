@@ -389,8 +389,22 @@ typedef struct SuspendedTrigger
 
 extern int	sandbox_lock_wait_timeout;
 extern char *sandbox_rewrite_select_sql(Oid relid, List *values, const char *keep_rows);
+/*
+ * A recogniser a rewrite applies to the values it writes into one column,
+ * so that the run's verification need not read them again: the count of
+ * non-null values it rejected comes back in violations.
+ */
+typedef struct RewriteCheck
+{
+	int64		rule_id;		/* the mask rule it verifies */
+	AttrNumber	attnum;			/* the column, in the relation rewritten */
+	Oid			recogniser;		/* a function of the value alone */
+	int64		violations;
+} RewriteCheck;
+
 extern int64 sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
-									  int nargs, Oid *argtypes, Datum *values);
+									  int nargs, Oid *argtypes, Datum *values,
+									  List *checks);
 extern void sandbox_forget_statistics(Oid relid, List *attnums);
 extern bool sandbox_suspend_forced_row_security(Oid relid);
 extern void sandbox_restore_forced_row_security(Oid relid);

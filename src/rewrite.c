@@ -108,6 +108,10 @@ typedef struct RewriteReceiver
 	bool		check;			/* the table has constraints to check */
 	MemoryContext rowcxt;
 	int64		rows;
+	Buffer		old_buffer;		/* pinned: the block of the last row replaced */
+	int			nchecks;
+	RewriteCheck **checks;		/* recognisers of the values written */
+	FmgrInfo   *check_fn;
 } RewriteReceiver;
 
 static void
@@ -133,7 +137,9 @@ rewrite_receive(TupleTableSlot *result, DestReceiver *self)
 	MemoryContext oldcxt;
 	HeapTupleData old_tuple;
 	HeapTuple	new_tuple;
-	Buffer		buffer;
+	Page		page;
+	OffsetNumber offnum;
+	ItemId		itemid;
 	ItemPointer tid;
 	bool		isnull;
 
@@ -174,16 +180,55 @@ rewrite_receive(TupleTableSlot *result, DestReceiver *self)
 	if (r->old_rel->rd_rel->relispartition)
 		ExecPartitionCheck(r->rri, slot, r->estate, true);
 
-	/* the header of the row replaced: its visibility carries over */
-	old_tuple.t_self = *tid;
-	if (!heap_fetch(r->old_rel, SnapshotAny, &old_tuple, &buffer, false))
+	/* the run's verification of mask rules, on the values as written */
+	for (int i = 0; i < r->nchecks; i++)
+	{
+		AttrNumber	attnum = r->checks[i]->attnum;
+		LOCAL_FCINFO(fcinfo, 1);
+		Datum		recognised;
+
+		if (slot->tts_isnull[attnum - 1])
+			continue;
+		/* as "NOT recogniser(value)" counts in SQL: a null result is no violation */
+		InitFunctionCallInfoData(*fcinfo, &r->check_fn[i], 1,
+								 TupleDescAttr(tupdesc, attnum - 1)->attcollation, NULL, NULL);
+		fcinfo->args[0].value = slot->tts_values[attnum - 1];
+		fcinfo->args[0].isnull = false;
+		recognised = FunctionCallInvoke(fcinfo);
+		if (!fcinfo->isnull && !DatumGetBool(recognised))
+			r->checks[i]->violations++;
+	}
+
+	/*
+	 * The header of the row replaced: its visibility carries over.  Rows
+	 * come in block order, so the block's buffer stays pinned from one row
+	 * to the next (the table is ours, ACCESS EXCLUSIVE: nothing else can
+	 * change it meanwhile).
+	 */
+	if (!BufferIsValid(r->old_buffer) ||
+		BufferGetBlockNumber(r->old_buffer) != ItemPointerGetBlockNumber(tid))
+	{
+		if (BufferIsValid(r->old_buffer))
+			ReleaseBuffer(r->old_buffer);
+		r->old_buffer = InvalidBuffer;
+		r->old_buffer = ReadBuffer(r->old_rel, ItemPointerGetBlockNumber(tid));
+	}
+	LockBuffer(r->old_buffer, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(r->old_buffer);
+	offnum = ItemPointerGetOffsetNumber(tid);
+	itemid = (offnum >= FirstOffsetNumber && offnum <= PageGetMaxOffsetNumber(page)) ?
+		PageGetItemId(page, offnum) : NULL;
+	if (itemid == NULL || !ItemIdIsNormal(itemid))
 		elog(ERROR, "could not fetch row (%u,%u) of relation \"%s\"",
-			 ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid),
-			 RelationGetRelationName(r->old_rel));
+			 ItemPointerGetBlockNumber(tid), offnum, RelationGetRelationName(r->old_rel));
+	old_tuple.t_data = (HeapTupleHeader) PageGetItem(page, itemid);
+	old_tuple.t_len = ItemIdGetLength(itemid);
+	old_tuple.t_tableOid = RelationGetRelid(r->old_rel);
+	old_tuple.t_self = *tid;
+	LockBuffer(r->old_buffer, BUFFER_LOCK_UNLOCK);
 
 	new_tuple = ExecCopySlotHeapTuple(slot);
 	rewrite_heap_tuple(r->rwstate, &old_tuple, new_tuple);
-	ReleaseBuffer(buffer);
 
 	r->rows++;
 	MemoryContextSwitchTo(oldcxt);
@@ -267,11 +312,13 @@ sandbox_rewrite_select_sql(Oid relid, List *values, const char *keep_rows)
  *		included, its children excluded) with those select_sql returns
  *		(see sandbox_rewrite_select_sql), run as the table's owner with the
  *		given SPI parameters.  The caller holds ACCESS EXCLUSIVE on it.
- *		Returns the number of rows written.
+ *		Each of checks (RewriteCheck *) has its recogniser called, as the
+ *		owner, on every non-null value written into its column, and counts
+ *		the values rejected.  Returns the number of rows written.
  */
 int64
 sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
-						 int nargs, Oid *argtypes, Datum *values)
+						 int nargs, Oid *argtypes, Datum *values, List *checks)
 {
 	Relation	old_rel;
 	Relation	new_rel;
@@ -288,6 +335,7 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 	int			save_sec_context;
 	int			save_nestlevel;
 	int64		rows;
+	ListCell   *lc;
 
 	old_rel = table_open(relid, AccessExclusiveLock);
 	if (old_rel->rd_rel->relkind != RELKIND_RELATION &&
@@ -362,8 +410,26 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 			fmgr_info(funcid, &r->typmod_fn[i]);
 	}
 
+	r->old_buffer = InvalidBuffer;
+	r->nchecks = list_length(checks);
+	r->checks = palloc(sizeof(RewriteCheck *) * (r->nchecks + 1));
+	r->check_fn = palloc0(sizeof(FmgrInfo) * (r->nchecks + 1));
+	foreach(lc, checks)
+	{
+		RewriteCheck *check = lfirst(lc);
+		Form_pg_attribute att;
+
+		if (check->attnum < 1 || check->attnum > tupdesc->natts ||
+			(att = TupleDescAttr(tupdesc, check->attnum - 1))->attisdropped)
+			elog(ERROR, "rewrite check of a column that does not exist");
+		check->violations = 0;
+		r->checks[foreach_current_index(lc)] = check;
+		fmgr_info(check->recogniser, &r->check_fn[foreach_current_index(lc)]);
+	}
 	sandbox_run_as_owner_into(owner, select_sql, nargs, argtypes, values, (DestReceiver *) r);
 	rows = r->rows;
+	if (BufferIsValid(r->old_buffer))
+		ReleaseBuffer(r->old_buffer);
 
 	end_heap_rewrite(r->rwstate);
 	ExecDropSingleTupleTableSlot(r->slot);
@@ -598,33 +664,54 @@ sandbox_lock_relation(Oid relid, LOCKMODE mode, const char *purpose)
  * sandbox_dead_row_versions
  *		The row versions of a table that no snapshot of this transaction
  *		sees but that are still in its pages: each may hold an old value.
+ *
+ * One pass over the blocks, each read through a ring of buffers and
+ * share-locked once while its line pointers are judged: no pruning (which
+ * would remove dead versions before they are counted), and no buffer
+ * lock per row.
  */
 int64
 sandbox_dead_row_versions(Oid relid)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
-	TableScanDesc scan;
-	HeapTuple	tuple;
+	BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
 	TransactionId oldest_xmin = GetOldestNonRemovableTransactionId(rel);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
 	int64		dead = 0;
 
-	scan = table_beginscan(rel, SnapshotAny, 0, NULL);
-	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	for (BlockNumber blkno = 0; blkno < nblocks; blkno++)
 	{
-		Buffer		buffer = ((HeapScanDesc) scan)->rs_cbuf;
-		HTSV_Result state;
+		Buffer		buffer;
+		Page		page;
+		OffsetNumber maxoff;
 
 		CHECK_FOR_INTERRUPTS();
+		buffer = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
 		LockBuffer(buffer, BUFFER_LOCK_SHARE);
-		state = HeapTupleSatisfiesVacuum(tuple, oldest_xmin, buffer);
-		LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
-		if (state == HEAPTUPLE_DEAD || state == HEAPTUPLE_RECENTLY_DEAD)
-			dead++;
-		else if (state == HEAPTUPLE_DELETE_IN_PROGRESS &&
-				 TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(tuple->t_data)))
-			dead++;
+		page = BufferGetPage(buffer);
+		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		for (OffsetNumber offnum = FirstOffsetNumber; offnum <= maxoff; offnum++)
+		{
+			ItemId		itemid = PageGetItemId(page, offnum);
+			HeapTupleData tuple;
+			HTSV_Result state;
+
+			if (!ItemIdIsNormal(itemid))
+				continue;
+			tuple.t_data = (HeapTupleHeader) PageGetItem(page, itemid);
+			tuple.t_len = ItemIdGetLength(itemid);
+			tuple.t_tableOid = relid;
+			ItemPointerSet(&tuple.t_self, blkno, offnum);
+			state = HeapTupleSatisfiesVacuum(&tuple, oldest_xmin, buffer);
+			if (state == HEAPTUPLE_DEAD || state == HEAPTUPLE_RECENTLY_DEAD)
+				dead++;
+			else if (state == HEAPTUPLE_DELETE_IN_PROGRESS &&
+					 TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(tuple.t_data)))
+				dead++;
+		}
+		UnlockReleaseBuffer(buffer);
 	}
-	table_endscan(scan);
+	FreeAccessStrategy(strategy);
 	table_close(rel, AccessShareLock);
 	return dead;
 }
