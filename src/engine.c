@@ -2149,6 +2149,8 @@ static List *
 verify_plan(SanitizePlan *plan)
 {
 	List	   *results = NIL;
+	List	   *visible_relids = NIL;	/* rewritten relations scanned, */
+	List	   *visible_rows = NIL; /* and the rows the scan saw (int64 *) */
 	ListCell   *lc;
 
 	/* the scans below read every block of the tables (see rewrite.c) */
@@ -2159,6 +2161,7 @@ verify_plan(SanitizePlan *plan)
 		TableRules *table = lfirst(lc);
 		List	   *table_results = NIL;
 		List	   *scanned = NIL;	/* the results the scan counts */
+		List	   *counted = NIL;	/* rewritten relations it counts */
 		bool		proved = plan->in_run && rewritten_whole(plan, table);
 		StringInfoData sql;
 		bool		isnull;
@@ -2213,6 +2216,23 @@ verify_plan(SanitizePlan *plan)
 			results = list_concat(results, table_results);
 			continue;
 		}
+
+		/*
+		 * The rows the scan sees in each relation of the table that the
+		 * last run rewrote, for the residue check below.
+		 */
+		counted = NIL;
+		if (!plan->in_run)
+		{
+			foreach(lc2, find_all_inheritors(table->relid, NoLock, NULL))
+			{
+				if (!list_member_oid(plan->rewritten, lfirst_oid(lc2)))
+					continue;
+				appendStringInfo(&sql, ", pg_catalog.count(*) FILTER (WHERE %s.tableoid OPERATOR(pg_catalog.=) %u)",
+								 table->qualname, lfirst_oid(lc2));
+				counted = lappend_oid(counted, lfirst_oid(lc2));
+			}
+		}
 		appendStringInfo(&sql, " FROM %s%s", table->qualname,
 						 strstr(sql.data, WINNER_ALIAS) ? winners_from_sql(table) : "");
 
@@ -2226,6 +2246,16 @@ verify_plan(SanitizePlan *plan)
 			result->violations =
 				DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 											foreach_current_index(lc2) + 2, &isnull));
+		}
+		foreach(lc2, counted)
+		{
+			int64	   *rows = palloc(sizeof(int64));
+
+			*rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												list_length(scanned) + foreach_current_index(lc2) + 2,
+												&isnull));
+			visible_relids = lappend_oid(visible_relids, lfirst_oid(lc2));
+			visible_rows = lappend(visible_rows, rows);
 		}
 		results = list_concat(results, table_results);
 	}
@@ -2243,7 +2273,17 @@ verify_plan(SanitizePlan *plan)
 		if (plan->in_run)
 			result->detail = psprintf("%s (a new heap)", result->detail);
 		else
-			result->violations = sandbox_dead_row_versions(relid);
+		{
+			int64		visible = -1;	/* unknown */
+			ListCell   *lc2;
+
+			foreach(lc2, visible_relids)
+			{
+				if (lfirst_oid(lc2) == relid)
+					visible = *(int64 *) list_nth(visible_rows, foreach_current_index(lc2));
+			}
+			result->violations = sandbox_dead_row_versions(relid, visible);
+		}
 		results = lappend(results, result);
 	}
 

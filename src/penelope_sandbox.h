@@ -412,7 +412,7 @@ extern void sandbox_restore_forced_row_security(Oid relid);
 extern List *sandbox_user_triggers(Oid relid);
 extern void sandbox_set_user_triggers(List *triggers, bool enable);
 extern void sandbox_lock_relation(Oid relid, int mode, const char *purpose);
-extern int64 sandbox_dead_row_versions(Oid relid);
+extern int64 sandbox_dead_row_versions(Oid relid, int64 visible);
 
 /* engine.c: sandbox_run_as_owner, sending a query's rows to a receiver */
 struct _DestReceiver;

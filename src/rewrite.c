@@ -723,24 +723,68 @@ sandbox_lock_relation(Oid relid, LOCKMODE mode, const char *purpose)
 /* ---- Residue ---- */
 
 /*
+ * count_row_versions
+ *		The row versions in the pages of a relation: its line pointers
+ *		holding a tuple, read from the line pointer arrays alone.
+ */
+static int64
+count_row_versions(Relation rel, BufferAccessStrategy strategy)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+	int64		versions = 0;
+
+	for (BlockNumber blkno = 0; blkno < nblocks; blkno++)
+	{
+		Buffer		buffer;
+		Page		page;
+		OffsetNumber maxoff;
+
+		CHECK_FOR_INTERRUPTS();
+		buffer = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buffer);
+		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		for (OffsetNumber offnum = FirstOffsetNumber; offnum <= maxoff; offnum++)
+		{
+			if (ItemIdIsNormal(PageGetItemId(page, offnum)))
+				versions++;
+		}
+		UnlockReleaseBuffer(buffer);
+	}
+	return versions;
+}
+
+/*
  * sandbox_dead_row_versions
  *		The row versions of a table that no snapshot of this transaction
  *		sees but that are still in its pages: each may hold an old value.
  *
- * One pass over the blocks, each read through a ring of buffers and
- * share-locked once while its line pointers are judged: no pruning (which
- * would remove dead versions before they are counted), and no buffer
- * lock per row.
+ * visible, when not -1, is the number of rows a scan of the table just saw
+ * (sandbox_verify's own): when the pages hold no more row versions than
+ * that, every version is one of those rows, and none is dead, which the
+ * line pointers alone tell.  Otherwise each version is judged: one pass
+ * over the blocks, each read through a ring of buffers and share-locked
+ * once while its line pointers are judged, without pruning (which would
+ * remove dead versions before they are counted).
  */
 int64
-sandbox_dead_row_versions(Oid relid)
+sandbox_dead_row_versions(Oid relid, int64 visible)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
 	BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
-	TransactionId oldest_xmin = GetOldestNonRemovableTransactionId(rel);
-	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+	TransactionId oldest_xmin;
+	BlockNumber nblocks;
 	int64		dead = 0;
 
+	if (visible >= 0 && count_row_versions(rel, strategy) <= visible)
+	{
+		FreeAccessStrategy(strategy);
+		table_close(rel, AccessShareLock);
+		return 0;
+	}
+
+	oldest_xmin = GetOldestNonRemovableTransactionId(rel);
+	nblocks = RelationGetNumberOfBlocks(rel);
 	for (BlockNumber blkno = 0; blkno < nblocks; blkno++)
 	{
 		Buffer		buffer;
