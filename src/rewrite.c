@@ -13,10 +13,11 @@
  *	   delete filters as a qual, subqueries allowed.  Its first column is
  *	   the ctid of the row it comes from;
  *	3. a DestReceiver takes each row, recomputes the stored generated
- *	   columns, checks NOT NULL, CHECK and the partition constraint, and
- *	   hands it to CLUSTER's rewrite machinery (rewrite_heap_tuple()) with
- *	   the header of the row it replaces, so that each row keeps its
- *	   visibility: a snapshot older than the run (a pg_dump waiting for
+ *	   columns, checks NOT NULL, CHECK and the partition constraint,
+ *	   applies the recognisers of the run's verification to the values
+ *	   it writes (RewriteCheck), and hands it to CLUSTER's rewrite
+ *	   machinery (rewrite_heap_tuple()) with the header of the row it
+ *	   replaces, so that each row keeps its visibility: a snapshot older than the run (a pg_dump waiting for
  *	   the lock) sees the masked rows, never an empty table;
  *	4. finish_heap_swap() swaps the new files in, as CLUSTER and VACUUM
  *	   FULL do: the table keeps its OID, grants, constraints, dependent
@@ -30,10 +31,12 @@
  * version of the old heap survives.  No user trigger fires: a rewrite
  * inserts nothing and updates nothing.
  *
- * Also here: forgetting the statistics of changed columns, suspending
- * FORCE ROW LEVEL SECURITY and user triggers for the length of a run,
- * locking with penelope_sandbox.lock_wait_timeout, and counting the dead
- * row versions of a table (sandbox_verify's residue check).
+ * Also here: mapping the allocated shared buffers into the backend at
+ * once (sandbox_map_buffer_pool), forgetting the statistics of changed
+ * columns, suspending FORCE ROW LEVEL SECURITY and user triggers for the
+ * length of a run, locking with penelope_sandbox.lock_wait_timeout, and
+ * counting the dead row versions of a table (sandbox_verify's residue
+ * check).
  *
  * Copyright (c) 2026, penelope_sandbox developers
  *
