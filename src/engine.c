@@ -86,6 +86,7 @@
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -164,6 +165,7 @@ typedef struct PlanStep
 	char	   *why;			/* for the plan: why this step is as it is */
 
 	/* Filled in when the step has run */
+	List	   *checks;			/* a rewrite: RewriteCheck * it counted */
 	int			stepno;
 	double		seconds;
 	int64		rows;			/* rows (or objects) it changed */
@@ -1711,7 +1713,7 @@ probe_sql(const SandboxRule *rule, const TableRules *table)
  */
 static ErrorData *
 run_in_subtransaction(Oid owner, const char *sql, int nargs, Oid *argtypes, Datum *values,
-					  Oid rewrite_relid, int64 *rewritten_rows)
+					  Oid rewrite_relid, List *rewrite_checks, int64 *rewritten_rows)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -1734,7 +1736,7 @@ run_in_subtransaction(Oid owner, const char *sql, int nargs, Oid *argtypes, Datu
 	{
 		if (OidIsValid(rewrite_relid))
 			*rewritten_rows = sandbox_rewrite_relation(rewrite_relid, owner, sql,
-															   nargs + 1, types, args);
+													   nargs + 1, types, args, rewrite_checks);
 		else
 			sandbox_run_as_owner(owner, sql, nargs + 1, types, args);
 		ReleaseCurrentSubTransaction();
@@ -1775,7 +1777,7 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 
 		if (sql == NULL)
 			continue;
-		probe_error = run_in_subtransaction(table->owner, sql, 0, NULL, NULL, InvalidOid, NULL);
+		probe_error = run_in_subtransaction(table->owner, sql, 0, NULL, NULL, InvalidOid, NIL, NULL);
 		if (probe_error != NULL)
 		{
 			culprits = list_make1(rule);
@@ -1806,7 +1808,7 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 static void
 run_guarded(TableRules *table, List *rules, const char *sql)
 {
-	ErrorData  *edata = run_in_subtransaction(table->owner, sql, 0, NULL, NULL, InvalidOid, NULL);
+	ErrorData  *edata = run_in_subtransaction(table->owner, sql, 0, NULL, NULL, InvalidOid, NIL, NULL);
 
 	if (edata != NULL)
 		report_rules_failure(rules, table, edata);
@@ -1830,7 +1832,7 @@ sandbox_run_guarded_sql(Oid relid, const char *what, const char *sql,
 	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 
-	edata = run_in_subtransaction(owner, sql, nargs, argtypes, values, InvalidOid, NULL);
+	edata = run_in_subtransaction(owner, sql, nargs, argtypes, values, InvalidOid, NIL, NULL);
 
 	if (edata == NULL)
 		return;
@@ -1844,19 +1846,69 @@ sandbox_run_guarded_sql(Oid relid, const char *what, const char *sql,
 }
 
 /*
+ * rewrite_checks
+ *		The recognisers a rewrite step can apply itself to the values it
+ *		writes (RewriteCheck *): those of the mask rules that write every
+ *		row of their column (the first rule of the column, without filter),
+ *		whose recogniser takes the value alone and may be executed by the
+ *		table's owner.  The run's verification then counts their
+ *		violations from the rewrite instead of reading the table again
+ *		(see verify_plan).
+ */
+static List *
+rewrite_checks(PlanStep *step)
+{
+	List	   *checks = NIL;
+	List	   *columns = NIL;
+	ListCell   *lc;
+
+	foreach(lc, step->rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+		RewriteCheck *check;
+
+		if ((rule->action != ACTION_MASK && rule->action != ACTION_SET) ||
+			rule->column_name == NULL)
+			continue;
+		/* only the first rule of a column writes every row of it */
+		if (list_member(columns, makeString(rule->column_name)))
+			continue;
+		columns = lappend(columns, makeString(rule->column_name));
+		if (rule->action != ACTION_MASK || rule->filter != NULL ||
+			!OidIsValid(rule->recogniser) || rule->recogniser_args != NULL ||
+			get_func_nargs(rule->recogniser) != 1 ||
+			pg_proc_aclcheck(rule->recogniser, step->table->owner, ACL_EXECUTE) != ACLCHECK_OK)
+			continue;
+		check = palloc0(sizeof(RewriteCheck));
+		check->rule_id = rule->id;
+		check->attnum = get_attnum(step->table->relid, rule->column_name);
+		check->recogniser = rule->recogniser;
+		if (check->attnum == InvalidAttrNumber)
+			continue;
+		checks = lappend(checks, check);
+	}
+	return checks;
+}
+
+/*
  * rewrite_guarded
  *		run_guarded for a rewrite step (see rewrite.c): returns the rows
- *		written.
+ *		written, and leaves the counts of its recognisers in step->checks.
  */
 static int64
 rewrite_guarded(PlanStep *step)
 {
 	int64		rows = 0;
-	ErrorData  *edata = run_in_subtransaction(step->table->owner, step->sql, 0, NULL, NULL,
-											  step->table->relid, &rows);
+	ErrorData  *edata;
 
+	step->checks = rewrite_checks(step);
+	edata = run_in_subtransaction(step->table->owner, step->sql, 0, NULL, NULL,
+								  step->table->relid, step->checks, &rows);
 	if (edata != NULL)
+	{
+		step->checks = NIL;
 		report_rules_failure(step->rules, step->table, edata);
+	}
 	return rows;
 }
 
@@ -2240,6 +2292,57 @@ applied_as_defined(SanitizePlan *plan, SandboxRule *rule)
 }
 
 /*
+ * rewrite_counted
+ *		Whether every rewrite step of a run over a table (its partitions
+ *		and children) applied a rule's recogniser to the values it wrote
+ *		(see rewrite_checks); if so, the values rejected, in *violations.
+ */
+static bool
+rewrite_counted(SanitizePlan *run, TableRules *table, SandboxRule *rule, int64 *violations)
+{
+	List	   *relids = find_all_inheritors(table->relid, NoLock, NULL);
+	int64		total = 0;
+	bool		any = false;
+	ListCell   *lc;
+
+	foreach(lc, run->steps)
+	{
+		PlanStep   *step = lfirst(lc);
+		bool		found = false;
+		ListCell   *lc2;
+
+		if (step->table == NULL || !list_member_oid(relids, step->table->relid))
+			continue;
+		/* a statement changing the table after it was rewritten: read it */
+		if (step->method != METHOD_REWRITE)
+		{
+			if (any)
+				return false;
+			continue;
+		}
+		if (step->stepno == 0)
+			return false;
+		foreach(lc2, step->checks)
+		{
+			RewriteCheck *check = lfirst(lc2);
+
+			if (check->rule_id == rule->id)
+			{
+				total += check->violations;
+				found = true;
+			}
+		}
+		if (!found)
+			return false;
+		any = true;
+	}
+	if (!any)
+		return false;
+	*violations = total;
+	return true;
+}
+
+/*
  * verify_plan
  *		Count, per rule, the rows violating it now: one scan per table,
  *		which also counts the table's rows (TableRules.rows_now).  For the
@@ -2250,13 +2353,19 @@ static List *
 verify_plan(SanitizePlan *plan)
 {
 	List	   *results = NIL;
+	List	   *visible_relids = NIL;	/* rewritten relations scanned, */
+	List	   *visible_rows = NIL; /* and the rows the scan saw (int64 *) */
 	ListCell   *lc;
+
+	/* the scans below read every block of the tables (see rewrite.c) */
+	sandbox_map_buffer_pool();
 
 	foreach(lc, plan->tables)
 	{
 		TableRules *table = lfirst(lc);
 		List	   *table_results = NIL;
 		List	   *scanned = NIL;	/* the results the scan counts */
+		List	   *counted = NIL;	/* rewritten relations it counts */
 		bool		proved = plan->in_run && rewritten_whole(plan, table);
 		StringInfoData sql;
 		bool		isnull;
@@ -2290,6 +2399,19 @@ verify_plan(SanitizePlan *plan)
 				result->detail = psprintf("%s (written so by the rewrite)", result->detail);
 				continue;
 			}
+
+			/*
+			 * A mask rule writing every row of its column, whose recogniser
+			 * the rewrite applied to each value it wrote: its count.
+			 */
+			if (proved && applied_as_defined(plan, rule) && rule->action == ACTION_MASK &&
+				rule->filter == NULL &&
+				linitial(rules_for_column(table->updates, rule->column_name)) == rule &&
+				rewrite_counted(plan->run ? plan->run : plan, table, rule, &result->violations))
+			{
+				result->detail = psprintf("%s (checked by the rewrite)", result->detail);
+				continue;
+			}
 			appendStringInfo(&sql, ", pg_catalog.count(*) FILTER (WHERE %s)", check);
 			scanned = lappend(scanned, result);
 		}
@@ -2297,6 +2419,23 @@ verify_plan(SanitizePlan *plan)
 		{
 			results = list_concat(results, table_results);
 			continue;
+		}
+
+		/*
+		 * The rows the scan sees in each relation of the table that the
+		 * last run rewrote, for the residue check below.
+		 */
+		counted = NIL;
+		if (!plan->in_run)
+		{
+			foreach(lc2, find_all_inheritors(table->relid, NoLock, NULL))
+			{
+				if (!list_member_oid(plan->rewritten, lfirst_oid(lc2)))
+					continue;
+				appendStringInfo(&sql, ", pg_catalog.count(*) FILTER (WHERE %s.tableoid OPERATOR(pg_catalog.=) %u)",
+								 table->qualname, lfirst_oid(lc2));
+				counted = lappend_oid(counted, lfirst_oid(lc2));
+			}
 		}
 		appendStringInfo(&sql, " FROM %s%s", table->qualname,
 						 strstr(sql.data, WINNER_ALIAS) ? winners_from_sql(table) : "");
@@ -2311,6 +2450,16 @@ verify_plan(SanitizePlan *plan)
 			result->violations =
 				DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 											foreach_current_index(lc2) + 2, &isnull));
+		}
+		foreach(lc2, counted)
+		{
+			int64	   *rows = palloc(sizeof(int64));
+
+			*rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												list_length(scanned) + foreach_current_index(lc2) + 2,
+												&isnull));
+			visible_relids = lappend_oid(visible_relids, lfirst_oid(lc2));
+			visible_rows = lappend(visible_rows, rows);
 		}
 		results = list_concat(results, table_results);
 	}
@@ -2328,7 +2477,17 @@ verify_plan(SanitizePlan *plan)
 		if (plan->in_run)
 			result->detail = psprintf("%s (a new heap)", result->detail);
 		else
-			result->violations = sandbox_dead_row_versions(relid);
+		{
+			int64		visible = -1;	/* unknown */
+			ListCell   *lc2;
+
+			foreach(lc2, visible_relids)
+			{
+				if (lfirst_oid(lc2) == relid)
+					visible = *(int64 *) list_nth(visible_rows, foreach_current_index(lc2));
+			}
+			result->violations = sandbox_dead_row_versions(relid, visible);
+		}
 		results = lappend(results, result);
 	}
 

@@ -472,15 +472,30 @@ typedef struct SuspendedTrigger
 } SuspendedTrigger;
 
 extern char *sandbox_rewrite_select_sql(Oid relid, List *values, const char *keep_rows);
+/*
+ * A recogniser a rewrite applies to the values it writes into one column,
+ * so that the run's verification need not read them again: the count of
+ * non-null values it rejected comes back in violations.
+ */
+typedef struct RewriteCheck
+{
+	int64		rule_id;		/* the mask rule it verifies */
+	AttrNumber	attnum;			/* the column, in the relation rewritten */
+	Oid			recogniser;		/* a function of the value alone */
+	int64		violations;
+} RewriteCheck;
+
 extern int64 sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
-									  int nargs, Oid *argtypes, Datum *values);
+									  int nargs, Oid *argtypes, Datum *values,
+									  List *checks);
+extern void sandbox_map_buffer_pool(void);
 extern void sandbox_forget_statistics(Oid relid, List *attnums);
 extern bool sandbox_suspend_forced_row_security(Oid relid);
 extern void sandbox_restore_forced_row_security(Oid relid);
 extern List *sandbox_user_triggers(Oid relid);
 extern void sandbox_set_user_triggers(List *triggers, bool enable);
 extern void sandbox_lock_relation(Oid relid, int mode, const char *purpose);
-extern int64 sandbox_dead_row_versions(Oid relid);
+extern int64 sandbox_dead_row_versions(Oid relid, int64 visible);
 
 /* engine.c: sandbox_run_as_owner, sending a query's rows to a receiver */
 struct _DestReceiver;

@@ -13,10 +13,11 @@
  *	   delete filters as a qual, subqueries allowed.  Its first column is
  *	   the ctid of the row it comes from;
  *	3. a DestReceiver takes each row, recomputes the stored generated
- *	   columns, checks NOT NULL, CHECK and the partition constraint, and
- *	   hands it to CLUSTER's rewrite machinery (rewrite_heap_tuple()) with
- *	   the header of the row it replaces, so that each row keeps its
- *	   visibility: a snapshot older than the run (a pg_dump waiting for
+ *	   columns, checks NOT NULL, CHECK and the partition constraint,
+ *	   applies the recognisers of the run's verification to the values
+ *	   it writes (RewriteCheck), and hands it to CLUSTER's rewrite
+ *	   machinery (rewrite_heap_tuple()) with the header of the row it
+ *	   replaces, so that each row keeps its visibility: a snapshot older than the run (a pg_dump waiting for
  *	   the lock) sees the masked rows, never an empty table;
  *	4. finish_heap_swap() swaps the new files in, as CLUSTER and VACUUM
  *	   FULL do: the table keeps its OID, grants, constraints, dependent
@@ -30,10 +31,12 @@
  * version of the old heap survives.  No user trigger fires: a rewrite
  * inserts nothing and updates nothing.
  *
- * Also here: forgetting the statistics of changed columns, suspending
- * FORCE ROW LEVEL SECURITY and user triggers for the length of a run,
- * locking with penelope_sandbox.lock_wait_timeout, and counting the dead
- * row versions of a table (sandbox_verify's residue check).
+ * Also here: mapping the allocated shared buffers into the backend at
+ * once (sandbox_map_buffer_pool), forgetting the statistics of changed
+ * columns, suspending FORCE ROW LEVEL SECURITY and user triggers for the
+ * length of a run, locking with penelope_sandbox.lock_wait_timeout, and
+ * counting the dead row versions of a table (sandbox_verify's residue
+ * check).
  *
  * Copyright (c) 2026, penelope_sandbox developers
  *
@@ -87,6 +90,8 @@
 
 #include "penelope_sandbox.h"
 
+#include <sys/mman.h>
+
 /* penelope_sandbox.lock_wait_timeout, in milliseconds; 0: lock_timeout */
 int			sandbox_lock_wait_timeout = 60000;
 
@@ -108,6 +113,10 @@ typedef struct RewriteReceiver
 	bool		check;			/* the table has constraints to check */
 	MemoryContext rowcxt;
 	int64		rows;
+	Buffer		old_buffer;		/* pinned: the block of the last row replaced */
+	int			nchecks;
+	RewriteCheck **checks;		/* recognisers of the values written */
+	FmgrInfo   *check_fn;
 } RewriteReceiver;
 
 static void
@@ -133,7 +142,9 @@ rewrite_receive(TupleTableSlot *result, DestReceiver *self)
 	MemoryContext oldcxt;
 	HeapTupleData old_tuple;
 	HeapTuple	new_tuple;
-	Buffer		buffer;
+	Page		page;
+	OffsetNumber offnum;
+	ItemId		itemid;
 	ItemPointer tid;
 	bool		isnull;
 
@@ -174,16 +185,55 @@ rewrite_receive(TupleTableSlot *result, DestReceiver *self)
 	if (r->old_rel->rd_rel->relispartition)
 		ExecPartitionCheck(r->rri, slot, r->estate, true);
 
-	/* the header of the row replaced: its visibility carries over */
-	old_tuple.t_self = *tid;
-	if (!heap_fetch(r->old_rel, SnapshotAny, &old_tuple, &buffer, false))
+	/* the run's verification of mask rules, on the values as written */
+	for (int i = 0; i < r->nchecks; i++)
+	{
+		AttrNumber	attnum = r->checks[i]->attnum;
+		LOCAL_FCINFO(fcinfo, 1);
+		Datum		recognised;
+
+		if (slot->tts_isnull[attnum - 1])
+			continue;
+		/* as "NOT recogniser(value)" counts in SQL: a null result is no violation */
+		InitFunctionCallInfoData(*fcinfo, &r->check_fn[i], 1,
+								 TupleDescAttr(tupdesc, attnum - 1)->attcollation, NULL, NULL);
+		fcinfo->args[0].value = slot->tts_values[attnum - 1];
+		fcinfo->args[0].isnull = false;
+		recognised = FunctionCallInvoke(fcinfo);
+		if (!fcinfo->isnull && !DatumGetBool(recognised))
+			r->checks[i]->violations++;
+	}
+
+	/*
+	 * The header of the row replaced: its visibility carries over.  Rows
+	 * come in block order, so the block's buffer stays pinned from one row
+	 * to the next (the table is ours, ACCESS EXCLUSIVE: nothing else can
+	 * change it meanwhile).
+	 */
+	if (!BufferIsValid(r->old_buffer) ||
+		BufferGetBlockNumber(r->old_buffer) != ItemPointerGetBlockNumber(tid))
+	{
+		if (BufferIsValid(r->old_buffer))
+			ReleaseBuffer(r->old_buffer);
+		r->old_buffer = InvalidBuffer;
+		r->old_buffer = ReadBuffer(r->old_rel, ItemPointerGetBlockNumber(tid));
+	}
+	LockBuffer(r->old_buffer, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(r->old_buffer);
+	offnum = ItemPointerGetOffsetNumber(tid);
+	itemid = (offnum >= FirstOffsetNumber && offnum <= PageGetMaxOffsetNumber(page)) ?
+		PageGetItemId(page, offnum) : NULL;
+	if (itemid == NULL || !ItemIdIsNormal(itemid))
 		elog(ERROR, "could not fetch row (%u,%u) of relation \"%s\"",
-			 ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid),
-			 RelationGetRelationName(r->old_rel));
+			 ItemPointerGetBlockNumber(tid), offnum, RelationGetRelationName(r->old_rel));
+	old_tuple.t_data = (HeapTupleHeader) PageGetItem(page, itemid);
+	old_tuple.t_len = ItemIdGetLength(itemid);
+	old_tuple.t_tableOid = RelationGetRelid(r->old_rel);
+	old_tuple.t_self = *tid;
+	LockBuffer(r->old_buffer, BUFFER_LOCK_UNLOCK);
 
 	new_tuple = ExecCopySlotHeapTuple(slot);
 	rewrite_heap_tuple(r->rwstate, &old_tuple, new_tuple);
-	ReleaseBuffer(buffer);
 
 	r->rows++;
 	MemoryContextSwitchTo(oldcxt);
@@ -200,6 +250,65 @@ rewrite_shutdown(DestReceiver *self)
 static void
 rewrite_destroy(DestReceiver *self)
 {
+}
+
+/*
+ * sandbox_map_buffer_pool
+ *		Map the shared buffers that the server has already allocated into
+ *		this backend's page tables at once, the first time the backend
+ *		rewrites or verifies.
+ *
+ * A backend maps a page of shared memory the first time it touches it:
+ * one page fault per 4 kB page, a buffer taking two.  A rewrite touches a
+ * buffer for every block of the old heap and of the new one (read again to
+ * build its indexes and to analyze it), so without huge pages these faults
+ * cost a tenth of the run, and more on virtual machines.
+ * MADV_POPULATE_WRITE (Linux 5.14) maps a range in one call.  Only the
+ * pages mincore() finds allocated are mapped: none is allocated here that
+ * the server would not have allocated by itself.  Best effort: where
+ * either call is missing or fails, nothing changes.
+ */
+void
+sandbox_map_buffer_pool(void)
+{
+#if defined(MADV_POPULATE_WRITE) && defined(__linux__)
+	static bool done = false;
+	const size_t window = 16384;	/* pages looked at per mincore() call */
+	size_t		page = (size_t) sysconf(_SC_PAGESIZE);
+	uintptr_t	start;
+	uintptr_t	end;
+	unsigned char *vec;
+
+	if (done || page == 0 || (page & (page - 1)) != 0)
+		return;
+	done = true;
+	start = ((uintptr_t) BufferBlocks + page - 1) & ~((uintptr_t) page - 1);
+	end = ((uintptr_t) BufferBlocks + (uintptr_t) NBuffers * BLCKSZ) & ~((uintptr_t) page - 1);
+	vec = palloc(window);
+	for (uintptr_t at = start; at < end; at += window * page)
+	{
+		size_t		npages = Min(window, (end - at) / page);
+		size_t		i = 0;
+
+		if (mincore((void *) at, npages * page, vec) != 0)
+			break;
+		while (i < npages)
+		{
+			size_t		j = i;
+
+			while (j < npages && (vec[j] & 1))
+				j++;
+			if (j > i &&
+				madvise((void *) (at + i * page), (j - i) * page, MADV_POPULATE_WRITE) != 0)
+			{
+				pfree(vec);
+				return;
+			}
+			i = j + 1;
+		}
+	}
+	pfree(vec);
+#endif
 }
 
 /*
@@ -267,11 +376,13 @@ sandbox_rewrite_select_sql(Oid relid, List *values, const char *keep_rows)
  *		included, its children excluded) with those select_sql returns
  *		(see sandbox_rewrite_select_sql), run as the table's owner with the
  *		given SPI parameters.  The caller holds ACCESS EXCLUSIVE on it.
- *		Returns the number of rows written.
+ *		Each of checks (RewriteCheck *) has its recogniser called, as the
+ *		owner, on every non-null value written into its column, and counts
+ *		the values rejected.  Returns the number of rows written.
  */
 int64
 sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
-						 int nargs, Oid *argtypes, Datum *values)
+						 int nargs, Oid *argtypes, Datum *values, List *checks)
 {
 	Relation	old_rel;
 	Relation	new_rel;
@@ -288,6 +399,7 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 	int			save_sec_context;
 	int			save_nestlevel;
 	int64		rows;
+	ListCell   *lc;
 
 	old_rel = table_open(relid, AccessExclusiveLock);
 	if (old_rel->rd_rel->relkind != RELKIND_RELATION &&
@@ -302,6 +414,7 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 				 errmsg("cannot rewrite \"%s\": its access method is not heap",
 						RelationGetRelationName(old_rel))));
 	CheckTableNotInUse(old_rel, "penelope_sandbox rewrite");
+	sandbox_map_buffer_pool();
 	is_catalog = IsSystemRelation(old_rel);
 	relpersistence = old_rel->rd_rel->relpersistence;
 	tupdesc = RelationGetDescr(old_rel);
@@ -362,8 +475,26 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 			fmgr_info(funcid, &r->typmod_fn[i]);
 	}
 
+	r->old_buffer = InvalidBuffer;
+	r->nchecks = list_length(checks);
+	r->checks = palloc(sizeof(RewriteCheck *) * (r->nchecks + 1));
+	r->check_fn = palloc0(sizeof(FmgrInfo) * (r->nchecks + 1));
+	foreach(lc, checks)
+	{
+		RewriteCheck *check = lfirst(lc);
+		Form_pg_attribute att;
+
+		if (check->attnum < 1 || check->attnum > tupdesc->natts ||
+			(att = TupleDescAttr(tupdesc, check->attnum - 1))->attisdropped)
+			elog(ERROR, "rewrite check of a column that does not exist");
+		check->violations = 0;
+		r->checks[foreach_current_index(lc)] = check;
+		fmgr_info(check->recogniser, &r->check_fn[foreach_current_index(lc)]);
+	}
 	sandbox_run_as_owner_into(owner, select_sql, nargs, argtypes, values, (DestReceiver *) r);
 	rows = r->rows;
+	if (BufferIsValid(r->old_buffer))
+		ReleaseBuffer(r->old_buffer);
 
 	end_heap_rewrite(r->rwstate);
 	ExecDropSingleTupleTableSlot(r->slot);
@@ -595,36 +726,101 @@ sandbox_lock_relation(Oid relid, LOCKMODE mode, const char *purpose)
 /* ---- Residue ---- */
 
 /*
+ * count_row_versions
+ *		The row versions in the pages of a relation: its line pointers
+ *		holding a tuple, read from the line pointer arrays alone.
+ */
+static int64
+count_row_versions(Relation rel, BufferAccessStrategy strategy)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+	int64		versions = 0;
+
+	for (BlockNumber blkno = 0; blkno < nblocks; blkno++)
+	{
+		Buffer		buffer;
+		Page		page;
+		OffsetNumber maxoff;
+
+		CHECK_FOR_INTERRUPTS();
+		buffer = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buffer);
+		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		for (OffsetNumber offnum = FirstOffsetNumber; offnum <= maxoff; offnum++)
+		{
+			if (ItemIdIsNormal(PageGetItemId(page, offnum)))
+				versions++;
+		}
+		UnlockReleaseBuffer(buffer);
+	}
+	return versions;
+}
+
+/*
  * sandbox_dead_row_versions
  *		The row versions of a table that no snapshot of this transaction
  *		sees but that are still in its pages: each may hold an old value.
+ *
+ * visible, when not -1, is the number of rows a scan of the table just saw
+ * (sandbox_verify's own): when the pages hold no more row versions than
+ * that, every version is one of those rows, and none is dead, which the
+ * line pointers alone tell.  Otherwise each version is judged: one pass
+ * over the blocks, each read through a ring of buffers and share-locked
+ * once while its line pointers are judged, without pruning (which would
+ * remove dead versions before they are counted).
  */
 int64
-sandbox_dead_row_versions(Oid relid)
+sandbox_dead_row_versions(Oid relid, int64 visible)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
-	TableScanDesc scan;
-	HeapTuple	tuple;
-	TransactionId oldest_xmin = GetOldestNonRemovableTransactionId(rel);
+	BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
+	TransactionId oldest_xmin;
+	BlockNumber nblocks;
 	int64		dead = 0;
 
-	scan = table_beginscan(rel, SnapshotAny, 0, NULL);
-	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	if (visible >= 0 && count_row_versions(rel, strategy) <= visible)
 	{
-		Buffer		buffer = ((HeapScanDesc) scan)->rs_cbuf;
-		HTSV_Result state;
+		FreeAccessStrategy(strategy);
+		table_close(rel, AccessShareLock);
+		return 0;
+	}
+
+	oldest_xmin = GetOldestNonRemovableTransactionId(rel);
+	nblocks = RelationGetNumberOfBlocks(rel);
+	for (BlockNumber blkno = 0; blkno < nblocks; blkno++)
+	{
+		Buffer		buffer;
+		Page		page;
+		OffsetNumber maxoff;
 
 		CHECK_FOR_INTERRUPTS();
+		buffer = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
 		LockBuffer(buffer, BUFFER_LOCK_SHARE);
-		state = HeapTupleSatisfiesVacuum(tuple, oldest_xmin, buffer);
-		LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
-		if (state == HEAPTUPLE_DEAD || state == HEAPTUPLE_RECENTLY_DEAD)
-			dead++;
-		else if (state == HEAPTUPLE_DELETE_IN_PROGRESS &&
-				 TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(tuple->t_data)))
-			dead++;
+		page = BufferGetPage(buffer);
+		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		for (OffsetNumber offnum = FirstOffsetNumber; offnum <= maxoff; offnum++)
+		{
+			ItemId		itemid = PageGetItemId(page, offnum);
+			HeapTupleData tuple;
+			HTSV_Result state;
+
+			if (!ItemIdIsNormal(itemid))
+				continue;
+			tuple.t_data = (HeapTupleHeader) PageGetItem(page, itemid);
+			tuple.t_len = ItemIdGetLength(itemid);
+			tuple.t_tableOid = relid;
+			ItemPointerSet(&tuple.t_self, blkno, offnum);
+			state = HeapTupleSatisfiesVacuum(&tuple, oldest_xmin, buffer);
+			if (state == HEAPTUPLE_DEAD || state == HEAPTUPLE_RECENTLY_DEAD)
+				dead++;
+			else if (state == HEAPTUPLE_DELETE_IN_PROGRESS &&
+					 TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(tuple.t_data)))
+				dead++;
+		}
+		UnlockReleaseBuffer(buffer);
 	}
-	table_endscan(scan);
+	FreeAccessStrategy(strategy);
 	table_close(rel, AccessShareLock);
 	return dead;
 }
