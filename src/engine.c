@@ -2357,9 +2357,6 @@ verify_plan(SanitizePlan *plan)
 	List	   *visible_rows = NIL; /* and the rows the scan saw (int64 *) */
 	ListCell   *lc;
 
-	/* the scans below read every block of the tables (see rewrite.c) */
-	sandbox_map_buffer_pool();
-
 	foreach(lc, plan->tables)
 	{
 		TableRules *table = lfirst(lc);

@@ -488,7 +488,6 @@ typedef struct RewriteCheck
 extern int64 sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 									  int nargs, Oid *argtypes, Datum *values,
 									  List *checks);
-extern void sandbox_map_buffer_pool(void);
 extern void sandbox_forget_statistics(Oid relid, List *attnums);
 extern bool sandbox_suspend_forced_row_security(Oid relid);
 extern void sandbox_restore_forced_row_security(Oid relid);

@@ -90,8 +90,6 @@
 
 #include "penelope_sandbox.h"
 
-#include <sys/mman.h>
-
 /* penelope_sandbox.lock_wait_timeout, in milliseconds; 0: lock_timeout */
 int			sandbox_lock_wait_timeout = 60000;
 
@@ -253,65 +251,6 @@ rewrite_destroy(DestReceiver *self)
 }
 
 /*
- * sandbox_map_buffer_pool
- *		Map the shared buffers that the server has already allocated into
- *		this backend's page tables at once, the first time the backend
- *		rewrites or verifies.
- *
- * A backend maps a page of shared memory the first time it touches it:
- * one page fault per 4 kB page, a buffer taking two.  A rewrite touches a
- * buffer for every block of the old heap and of the new one (read again to
- * build its indexes and to analyze it), so without huge pages these faults
- * cost a tenth of the run, and more on virtual machines.
- * MADV_POPULATE_WRITE (Linux 5.14) maps a range in one call.  Only the
- * pages mincore() finds allocated are mapped: none is allocated here that
- * the server would not have allocated by itself.  Best effort: where
- * either call is missing or fails, nothing changes.
- */
-void
-sandbox_map_buffer_pool(void)
-{
-#if defined(MADV_POPULATE_WRITE) && defined(__linux__)
-	static bool done = false;
-	const size_t window = 16384;	/* pages looked at per mincore() call */
-	size_t		page = (size_t) sysconf(_SC_PAGESIZE);
-	uintptr_t	start;
-	uintptr_t	end;
-	unsigned char *vec;
-
-	if (done || page == 0 || (page & (page - 1)) != 0)
-		return;
-	done = true;
-	start = ((uintptr_t) BufferBlocks + page - 1) & ~((uintptr_t) page - 1);
-	end = ((uintptr_t) BufferBlocks + (uintptr_t) NBuffers * BLCKSZ) & ~((uintptr_t) page - 1);
-	vec = palloc(window);
-	for (uintptr_t at = start; at < end; at += window * page)
-	{
-		size_t		npages = Min(window, (end - at) / page);
-		size_t		i = 0;
-
-		if (mincore((void *) at, npages * page, vec) != 0)
-			break;
-		while (i < npages)
-		{
-			size_t		j = i;
-
-			while (j < npages && (vec[j] & 1))
-				j++;
-			if (j > i &&
-				madvise((void *) (at + i * page), (j - i) * page, MADV_POPULATE_WRITE) != 0)
-			{
-				pfree(vec);
-				return;
-			}
-			i = j + 1;
-		}
-	}
-	pfree(vec);
-#endif
-}
-
-/*
  * sandbox_rewrite_select_sql
  *		The SELECT computing a relation's new rows: the ctid, then every
  *		column in attribute order, the new value where values gives one
@@ -414,7 +353,6 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 				 errmsg("cannot rewrite \"%s\": its access method is not heap",
 						RelationGetRelationName(old_rel))));
 	CheckTableNotInUse(old_rel, "penelope_sandbox rewrite");
-	sandbox_map_buffer_pool();
 	is_catalog = IsSystemRelation(old_rel);
 	relpersistence = old_rel->rd_rel->relpersistence;
 	tupdesc = RelationGetDescr(old_rel);
