@@ -168,7 +168,7 @@ ok(wait_for('training', q{SELECT count(*) = 1 FROM sandbox.run WHERE status = 's
 	AND database_oid = (SELECT oid FROM pg_database WHERE datname = 'training')}, 20),
 	'the worker sanitized the restored copy at start-up, unasked');
 is(unmasked('training'), '0', 'the restored copy is masked');
-wait_for('training', 'SELECT sandbox.database_ready()', 10);
+wait_for('training', 'SELECT sandbox_database_ready()', 10);
 is(sql('training', 'SELECT count(*) FROM client', 'regress_clerk'), '1000',
 	'the ordinary role can connect once it is sanitized');
 
@@ -180,7 +180,7 @@ sql('training', q{UPDATE client SET email = 'person' || id || '@mail.example.com
 like(sql('training', 'SELECT count(*) FROM client', 'regress_clerk'), qr/database "training" is being prepared/,
 	'the clerk is refused after the restore');
 set_conf('penelope_sandbox.auto_sanitize' => undef);
-wait_for('training', 'SELECT sandbox.database_ready()', 20);
+wait_for('training', 'SELECT sandbox_database_ready()', 20);
 is(unmasked('training'), '0', 'the worker sanitized the restored data');
 is(sql('training', 'SELECT count(*) FROM client', 'regress_clerk'), '1000', 'and the clerk is let in again');
 

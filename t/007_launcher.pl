@@ -185,7 +185,7 @@ $node->command_ok([ 'pg_restore', '--clean', '--if-exists', '-d', 'idle', "$temp
 sql('idle', q{UPDATE client SET email = 'person' || id || '@mail.example.com'});
 like(clerk('idle'), $refused, '(pg_restore --clean closes the copy)');
 set_conf('penelope_sandbox.auto_sanitize' => 'on');
-ok(wait_for('idle', 'SELECT sandbox.database_ready()', 20),
+ok(wait_for('idle', 'SELECT sandbox_database_ready()', 20),
 	q{the launcher sanitizes it while an admin's idle session stays connected});
 is(unmasked('idle'), '0', 'the restored data is masked');
 is(sql('idle', q{SELECT count(*) FROM pg_stat_activity WHERE datname = 'idle'
@@ -233,7 +233,7 @@ like(sql('killed', "SELECT summary FROM sandbox.run WHERE id = $run"), qr/termin
 	'the ledger says it was terminated');
 is(unmasked('killed'), '1000', 'and nothing was changed');
 set_conf('penelope_sandbox.auto_sanitize' => 'on');
-ok(wait_for('killed', 'SELECT sandbox.database_ready()', 20), 'the launcher sanitizes the marked copy again');
+ok(wait_for('killed', 'SELECT sandbox_database_ready()', 20), 'the launcher sanitizes the marked copy again');
 set_conf('penelope_sandbox.auto_sanitize' => 'off');
 
 note 'a run cut short by an immediate stop is marked failed and done again';
@@ -264,7 +264,7 @@ ok(wait_for('postgres', "SELECT count(*) = 1 $waiting", 10), '(the sanitizer wai
 sql('postgres', "SELECT pg_terminate_backend(pid) $waiting");
 $renamer->finish;
 $node->reload;
-ok(wait_for('dying', 'SELECT sandbox.database_ready()', 20),
+ok(wait_for('dying', 'SELECT sandbox_database_ready()', 20),
 	'the launcher starts another sanitizer, which sanitizes the copy');
 set_conf('penelope_sandbox.auto_sanitize' => 'off');
 
