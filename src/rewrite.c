@@ -31,8 +31,7 @@
  * version of the old heap survives.  No user trigger fires: a rewrite
  * inserts nothing and updates nothing.
  *
- * Also here: mapping the allocated shared buffers into the backend at
- * once (sandbox_map_buffer_pool), forgetting the statistics of changed
+ * Also here: forgetting the statistics of changed
  * columns, suspending FORCE ROW LEVEL SECURITY and user triggers for the
  * length of a run, locking with penelope_sandbox.lock_wait_timeout, and
  * counting the dead row versions of a table (sandbox_verify's residue
