@@ -2252,7 +2252,7 @@ verify_statistics(SanitizePlan *plan)
 		appendStringInfoString(&sql, " END GROUP BY k.i");
 
 		/* $1 is the run token (run_in_subtransaction) */
-		edata = run_in_subtransaction(target->owner, sql.data, 5, argtypes, args, InvalidOid, NULL);
+		edata = run_in_subtransaction(target->owner, sql.data, 5, argtypes, args, InvalidOid, NIL, NULL);
 		if (edata != NULL)
 			report_rules_failure(NIL, target, edata);
 		for (uint64 i = 0; i < SPI_processed; i++)
