@@ -72,6 +72,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
@@ -2994,6 +2995,63 @@ sandbox_ancestors(Oid relid)
 }
 
 /*
+ * statistics_follow_columns
+ *		Whether ANALYZE of some columns of a relation recomputes every
+ *		statistic that forgetting those columns removed: not when the
+ *		relation has extended statistics or an index on an expression,
+ *		whose statistics sandbox_forget_statistics() removes whole and
+ *		ANALYZE with a column list does not (or not all) compute again.
+ */
+static bool
+statistics_follow_columns(Relation rel)
+{
+	ListCell   *lc;
+
+	if (RelationGetStatExtList(rel) != NIL)
+		return false;
+	foreach(lc, RelationGetIndexList(rel))
+	{
+		HeapTuple	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		bool		has_expressions;
+
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
+		has_expressions = !heap_attisnull(tuple, Anum_pg_index_indexprs, NULL);
+		ReleaseSysCache(tuple);
+		if (has_expressions)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * add_to_analyze
+ *		Note that a relation is to be analyzed: the columns named (String
+ *		nodes), or every column if columns is NIL.  A relation noted twice
+ *		gets the union, or every column if either asked for all.
+ */
+static void
+add_to_analyze(List **relids, List **columns, Oid relid, List *relation_columns)
+{
+	ListCell   *lc;
+
+	foreach(lc, *relids)
+	{
+		if (lfirst_oid(lc) == relid)
+		{
+			ListCell   *cell = list_nth_cell(*columns, foreach_current_index(lc));
+			List	   *known = lfirst(cell);
+
+			lfirst(cell) = (known == NIL || relation_columns == NIL) ? NIL :
+				list_union(known, relation_columns);
+			return;
+		}
+	}
+	*relids = lappend_oid(*relids, relid);
+	*columns = lappend(*columns, relation_columns);
+}
+
+/*
  * renew_statistics
  *		Forget the statistics that may show a value the run changed or
  *		removed, then ANALYZE what it rewrote, so that pg_stats never shows
@@ -3002,19 +3060,25 @@ sandbox_ancestors(Oid relid)
  *		statistics of their indexes, and the inherited statistics of their
  *		parents.  The statistics are deleted directly in the catalogs and
  *		one ANALYZE statement lists every relation, all in the run's
- *		transaction.
+ *		transaction.  A relation that lost no row is analyzed for its
+ *		changed columns only when that recomputes all it forgot
+ *		(statistics_follow_columns): the other columns hold the same values
+ *		in the same order, and their statistics stay true.
  */
 static void
 renew_statistics(SanitizePlan *plan, List *views)
 {
 	List	   *analyze = NIL;
+	List	   *analyze_columns = NIL;	/* per relation: String nodes, or NIL */
 	StringInfoData sql;
 	ListCell   *lc;
+	ListCell   *lc4;
 
 	foreach(lc, plan->steps)
 	{
 		PlanStep   *step = lfirst(lc);
 		TableRules *table = step->table;
+		bool		lost_rows;
 		List	   *relids;
 		ListCell   *lc2;
 
@@ -3029,46 +3093,58 @@ renew_statistics(SanitizePlan *plan, List *views)
 			}
 			continue;
 		}
+		lost_rows = table->deletes != NIL || step->method == METHOD_DELETE || table->updates == NIL;
 
 		/* the relation and its ancestors, whose inherited statistics count it */
 		relids = lcons_oid(table->relid, sandbox_ancestors(table->relid));
 		foreach(lc2, relids)
 		{
 			Oid			relid = lfirst_oid(lc2);
+			List	   *columns = NIL;
 			List	   *attnums = NIL;
 			Relation	rel;
 			ListCell   *lc3;
 
-			if (table->deletes == NIL && step->method != METHOD_DELETE && table->updates != NIL)
+			if (!lost_rows)
 			{
-				foreach(lc3, column_names(table->updates))
+				columns = column_names(table->updates);
+				foreach(lc3, columns)
 					attnums = lappend_int(attnums, get_attnum(relid, strVal(lfirst(lc3))));
 			}
 			sandbox_forget_statistics(relid, attnums);
 			rel = relation_open(relid, NoLock);
 			foreach(lc3, RelationGetIndexList(rel))
 				sandbox_forget_statistics(lfirst_oid(lc3), NIL);
+			if (!statistics_follow_columns(rel))
+				columns = NIL;
 			relation_close(rel, NoLock);
-			analyze = list_append_unique_oid(analyze, relid);
+			add_to_analyze(&analyze, &analyze_columns, relid, columns);
 		}
 	}
 	foreach(lc, views)
 	{
 		sandbox_forget_statistics(lfirst_oid(lc), NIL);
-		analyze = list_append_unique_oid(analyze, lfirst_oid(lc));
+		add_to_analyze(&analyze, &analyze_columns, lfirst_oid(lc), NIL);
 	}
 	if (analyze == NIL)
 		return;
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "ANALYZE ");
-	foreach(lc, analyze)
+	forboth(lc, analyze, lc4, analyze_columns)
 	{
 		Oid			relid = lfirst_oid(lc);
+		List	   *columns = lfirst(lc4);
+		ListCell   *lc2;
 
 		appendStringInfo(&sql, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
 						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 													get_rel_name(relid)));
+		foreach(lc2, columns)
+			appendStringInfo(&sql, "%s%s", foreach_current_index(lc2) == 0 ? " (" : ", ",
+							 quote_identifier(strVal(lfirst(lc2))));
+		if (columns != NIL)
+			appendStringInfoChar(&sql, ')');
 	}
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not analyze the rewritten relations");
