@@ -96,6 +96,9 @@ static int	leak_scan_max_originals = 10000000;
 #define FP_MAX_LOAD 70
 #define FP_MIN_SLOTS 1024
 
+/* Average width from which a column is taken for free text (see column_distinct) */
+#define FREE_TEXT_WIDTH 64
+
 /* Fingerprints added or looked up together, and how far ahead to prefetch */
 #define FP_BATCH 64
 #define FP_PREFETCH_AHEAD 8
@@ -107,6 +110,7 @@ static int	leak_scan_max_originals = 10000000;
 #define SIEVE_BITS_PER_ORIGINAL 12
 #define SIEVE_LENGTHS 1024
 #define SIEVE_KINDS 3
+#define SIEVE_KEY_WORDS 16		/* a power of two */
 #define SIEVE_ARENA 16384		/* bytes of pieces queued for the sieve */
 
 /* A piece queued for the sieve */
@@ -150,7 +154,7 @@ typedef struct LeakScan
 	PiiCheck	check;
 	MemoryContext cxt;
 	MaskSipKey	key;
-	uint64		sieve_key[2];
+	uint64		sieve_key[2 + SIEVE_KEY_WORDS];
 	uint64	   *sieve;			/* see sieve_hash() */
 	uint64		nsieve;			/* its 64-bit words */
 	uint64		lengths[SIEVE_KINDS][SIEVE_LENGTHS / 64];	/* of the pieces held */
@@ -410,38 +414,49 @@ static inline void fp_push(LeakScan *ls, uint64 fp, void *arg);
 
 /*
  * sieve_hash
- *		A cheap keyed hash of a piece: its kind, its length and its first
- *		and last eight bytes (lower-cased), mixed with a key of its own.
- *		Two bits of one word of the sieve stand for it; a piece whose bits
- *		are not both set in the sieve, or whose length no original of its
- *		kind has, is no original, and is neither fingerprinted (SipHash over
- *		the whole piece) nor looked up in the set (a cache miss).  Like the
- *		set, the sieve lives in this backend's memory only, under a key
- *		drawn for the run.
+ *		A cheap keyed hash of a piece: its kind, its length and all its
+ *		bytes (lower-cased), eight at a time, summed as NH does (the two
+ *		halves of each word plus key words, multiplied), then mixed.  Two
+ *		bits of one word of the sieve stand for it; a piece whose bits are
+ *		not both set in the sieve, or whose length no original of its kind
+ *		has, is no original, and is neither fingerprinted (SipHash) nor
+ *		looked up in the set (a cache miss).  Like the set, the sieve lives
+ *		in this backend's memory only, under keys drawn for the run.
  */
 static inline uint64
 sieve_hash(const LeakScan *ls, PiiPiece piece, const char *s, size_t len)
 {
-	uint64		a = 0,
-				b = 0,
-				h;
+	const unsigned char *p = (const unsigned char *) s;
+	uint64		acc = ls->sieve_key[0] ^ (((uint64) len << 2) | (uint64) piece);
+	size_t		i = 0;
+	int			k = 0;
 
-	if (len >= 8)
+	for (;;)
 	{
-		memcpy(&a, s, 8);
-		memcpy(&b, s + len - 8, 8);
+		uint64		w = 0,
+					key = ls->sieve_key[2 + k];
+
+		if (i + 8 <= len)
+			memcpy(&w, p + i, 8);
+		else if (i < len)
+		{
+			for (size_t j = 0; i + j < len; j++)
+				w |= ((uint64) p[i + j]) << (8 * j);
+		}
+		else
+			break;
+		w = ascii_lower8(w);
+		acc += (uint64) (uint32) ((uint32) w + (uint32) key) *
+			(uint64) (uint32) ((uint32) (w >> 32) + (uint32) (key >> 32));
+		i += 8;
+		k = (k + 1) & (SIEVE_KEY_WORDS - 1);
 	}
-	else
-	{
-		for (size_t i = 0; i < len; i++)
-			a |= ((uint64) (unsigned char) s[i]) << (8 * i);
-	}
-	h = (ascii_lower8(a) ^ ls->sieve_key[0]) * UINT64CONST(0x9e3779b97f4a7c15);
-	h ^= h >> 32;
-	h = (h ^ ascii_lower8(b) ^ ls->sieve_key[1]) * UINT64CONST(0xbf58476d1ce4e5b9);
-	h ^= h >> 29;
-	h = (h ^ (((uint64) len << 2) | (uint64) piece)) * UINT64CONST(0x94d049bb133111eb);
-	return h ^ (h >> 32);
+	acc ^= ls->sieve_key[1];
+	acc ^= acc >> 33;
+	acc *= UINT64CONST(0xff51afd7ed558ccd);
+	acc ^= acc >> 33;
+	acc *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	return acc ^ (acc >> 33);
 }
 
 /* The word of the sieve for a sieve hash */
@@ -957,7 +972,9 @@ masked_columns(List *rules)
  * column_distinct
  *		The planner's estimate of the distinct values of a column, from the
  *		statistics of its table (ANALYZE): its row count when there are
- *		none, 0 when the table was never counted either.
+ *		none, 0 when the table was never counted either.  A column of free
+ *		text (values wider than FREE_TEXT_WIDTH bytes on average) counts
+ *		twice: its values hold emails and numbers too.
  */
 static double
 column_distinct(Oid relid, AttrNumber attnum)
@@ -977,12 +994,14 @@ column_distinct(Oid relid, AttrNumber attnum)
 							BoolGetDatum(false));
 	if (HeapTupleIsValid(tuple))
 	{
-		float4		stadistinct = ((Form_pg_statistic) GETSTRUCT(tuple))->stadistinct;
+		Form_pg_statistic stats = (Form_pg_statistic) GETSTRUCT(tuple);
 
-		if (stadistinct > 0)
-			distinct = Min(stadistinct, rows);
-		else if (stadistinct < 0)
-			distinct = -stadistinct * rows;
+		if (stats->stadistinct > 0)
+			distinct = Min(stats->stadistinct, rows);
+		else if (stats->stadistinct < 0)
+			distinct = -stats->stadistinct * rows;
+		if (stats->stawidth > FREE_TEXT_WIDTH)
+			distinct *= 2;
 		ReleaseSysCache(tuple);
 	}
 	return distinct;
