@@ -14,6 +14,23 @@
  * never written anywhere: a stored fingerprint would be an oracle against
  * which anyone could test guesses of the original values.
  *
+ * The cost is in the pieces of values that are no original, which are
+ * most of them, so each scanned piece meets cheaper tests first:
+ *
+ *	- a value stored inline and shorter than the shortest piece of any
+ *	  original is not parsed at all (value_may_hold());
+ *	- a piece of a length no original piece of its kind has is dropped;
+ *	- the sieve, a bit array of about 12 bits per original under a key of
+ *	  its own (sieve_hash(): NH over the piece, then mixed), drops most of
+ *	  the rest, without SipHash and without touching the set;
+ *	- only then is the piece fingerprinted and looked up.
+ *
+ * The sieve's words and the set's slots are read in batches, each
+ * prefetched a few entries ahead, so that their cache misses overlap.  The
+ * set (open addressing, at most 70% full, any size) is sized once from the
+ * planner's estimates of the distinct values of the masked columns, and
+ * grows by half when the estimate is short.
+ *
  * After the run's verification, sandbox_leakscan_check() reads, with the
  * run's own changes visible:
  *
@@ -49,10 +66,10 @@
  * sanitizer's rights) are not fingerprinted.
  *
  * Memory is bounded: penelope_sandbox.leak_scan_max_originals distinct
- * fingerprints at most (8 bytes each, in an open-addressing table at most
- * 70% full, so 128 MB for 10 million).  Past it the run does not sample
- * silently: the scan is recorded as incomplete, and the run fails or warns
- * like a leak.
+ * fingerprints at most (8 bytes each, in a table at most 70% full, plus
+ * the sieve's 1.5 bytes per estimated original: 129 MB for 10 million).
+ * Past it the run does not sample silently: the scan is recorded as
+ * incomplete, and the run fails or warns like a leak.
  *
  * Copyright (c) 2026, penelope_sandbox developers
  *
@@ -305,7 +322,7 @@ fp_prefetch(const LeakScan *ls, uint64 fp)
 	fp_prefetch_addr(&ls->slots[fp_home(ls, fp)]);
 }
 
-/* Allocate a table of n slots in the scan's context */
+/* Allocate n zeroed 64-bit words (slots of the set, or the sieve) in the scan's context */
 static uint64 *
 fp_alloc(LeakScan *ls, uint64 n)
 {
