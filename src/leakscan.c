@@ -67,7 +67,7 @@
  *
  * Memory is bounded: penelope_sandbox.leak_scan_max_originals distinct
  * fingerprints at most (8 bytes each, in a table at most 70% full, plus
- * the sieve's 1.5 bytes per estimated original: 129 MB for 10 million).
+ * the sieve's 1.5 bytes per estimated original: 123 MiB for 10 million).
  * Past it the run does not sample silently: the scan is recorded as
  * incomplete, and the run fails or warns like a leak.
  *
