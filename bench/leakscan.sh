@@ -19,6 +19,12 @@
 # variants interleaved.  Results: a markdown report on stdout.
 # Environment: BENCH_SCALE, BENCH_ORIGINALS, BENCH_RUNS, BENCH_PARTS (A, B
 # or AB), BENCH_NO_BUILD=1 to use the installed extension as it is.
+#
+# BENCH_BASELINE=<git revision>: part A also measures the library built
+# from that revision (same SQL objects: only the C code may differ), in the
+# same run: each repetition runs the baseline, then the current library,
+# each after a restart of the server with its library installed, and the
+# report has a row per library.  The load average is reported per row.
 source "$(dirname "$0")/../tools/lib.sh"
 
 SCALE=${BENCH_SCALE:-1000000}
@@ -28,18 +34,46 @@ PARTS=${BENCH_PARTS:-AB}
 
 install_dependencies
 [ -n "${BENCH_NO_BUILD:-}" ] || build_and_install
+LIBDIR=$($PG_BIN/pg_config --pkglibdir)
+WORK=$(mktemp -d /tmp/penelope_leakscan_bench.XXXXXX)
+cp "$LIBDIR/penelope_sandbox.so" "$WORK/current.so"
+# on exit: the current library installed again, the cluster and the copies removed
+finish() {
+	cluster_stop
+	cp "$WORK/current.so" "$LIBDIR/penelope_sandbox.so.new"
+	mv "$LIBDIR/penelope_sandbox.so.new" "$LIBDIR/penelope_sandbox.so"
+	rm -rf "$WORK"
+}
+trap finish EXIT
+variants=(current)
+if [ -n "${BENCH_BASELINE:-}" ]; then
+	log "building the baseline $BENCH_BASELINE"
+	mkdir "$WORK/baseline"
+	git -C "$TOP" archive "$BENCH_BASELINE" | tar -C "$WORK/baseline" -xf -
+	make -C "$WORK/baseline" -s PG_CONFIG=$PG_BIN/pg_config >/dev/null
+	cp "$WORK/baseline/penelope_sandbox.so" "$WORK/baseline.so"
+	variants=(baseline current)
+fi
 cluster_start "shared_preload_libraries = 'penelope_sandbox'" \
 	"penelope_sandbox.server_role = 'sandbox'" \
 	"shared_buffers = 2GB" \
 	"maintenance_work_mem = 1GB" \
 	"max_wal_size = 8GB" \
 	"autovacuum = off"
+trap finish EXIT
 
 q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+# use_library VARIANT: install that library and restart the server with it
+use_library() {
+	cp "$WORK/$1.so" "$LIBDIR/penelope_sandbox.so.new"
+	mv "$LIBDIR/penelope_sandbox.so.new" "$LIBDIR/penelope_sandbox.so"
+	run_as_postgres $PG_BIN/pg_ctl -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w restart >/dev/null
+}
+load1() { cut -d' ' -f1 /proc/loadavg; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 fresh() { dropdb --if-exists run >/dev/null 2>&1; createdb -T "$1" run; q -d run -c 'CHECKPOINT'; }
 
-echo "# Discovery and leak scan, $(date -u +%F), $(nproc) cores"
+echo "# Discovery and leak scan, $(date -u +%F), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 echo
 
 if [[ $PARTS == *A* ]]; then
@@ -61,33 +95,43 @@ if [[ $PARTS == *A* ]]; then
 	done
 	echo "sandbox_discover('training_a'): median $(printf '%s\n' "${disc[@]}" | median) s of $RUNS runs"
 	echo
-	echo "| environment | run, pii_check off (s) | run with its policy (s) | fingerprinting (s) | scan (s) | leak scan / run | originals | rows scanned | hits |"
-	echo "|---|---|---|---|---|---|---|---|---|"
+	echo "| environment | library | run, pii_check off (s) | run with its policy (s) | fingerprinting (s) | scan (s) | leak scan / run | (run with − off) / off | originals | rows scanned | hits | memory (MiB) | load average |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for env in migration training_a; do
-		off=(); on=(); col=(); scn=(); info=""
+		declare -A off=() on=() col=() scn=() info=() loads=()
 		for r in $(seq "$RUNS"); do
-			for mode in off environment; do
-				fresh tpl_penelope
-				s=$(date +%s.%N)
-				q -d run -c "SET penelope_sandbox.pii_check = $mode" -c "SET client_min_messages = error" \
-					-c "SELECT sandbox_sanitize('$env')" >/dev/null
-				t=$(echo "$(date +%s.%N) - $s" | bc)
-				if [ $mode = off ]; then
-					off+=("$t")
-				else
-					on+=("$t")
-					read -r c sc info < <(q -d run -F ' ' -c "SELECT extract(epoch FROM collect_duration), extract(epoch FROM scan_duration), originals || ' ' || rows_scanned || ' ' || hits FROM sandbox.leak_scan")
-					col+=("$c"); scn+=("$sc")
-				fi
+			for v in "${variants[@]}"; do
+				[ ${#variants[@]} -eq 1 ] || use_library "$v"
+				loads[$v]+="$(load1) "
+				for mode in off environment; do
+					fresh tpl_penelope
+					s=$(date +%s.%N)
+					q -d run -c "SET penelope_sandbox.pii_check = $mode" -c "SET client_min_messages = error" \
+						-c "SELECT sandbox_sanitize('$env')" >/dev/null
+					t=$(echo "$(date +%s.%N) - $s" | bc)
+					if [ $mode = off ]; then
+						off[$v]+="$t "
+					else
+						on[$v]+="$t "
+						read -r c sc i < <(q -d run -F ' ' -c "SELECT extract(epoch FROM collect_duration), extract(epoch FROM scan_duration), originals || ' ' || rows_scanned || ' ' || hits || ' ' || round(memory_bytes / 1048576.0, 1) FROM sandbox.leak_scan")
+						col[$v]+="$c "; scn[$v]+="$sc "; info[$v]="$i"
+					fi
+				done
+				loads[$v]+="$(load1) "
 			done
 		done
-		mo=$(printf '%s\n' "${off[@]}" | median)
-		mn=$(printf '%s\n' "${on[@]}" | median)
-		mc=$(printf '%s\n' "${col[@]}" | median)
-		ms=$(printf '%s\n' "${scn[@]}" | median)
-		ratio=$(echo "scale=3; ($mc + $ms) / $mo" | bc)
-		set -- $info
-		echo "| $env | $mo | $mn | $mc | $ms | $ratio | $1 | $2 | $3 |"
+		for v in "${variants[@]}"; do
+			mo=$(printf '%s\n' ${off[$v]} | median)
+			mn=$(printf '%s\n' ${on[$v]} | median)
+			mc=$(printf '%s\n' ${col[$v]} | median)
+			ms=$(printf '%s\n' ${scn[$v]} | median)
+			ratio=$(echo "scale=3; ($mc + $ms) / $mo" | bc)
+			marginal=$(echo "scale=3; ($mn - $mo) / $mo" | bc)
+			ld=$(printf '%s\n' ${loads[$v]} | sort -g | awk '{a[NR]=$1} END {print a[1] "-" a[NR]}')
+			set -- ${info[$v]}
+			echo "| $env | $v | $mo | $mn | $mc | $ms | $ratio | $marginal | $1 | $2 | $3 | $4 | $ld |"
+		done
+		unset off on col scn info loads
 	done
 	echo
 fi
@@ -103,14 +147,17 @@ if [[ $PARTS == *B* ]]; then
 		-c "INSERT INTO sandbox.discovery_policy VALUES ('bench', '{}', 'warning')" \
 		-c "SET penelope_sandbox.secret = 'bench passphrase, long enough'" >/dev/null
 	q -d tpl_orig -c 'VACUUM FREEZE ANALYZE'
-	fresh tpl_orig
-	s=$(date +%s.%N)
-	q -d run -c "SELECT sandbox_sanitize('bench')" >/dev/null
-	t=$(echo "$(date +%s.%N) - $s" | bc)
 	echo "## B. $ORIGINALS distinct originals"
 	echo
-	echo "| run (s) | originals | complete | memory (MB) | fingerprinting (s) | scan (s) |"
-	echo "|---|---|---|---|---|---|"
-	echo "| $t | $(q -d run -F ' | ' -c "SELECT originals, complete, round(memory_bytes / 1048576.0), round(extract(epoch FROM collect_duration), 2), round(extract(epoch FROM scan_duration), 2) FROM sandbox.leak_scan") |"
+	echo "| library | run (s) | originals | complete | memory (MiB) | fingerprinting (s) | scan (s) | load average |"
+	echo "|---|---|---|---|---|---|---|---|"
+	for v in "${variants[@]}"; do
+		[ ${#variants[@]} -eq 1 ] || use_library "$v"
+		fresh tpl_orig
+		s=$(date +%s.%N)
+		q -d run -c "SELECT sandbox_sanitize('bench')" >/dev/null
+		t=$(echo "$(date +%s.%N) - $s" | bc)
+		echo "| $v | $t | $(q -d run -F ' | ' -c "SELECT originals, complete, round(memory_bytes / 1048576.0, 1), round(extract(epoch FROM collect_duration), 2), round(extract(epoch FROM scan_duration), 2) FROM sandbox.leak_scan") | $(load1) |"
+	done
 	echo
 fi

@@ -650,6 +650,52 @@ number_key(const FoundNumber *n, char *out)
 
 typedef void (*SpanCallback) (bool email, size_t start, size_t end, const FoundNumber *n, void *arg);
 
+/* The bytes at which an email address's '@' or a number may be found */
+static const bool span_start[256] = {
+	['@'] = true, ['+'] = true, ['('] = true,
+	['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true, ['4'] = true,
+	['5'] = true, ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true,
+};
+
+/*
+ * next_span
+ *		The next email address or number of 9 to 15 digits (written as
+ *		phone numbers are) in a text, looked for from *pos on: its extent
+ *		[*start, *end), whether it is an email address, and for a number
+ *		its digits in *n.  *pos moves past it.  False when there is none.
+ */
+static inline bool
+next_span(const char *s, size_t len, size_t *pos, bool *email, size_t *start,
+		  size_t *end, FoundNumber *n)
+{
+	for (size_t i = *pos; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (!span_start[c])
+			continue;
+		if (c == '@')
+		{
+			if (email_at(s, len, i, start, end))
+			{
+				*email = true;
+				*pos = *end;
+				return true;
+			}
+		}
+		else if (number_at(s, len, i, n))
+		{
+			*email = false;
+			*start = i;
+			*end = n->end;
+			*pos = n->end;
+			return true;
+		}
+	}
+	*pos = len;
+	return false;
+}
+
 /*
  * find_spans
  *		Call cb for each email address and each number of 9 to 15 digits
@@ -659,50 +705,29 @@ static void
 find_spans(const char *s, size_t len, SpanCallback cb, void *arg)
 {
 	FoundNumber n;
-	size_t		b,
+	size_t		pos = 0,
+				b,
 				e;
+	bool		email;
 
-	for (size_t i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) s[i];
-
-		if (c == '@')
-		{
-			if (email_at(s, len, i, &b, &e))
-			{
-				cb(true, b, e, NULL, arg);
-				i = e - 1;
-			}
-		}
-		else if ((is_digit(c) || c == '+' || c == '(') && number_at(s, len, i, &n))
-		{
-			cb(false, i, n.end, &n, arg);
-			i = n.end - 1;
-		}
-	}
+	while (next_span(s, len, &pos, &email, &b, &e, &n))
+		cb(email, b, e, email ? NULL : &n, arg);
 }
 
 /* ---- Pieces of a value: what the leak scan fingerprints ---- */
 
-typedef struct PieceArg
+/* One email address or number found in a text, as a piece */
+static inline void
+emit_span(const char *s, bool email, size_t start, size_t end, const FoundNumber *n,
+		  PiiPieceCallback cb, void *arg)
 {
-	const char *s;
-	PiiPieceCallback cb;
-	void	   *arg;
-} PieceArg;
-
-static void
-span_piece(bool email, size_t start, size_t end, const FoundNumber *n, void *arg)
-{
-	PieceArg   *pa = arg;
-
 	if (email)
-		pa->cb(PII_PIECE_EMAIL, pa->s + start, end - start, pa->arg);
+		cb(PII_PIECE_EMAIL, s + start, end - start, arg);
 	else
 	{
 		char		key[20];
 
-		pa->cb(PII_PIECE_NUMBER, key, number_key(n, key), pa->arg);
+		cb(PII_PIECE_NUMBER, key, number_key(n, key), arg);
 	}
 }
 
@@ -710,43 +735,53 @@ span_piece(bool email, size_t start, size_t end, const FoundNumber *n, void *arg
  * emit_text
  *		The pieces of one text value: when the whole trimmed value is an
  *		email address or a number, that alone; else the whole value, then
- *		each email address and number found inside it.
+ *		each email address and number found inside it.  One pass over the
+ *		text: a value that is an email address or a number is its own
+ *		first span (a number only from its first byte; an email address
+ *		whose local part starts the value at the first '@', looked for
+ *		again only when the first span is something else).
  */
 static void
 emit_text(const char *s, size_t len, PiiPieceCallback cb, void *arg, bool inside_only)
 {
 	FoundNumber n;
-	size_t		b,
+	size_t		pos = 0,
+				b,
 				e;
-	const char *at;
+	bool		email;
 
 	trim(&s, &len);
 	if (len == 0)
 		return;
 
+	if (!next_span(s, len, &pos, &email, &b, &e, &n))
+	{
+		if (!inside_only)
+			cb(PII_PIECE_WHOLE, s, len, arg);
+		return;
+	}
 	if (!inside_only)
 	{
+		const char *at;
+		size_t		eb,
+					ee;
+
+		if (b == 0 && e == len)
+		{
+			emit_span(s, email, b, e, &n, cb, arg);
+			return;
+		}
 		at = memchr(s, '@', len);
-		if (at != NULL && email_at(s, len, (size_t) (at - s), &b, &e) && b == 0 && e == len)
+		if (at != NULL && email_at(s, len, (size_t) (at - s), &eb, &ee) && eb == 0 && ee == len)
 		{
 			cb(PII_PIECE_EMAIL, s, len, arg);
 			return;
 		}
-		if (number_at(s, len, 0, &n) && n.end == len)
-		{
-			char		key[20];
-
-			cb(PII_PIECE_NUMBER, key, number_key(&n, key), arg);
-			return;
-		}
 		cb(PII_PIECE_WHOLE, s, len, arg);
 	}
-
-	{
-		PieceArg	pa = {s, cb, arg};
-
-		find_spans(s, len, span_piece, &pa);
-	}
+	do
+		emit_span(s, email, b, e, &n, cb, arg);
+	while (next_span(s, len, &pos, &email, &b, &e, &n));
 }
 
 /*

@@ -14,6 +14,23 @@
  * never written anywhere: a stored fingerprint would be an oracle against
  * which anyone could test guesses of the original values.
  *
+ * The cost is in the pieces of values that are no original, which are
+ * most of them, so each scanned piece meets cheaper tests first:
+ *
+ *	- a value stored inline and shorter than the shortest piece of any
+ *	  original is not parsed at all (value_may_hold());
+ *	- a piece of a length no original piece of its kind has is dropped;
+ *	- the sieve, a bit array of about 12 bits per original under a key of
+ *	  its own (sieve_hash(): NH over the piece, then mixed), drops most of
+ *	  the rest, without SipHash and without touching the set;
+ *	- only then is the piece fingerprinted and looked up.
+ *
+ * The sieve's words and the set's slots are read in batches, each
+ * prefetched a few entries ahead, so that their cache misses overlap.  The
+ * set (open addressing, at most 70% full, any size) is sized once from the
+ * planner's estimates of the distinct values of the masked columns, and
+ * grows by half when the estimate is short.
+ *
  * After the run's verification, sandbox_leakscan_check() reads, with the
  * run's own changes visible:
  *
@@ -49,10 +66,10 @@
  * sanitizer's rights) are not fingerprinted.
  *
  * Memory is bounded: penelope_sandbox.leak_scan_max_originals distinct
- * fingerprints at most (8 bytes each, in an open-addressing table at most
- * 70% full, so 128 MB for 10 million).  Past it the run does not sample
- * silently: the scan is recorded as incomplete, and the run fails or warns
- * like a leak.
+ * fingerprints at most (8 bytes each, in a table at most 70% full, plus
+ * the sieve's 1.5 bytes per estimated original: 123 MiB for 10 million).
+ * Past it the run does not sample silently: the scan is recorded as
+ * incomplete, and the run fails or warns like a leak.
  *
  * Copyright (c) 2026, penelope_sandbox developers
  *
@@ -69,11 +86,13 @@
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_statistic.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "portability/instr_time.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -81,6 +100,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "mask_core.h"
 #include "penelope_sandbox.h"
@@ -92,6 +112,33 @@ int			leak_scan_max_originals = 10000000;
 /* Largest load factor of the fingerprint table, in percent */
 #define FP_MAX_LOAD 70
 #define FP_MIN_SLOTS 1024
+
+/* Average width from which a column is taken for free text (see column_distinct) */
+#define FREE_TEXT_WIDTH 64
+
+/* Fingerprints added or looked up together, and how far ahead to prefetch */
+#define FP_BATCH 64
+#define FP_PREFETCH_AHEAD 8
+
+/*
+ * The sieve in front of the set: bits per estimated original, and the
+ * piece lengths told apart (longer ones share the last).
+ */
+#define SIEVE_BITS_PER_ORIGINAL 12
+#define SIEVE_LENGTHS 1024
+#define SIEVE_KINDS 3
+#define SIEVE_KEY_WORDS 16		/* a power of two */
+#define SIEVE_ARENA 16384		/* bytes of pieces queued for the sieve */
+
+/* A piece queued for the sieve */
+typedef struct SievePiece
+{
+	uint64		h;				/* its sieve hash */
+	PiiPiece	piece;
+	uint32		offset;			/* in the arena, when looking up */
+	uint32		len;
+	void	   *arg;
+} SievePiece;
 
 /* Low bit of a slot: the fingerprint is also produced by a mask */
 #define FP_IMAGE ((uint64) 1)
@@ -113,6 +160,9 @@ typedef struct MaskedColumn
 	List	   *descendants;	/* inheritance children and partitions */
 } MaskedColumn;
 
+struct LeakScan;
+typedef void (*FpFound) (struct LeakScan *ls, uint64 *slot, void *arg);
+
 /* The state of this backend's leak scan, between collect and check */
 typedef struct LeakScan
 {
@@ -121,13 +171,28 @@ typedef struct LeakScan
 	PiiCheck	check;
 	MemoryContext cxt;
 	MaskSipKey	key;
+	uint64		sieve_key[2 + SIEVE_KEY_WORDS];
+	uint64	   *sieve;			/* see sieve_hash() */
+	uint64		nsieve;			/* its 64-bit words */
+	uint64		lengths[SIEVE_KINDS][SIEVE_LENGTHS / 64];	/* of the pieces held */
+	size_t		shortest;		/* bytes of the shortest value that may hold one */
 	uint64	   *slots;
-	uint64		nslots;			/* a power of two */
+	uint64		nslots;
 	uint64		count;			/* distinct fingerprints held */
 	uint64		dropped;		/* pieces not held: the maximum was reached */
 	List	   *masked;			/* MaskedColumn */
 	int64		collect_rows;
 	double		collect_seconds;
+	/* fingerprints waiting for fp_flush(), and what it does with them */
+	FpFound		found;			/* NULL: add them */
+	void	   *found_state;	/* for found() */
+	int			nsieve_pending;
+	SievePiece	sieve_pending[FP_BATCH];
+	char		arena[SIEVE_ARENA];
+	uint32		arena_used;
+	int			npending;
+	uint64		pending[FP_BATCH];
+	void	   *pending_arg[FP_BATCH];
 } LeakScan;
 
 static LeakScan *scan_state = NULL;
@@ -135,46 +200,109 @@ static bool callback_registered = false;
 
 /* ---- The fingerprint set ---- */
 
+/* A prefetch hint: the slot a fingerprint goes to is read soon */
+#if defined(__GNUC__) || defined(__clang__)
+#define fp_prefetch_addr(p) __builtin_prefetch(p)
+#else
+#define fp_prefetch_addr(p) ((void) 0)
+#endif
+
+#define SIP_ROTL(x, b) (uint64) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND(v0, v1, v2, v3) \
+	do { \
+		v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32); \
+		v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2; \
+		v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0; \
+		v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32); \
+	} while (0)
+
+/*
+ * ascii_lower8
+ *		Eight bytes with their ASCII capitals lower-cased, all at once:
+ *		a byte gets 0x20 added when it is in 'A'..'Z' (its high bit clear).
+ */
+static inline uint64
+ascii_lower8(uint64 w)
+{
+	const uint64 ones = UINT64CONST(0x0101010101010101);
+	const uint64 high = UINT64CONST(0x8080808080808080);
+	uint64		low7 = w & ~high;
+	uint64		ge_a = low7 + ones * (0x80 - 'A');
+	uint64		gt_z = low7 + ones * (0x80 - 'Z' - 1);
+
+	return w | ((ge_a & ~gt_z & ~w & high) >> 2);
+}
+
 /*
  * fingerprint
- *		Keyed 64-bit hash of a piece, lower-cased (ASCII) with its kind in
- *		front; the low bit is cleared (it carries FP_IMAGE), and zero marks
- *		an empty slot.
+ *		Keyed 64-bit hash of a piece, lower-cased (ASCII): SipHash-2-4 in
+ *		one pass, eight bytes at a time, under the run's key with the
+ *		piece's kind folded into it (a kind of its own key per kind).  The
+ *		low bit is cleared (it carries FP_IMAGE), and zero marks an empty
+ *		slot.
  */
 static uint64
 fingerprint(const MaskSipKey *key, PiiPiece piece, const char *s, size_t len)
 {
-	MaskSipState st;
-	unsigned char buf[256];
-	unsigned char tag = (unsigned char) piece;
+	uint64		k0 = key->k0;
+	uint64		k1 = key->k1 ^ ((uint64) piece * UINT64CONST(0x9e3779b97f4a7c15));
+	uint64		v0 = k0 ^ UINT64CONST(0x736f6d6570736575);
+	uint64		v1 = k1 ^ UINT64CONST(0x646f72616e646f6d);
+	uint64		v2 = k0 ^ UINT64CONST(0x6c7967656e657261);
+	uint64		v3 = k1 ^ UINT64CONST(0x7465646279746573);
+	const unsigned char *p = (const unsigned char *) s;
+	const unsigned char *end = p + (len & ~(size_t) 7);
+	uint64		b = ((uint64) len) << 56;
+	uint64		tail = 0;
 	uint64		h;
-	size_t		i = 0;
 
-	mc_siphash_init(&st, key, false);
-	mc_siphash_update(&st, &tag, 1);
-	while (i < len)
+	for (; p < end; p += 8)
 	{
-		size_t		n = Min(len - i, sizeof(buf));
+		uint64		m;
 
-		for (size_t j = 0; j < n; j++)
-		{
-			unsigned char c = (unsigned char) s[i + j];
-
-			buf[j] = (c >= 'A' && c <= 'Z') ? (unsigned char) (c + ('a' - 'A')) : c;
-		}
-		mc_siphash_update(&st, buf, n);
-		i += n;
+		memcpy(&m, p, 8);
+		m = ascii_lower8(m);
+		v3 ^= m;
+		SIP_ROUND(v0, v1, v2, v3);
+		SIP_ROUND(v0, v1, v2, v3);
+		v0 ^= m;
 	}
-	h = mc_siphash_final64(&st) & ~FP_IMAGE;
+	for (int i = 0; i < (int) (len & 7); i++)
+		tail |= ((uint64) p[i]) << (8 * i);
+	b |= ascii_lower8(tail);
+	v3 ^= b;
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	h = (v0 ^ v1 ^ v2 ^ v3) & ~FP_IMAGE;
 	return h == 0 ? 2 : h;
+}
+
+/*
+ * fp_home
+ *		The first slot a fingerprint may occupy: its high bits scaled to
+ *		the table's size (any size, not only a power of two).
+ */
+static inline uint64
+fp_home(const LeakScan *ls, uint64 fp)
+{
+#ifdef HAVE_INT128
+	return (uint64) (((uint128) fp * ls->nslots) >> 64);
+#else
+	return (fp >> 1) % ls->nslots;
+#endif
 }
 
 /* The slot holding fp, or the empty slot where it would go */
 static inline uint64 *
-fp_slot(LeakScan *ls, uint64 fp)
+fp_slot(const LeakScan *ls, uint64 fp)
 {
-	uint64		mask = ls->nslots - 1;
-	uint64		i = (fp >> 1) & mask;
+	uint64		i = fp_home(ls, fp);
 
 	for (;;)
 	{
@@ -182,15 +310,62 @@ fp_slot(LeakScan *ls, uint64 fp)
 
 		if (*slot == 0 || (*slot & ~FP_IMAGE) == fp)
 			return slot;
-		i = (i + 1) & mask;
+		if (++i == ls->nslots)
+			i = 0;
 	}
 }
 
-/* Allocate a table of n slots in the scan's context */
+/* Hint that the slot of fp is about to be read */
+static inline void
+fp_prefetch(const LeakScan *ls, uint64 fp)
+{
+	fp_prefetch_addr(&ls->slots[fp_home(ls, fp)]);
+}
+
+/* Allocate n zeroed 64-bit words (slots of the set, or the sieve) in the scan's context */
 static uint64 *
 fp_alloc(LeakScan *ls, uint64 n)
 {
 	return MemoryContextAllocExtended(ls->cxt, n * sizeof(uint64), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+/* The number of slots that holds n fingerprints at most FP_MAX_LOAD% full */
+static uint64
+fp_slots_for(uint64 n)
+{
+	return Max((uint64) FP_MIN_SLOTS, n * 100 / FP_MAX_LOAD + 1);
+}
+
+/*
+ * fp_grow
+ *		Move the set into a table half as large again, the slots of a batch of
+ *		entries prefetched ahead of their placement.
+ */
+static void
+fp_grow(LeakScan *ls)
+{
+	uint64	   *old = ls->slots;
+	uint64		oldn = ls->nslots;
+	uint64		batch[FP_BATCH];
+	int			n = 0;
+
+	ls->nslots = oldn + oldn / 2;
+	ls->slots = fp_alloc(ls, ls->nslots);
+	for (uint64 i = 0; i <= oldn; i++)
+	{
+		if (i < oldn && old[i] != 0)
+		{
+			batch[n++] = old[i];
+			fp_prefetch(ls, old[i] & ~FP_IMAGE);
+		}
+		if (n == FP_BATCH || (i == oldn && n > 0))
+		{
+			for (int j = 0; j < n; j++)
+				*fp_slot(ls, batch[j] & ~FP_IMAGE) = batch[j];
+			n = 0;
+		}
+	}
+	pfree(old);
 }
 
 /*
@@ -198,7 +373,7 @@ fp_alloc(LeakScan *ls, uint64 n)
  *		Add a fingerprint; past leak_scan_max_originals, count it as
  *		dropped instead.
  */
-static void
+static inline void
 fp_add(LeakScan *ls, uint64 fp)
 {
 	uint64	   *slot = fp_slot(ls, fp);
@@ -213,19 +388,267 @@ fp_add(LeakScan *ls, uint64 fp)
 	*slot = fp;
 	ls->count++;
 	if (ls->count * 100 > ls->nslots * FP_MAX_LOAD)
-	{
-		uint64	   *old = ls->slots;
-		uint64		oldn = ls->nslots;
+		fp_grow(ls);
+}
 
-		ls->nslots *= 2;
-		ls->slots = fp_alloc(ls, ls->nslots);
-		for (uint64 i = 0; i < oldn; i++)
+/*
+ * fp_flush
+ *		Add or look up the pending fingerprints, each slot prefetched a
+ *		few fingerprints ahead so that the cache misses of a set much
+ *		larger than the caches overlap instead of following each other.
+ *		Without ls->found the fingerprints are added; with it, found() is
+ *		called with the slot of each one the set holds.
+ */
+static void
+fp_flush(LeakScan *ls)
+{
+	int			n = ls->npending;
+
+	for (int i = 0; i < Min(n, FP_PREFETCH_AHEAD); i++)
+		fp_prefetch(ls, ls->pending[i]);
+	for (int i = 0; i < n; i++)
+	{
+		uint64		fp = ls->pending[i];
+
+		if (i + FP_PREFETCH_AHEAD < n)
+			fp_prefetch(ls, ls->pending[i + FP_PREFETCH_AHEAD]);
+		if (ls->found == NULL)
+			fp_add(ls, fp);
+		else
 		{
-			if (old[i] != 0)
-				*fp_slot(ls, old[i] & ~FP_IMAGE) = old[i];
+			uint64	   *slot = fp_slot(ls, fp);
+
+			if (*slot != 0)
+				ls->found(ls, slot, ls->pending_arg[i]);
 		}
-		pfree(old);
 	}
+	ls->npending = 0;
+}
+
+static inline void fp_push(LeakScan *ls, uint64 fp, void *arg);
+
+/* ---- The sieve: most pieces that are no original never reach the set ---- */
+
+/*
+ * sieve_hash
+ *		A cheap keyed hash of a piece: its kind, its length and all its
+ *		bytes (lower-cased), eight at a time, summed as NH does (the two
+ *		halves of each word plus key words, multiplied), then mixed.  Two
+ *		bits of one word of the sieve stand for it; a piece whose bits are
+ *		not both set in the sieve, or whose length no original of its kind
+ *		has, is no original, and is neither fingerprinted (SipHash) nor
+ *		looked up in the set (a cache miss).  Like the set, the sieve lives
+ *		in this backend's memory only, under keys drawn for the run.
+ */
+static inline uint64
+sieve_hash(const LeakScan *ls, PiiPiece piece, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	uint64		acc = ls->sieve_key[0] ^ (((uint64) len << 2) | (uint64) piece);
+	size_t		i = 0;
+	int			k = 0;
+
+	for (;;)
+	{
+		uint64		w = 0,
+					key = ls->sieve_key[2 + k];
+
+		if (i + 8 <= len)
+			memcpy(&w, p + i, 8);
+		else if (i < len)
+		{
+			for (size_t j = 0; i + j < len; j++)
+				w |= ((uint64) p[i + j]) << (8 * j);
+		}
+		else
+			break;
+		w = ascii_lower8(w);
+		acc += (uint64) (uint32) ((uint32) w + (uint32) key) *
+			(uint64) (uint32) ((uint32) (w >> 32) + (uint32) (key >> 32));
+		i += 8;
+		k = (k + 1) & (SIEVE_KEY_WORDS - 1);
+	}
+	acc ^= ls->sieve_key[1];
+	acc ^= acc >> 33;
+	acc *= UINT64CONST(0xff51afd7ed558ccd);
+	acc ^= acc >> 33;
+	acc *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	return acc ^ (acc >> 33);
+}
+
+/* The word of the sieve for a sieve hash */
+static inline uint64 *
+sieve_word(const LeakScan *ls, uint64 h)
+{
+#ifdef HAVE_INT128
+	return &ls->sieve[(uint64) (((uint128) h * ls->nsieve) >> 64)];
+#else
+	return &ls->sieve[h % ls->nsieve];
+#endif
+}
+
+/* The two bits of the sieve's word for a sieve hash */
+static inline uint64
+sieve_bits(uint64 h)
+{
+	return (UINT64CONST(1) << (h & 63)) | (UINT64CONST(1) << ((h >> 6) & 63));
+}
+
+/* Whether an original of the piece's kind has the piece's length */
+static inline bool
+sieve_length(const LeakScan *ls, PiiPiece piece, size_t len)
+{
+	size_t		l = Min(len, SIEVE_LENGTHS - 1);
+
+	return (ls->lengths[piece][l / 64] & (UINT64CONST(1) << (l % 64))) != 0;
+}
+
+/*
+ * sieve_flush
+ *		Settle the pieces queued by sieve_push(), the sieve's words
+ *		prefetched a few pieces ahead: when collecting, set their bits;
+ *		when looking up, fingerprint the pieces whose bits are set and queue
+ *		them for the set (fp_push()).
+ */
+static void
+sieve_flush(LeakScan *ls)
+{
+	int			n = ls->nsieve_pending;
+
+	for (int i = 0; i < Min(n, FP_PREFETCH_AHEAD); i++)
+		fp_prefetch_addr(sieve_word(ls, ls->sieve_pending[i].h));
+	ls->nsieve_pending = 0;
+	ls->arena_used = 0;
+	for (int i = 0; i < n; i++)
+	{
+		SievePiece *sp = &ls->sieve_pending[i];
+		uint64	   *word = sieve_word(ls, sp->h);
+		uint64		bits = sieve_bits(sp->h);
+
+		if (i + FP_PREFETCH_AHEAD < n)
+			fp_prefetch_addr(sieve_word(ls, ls->sieve_pending[i + FP_PREFETCH_AHEAD].h));
+		if (ls->found == NULL)
+			*word |= bits;
+		else if ((*word & bits) == bits)
+			fp_push(ls, fingerprint(&ls->key, sp->piece, ls->arena + sp->offset, sp->len), sp->arg);
+	}
+}
+
+/*
+ * sieve_push
+ *		Queue a piece for the sieve.  When collecting (ls->found is NULL)
+ *		the piece is an original: its length is noted and its sieve hash
+ *		queued, and the caller fingerprints it.  When looking up, a piece
+ *		of a length no original has is dropped at once; the others are
+ *		copied into the arena with their sieve hash until sieve_flush().
+ */
+static inline void
+sieve_push(LeakScan *ls, PiiPiece piece, const char *s, size_t len, void *arg)
+{
+	SievePiece *sp;
+
+	if (ls->found == NULL)
+	{
+		size_t		l = Min(len, SIEVE_LENGTHS - 1);
+
+		ls->lengths[piece][l / 64] |= UINT64CONST(1) << (l % 64);
+	}
+	else
+	{
+		if (!sieve_length(ls, piece, len))
+			return;
+		if (len > SIEVE_ARENA - ls->arena_used)
+		{
+			sieve_flush(ls);
+			if (len > SIEVE_ARENA)
+			{
+				/* too long to queue: looked up at once */
+				uint64		h = sieve_hash(ls, piece, s, len);
+				uint64		bits = sieve_bits(h);
+
+				if ((*sieve_word(ls, h) & bits) == bits)
+					fp_push(ls, fingerprint(&ls->key, piece, s, len), arg);
+				return;
+			}
+		}
+	}
+	sp = &ls->sieve_pending[ls->nsieve_pending];
+	sp->h = sieve_hash(ls, piece, s, len);
+	sp->piece = piece;
+	sp->arg = arg;
+	if (ls->found != NULL)
+	{
+		sp->offset = ls->arena_used;
+		sp->len = len;
+		memcpy(ls->arena + ls->arena_used, s, len);
+		ls->arena_used += len;
+	}
+	if (++ls->nsieve_pending == FP_BATCH)
+		sieve_flush(ls);
+}
+
+/*
+ * sieve_shortest
+ *		After the collection: the fewest bytes a value must have to hold a
+ *		piece of an original.  A whole value or an email address is as long
+ *		as its piece; a number has at least 9 digits.
+ */
+static size_t
+sieve_shortest(const LeakScan *ls)
+{
+	size_t		shortest = SIZE_MAX;
+
+	for (int kind = 0; kind < SIEVE_KINDS; kind++)
+	{
+		for (size_t w = 0; w < SIEVE_LENGTHS / 64; w++)
+		{
+			if (ls->lengths[kind][w] != 0)
+			{
+				size_t		l = w * 64 + pg_rightmost_one_pos64(ls->lengths[kind][w]);
+
+				shortest = Min(shortest, kind == PII_PIECE_NUMBER ? Min(l, 9) : l);
+				break;
+			}
+		}
+	}
+	return shortest;
+}
+
+/*
+ * value_may_hold
+ *		Whether a value of a scanned or masked column may hold a piece of an
+ *		original: false when it is stored inline, uncompressed, and shorter
+ *		than the shortest such piece (any piece of a text, JSON text or
+ *		array of them is no longer than the value), so that it is neither
+ *		detoasted nor parsed.  JSONB values, whose text is made, are always
+ *		read.
+ */
+static inline bool
+value_may_hold(const LeakScan *ls, const PiiColumnType *ct, Datum value)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(value);
+
+	if (ct->form == PII_FORM_JSONB || (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v)))
+		return true;
+	return VARSIZE_ANY_EXHDR(v) >= ls->shortest;
+}
+
+/* Settle everything queued: the sieve's pieces, then the set's */
+static void
+pending_flush(LeakScan *ls)
+{
+	sieve_flush(ls);
+	fp_flush(ls);
+}
+
+/* Queue a fingerprint for fp_flush(), with what found() needs of it */
+static inline void
+fp_push(LeakScan *ls, uint64 fp, void *arg)
+{
+	ls->pending[ls->npending] = fp;
+	ls->pending_arg[ls->npending] = arg;
+	if (++ls->npending == FP_BATCH)
+		fp_flush(ls);
 }
 
 /* ---- Reading values ---- */
@@ -385,7 +808,8 @@ collect_piece(PiiPiece piece, const char *s, size_t len, void *arg)
 {
 	LeakScan   *ls = arg;
 
-	fp_add(ls, fingerprint(&ls->key, piece, s, len));
+	sieve_push(ls, piece, s, len, NULL);
+	fp_push(ls, fingerprint(&ls->key, piece, s, len), NULL);
 }
 
 /* The pieces of a value of a masked column, of any type */
@@ -412,8 +836,11 @@ static void
 masked_value(int column, Datum value, void *arg)
 {
 	CollectArg *ca = arg;
+	MaskedColumn *mc = ca->columns[column];
 
-	if (ca->columns[column]->skipped)
+	if (mc->skipped)
+		return;
+	if (ca->ls->found != NULL && mc->readable && !value_may_hold(ca->ls, &mc->ct, value))
 		return;
 	column_value_pieces(ca->columns[column], value, ca->piece, ca->ls);
 }
@@ -493,6 +920,7 @@ leakscan_xact_callback(XactEvent event, void *arg)
 	if (scan_state != NULL)
 	{
 		explicit_bzero(&scan_state->key, sizeof(scan_state->key));
+		explicit_bzero(scan_state->sieve_key, sizeof(scan_state->sieve_key));
 		scan_state = NULL;		/* its memory goes with TopTransactionContext */
 	}
 }
@@ -558,6 +986,79 @@ masked_columns(List *rules)
 }
 
 /*
+ * column_distinct
+ *		The planner's estimate of the distinct values of a column, from the
+ *		statistics of its table (ANALYZE): its row count when there are
+ *		none, 0 when the table was never counted either.  A column of free
+ *		text (values wider than FREE_TEXT_WIDTH bytes on average) counts
+ *		twice: its values hold emails and numbers too.
+ */
+static double
+column_distinct(Oid relid, AttrNumber attnum)
+{
+	HeapTuple	tuple;
+	double		rows = 0,
+				distinct;
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (HeapTupleIsValid(tuple))
+	{
+		rows = Max(((Form_pg_class) GETSTRUCT(tuple))->reltuples, 0);
+		ReleaseSysCache(tuple);
+	}
+	distinct = rows;
+	tuple = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid), Int16GetDatum(attnum),
+							BoolGetDatum(false));
+	if (HeapTupleIsValid(tuple))
+	{
+		Form_pg_statistic stats = (Form_pg_statistic) GETSTRUCT(tuple);
+
+		if (stats->stadistinct > 0)
+			distinct = Min(stats->stadistinct, rows);
+		else if (stats->stadistinct < 0)
+			distinct = -stats->stadistinct * rows;
+		if (stats->stawidth > FREE_TEXT_WIDTH)
+			distinct *= 2;
+		ReleaseSysCache(tuple);
+	}
+	return distinct;
+}
+
+/*
+ * estimate_originals
+ *		How many distinct originals the masked columns hold, from the
+ *		statistics: the fingerprint set is made that large at once rather
+ *		than grown (it still grows when the estimate is short, e.g. by the
+ *		emails and numbers inside free text).
+ */
+static double
+estimate_originals(List *masked)
+{
+	double		total = 0;
+	ListCell   *lc;
+
+	foreach(lc, masked)
+	{
+		MaskedColumn *mc = lfirst(lc);
+		ListCell   *lc2;
+
+		if (mc->skipped)
+			continue;
+		if (mc->descendants == NIL)
+			total += column_distinct(mc->relid, mc->attnum);
+		foreach(lc2, mc->descendants)
+		{
+			Oid			relid = lfirst_oid(lc2);
+			AttrNumber	attnum = get_attnum(relid, mc->column);
+
+			if (attnum != InvalidAttrNumber)
+				total += column_distinct(relid, attnum);
+		}
+	}
+	return total;
+}
+
+/*
  * sandbox_leakscan_collect
  *		Before a run's first statement: the discovery check of the
  *		environment's policy (against all_rules: a rule applied by an
@@ -572,6 +1073,7 @@ sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules,
 	PiiCheck	check;
 	LeakScan   *ls;
 	MemoryContext cxt;
+	uint64		estimate;
 	instr_time	start,
 				duration;
 
@@ -594,22 +1096,28 @@ sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules,
 	ls->run_id = run_id;
 	ls->check = check;
 	ls->environment = MemoryContextStrdup(cxt, environment);
-	if (!pg_strong_random(&ls->key, sizeof(ls->key)))
+	if (!pg_strong_random(&ls->key, sizeof(ls->key)) ||
+		!pg_strong_random(ls->sieve_key, sizeof(ls->sieve_key)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate a random key for the leak scan")));
-	ls->nslots = FP_MIN_SLOTS;
-	ls->slots = fp_alloc(ls, ls->nslots);
-
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 
 		ls->masked = masked_columns(rules);
 		MemoryContextSwitchTo(oldcxt);
 	}
+	estimate = (uint64) Min(estimate_originals(ls->masked), (double) leak_scan_max_originals);
+	ls->nslots = fp_slots_for(estimate);
+	ls->slots = fp_alloc(ls, ls->nslots);
+	ls->nsieve = Max(estimate * SIEVE_BITS_PER_ORIGINAL / 64, 64);
+	ls->sieve = fp_alloc(ls, ls->nsieve);
 
 	CommandCounterIncrement();
+	ls->found = NULL;
 	ls->collect_rows = read_masked_columns(ls, true, collect_piece);
+	pending_flush(ls);
+	ls->shortest = sieve_shortest(ls);
 
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, start);
@@ -619,14 +1127,19 @@ sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules,
 
 /* ---- Check ---- */
 
+/* A fingerprint of a masked column's value after the run, held by the set */
+static void
+image_found(LeakScan *ls, uint64 *slot, void *arg)
+{
+	*slot |= FP_IMAGE;
+}
+
 static void
 image_piece(PiiPiece piece, const char *s, size_t len, void *arg)
 {
 	LeakScan   *ls = arg;
-	uint64	   *slot = fp_slot(ls, fingerprint(&ls->key, piece, s, len));
 
-	if (*slot != 0)
-		*slot |= FP_IMAGE;
+	sieve_push(ls, piece, s, len, NULL);
 }
 
 
@@ -664,16 +1177,17 @@ typedef struct ScanArg
 	List	   *candidate_columns;	/* ScanColumn * with candidates */
 } ScanArg;
 
+/*
+ * scan_found
+ *		A fingerprint of a scanned value that the set holds: a candidate in
+ *		the column arg.
+ */
 static void
-scan_piece(PiiPiece piece, const char *s, size_t len, void *arg)
+scan_found(LeakScan *ls, uint64 *slot, void *arg)
 {
-	ScanArg    *sa = arg;
-	LeakScan   *ls = sa->ls;
-	uint64	   *slot = fp_slot(ls, fingerprint(&ls->key, piece, s, len));
-	ScanColumn *column = &sa->columns[sa->current];
+	ScanArg    *sa = ls->found_state;
+	ScanColumn *column = arg;
 
-	if (*slot == 0)
-		return;
 	if (sa->ncandidates == sa->maxcandidates)
 	{
 		/* bounded like the fingerprints: past it, the proof is incomplete */
@@ -701,12 +1215,23 @@ scan_piece(PiiPiece piece, const char *s, size_t len, void *arg)
 }
 
 static void
+scan_piece(PiiPiece piece, const char *s, size_t len, void *arg)
+{
+	ScanArg    *sa = arg;
+	LeakScan   *ls = sa->ls;
+
+	sieve_push(ls, piece, s, len, &sa->columns[sa->current]);
+}
+
+static void
 scan_value(int column, Datum value, void *arg)
 {
 	ScanArg    *sa = arg;
 
 	sa->current = column;
 	sa->values++;
+	if (!value_may_hold(sa->ls, &sa->columns[column].ct, value))
+		return;
 	pii_value_pieces(&sa->columns[column].ct, value, scan_piece, sa);
 }
 
@@ -786,6 +1311,8 @@ sandbox_leakscan_check(int64 run_id)
 	SPI_freetuptable(SPI_tuptable);
 
 	sa.ls = ls;
+	ls->found = scan_found;
+	ls->found_state = &sa;
 	foreach(lc, relations)
 	{
 		Oid			relid = lfirst_oid(lc);
@@ -818,6 +1345,7 @@ sandbox_leakscan_check(int64 run_id)
 
 		sa.columns = cols;
 		rows += scan_relation(relid, ncols, attnums, scan_value, &sa);
+		pending_flush(ls);
 		columns += ncols;
 	}
 	values = sa.values;
@@ -830,7 +1358,9 @@ sandbox_leakscan_check(int64 run_id)
 	if (sa.ncandidates > 0)
 	{
 		produced = 0;
+		ls->found = image_found;
 		rows += read_masked_columns(ls, false, image_piece);
+		pending_flush(ls);
 		for (uint64 i = 0; i < ls->nslots; i++)
 			produced += (ls->slots[i] & FP_IMAGE) != 0;
 		for (uint64 i = 0; i < sa.ncandidates; i++)
@@ -867,7 +1397,7 @@ sandbox_leakscan_check(int64 run_id)
 		args[2] = Int64GetDatum((int64) ls->count);
 		args[3] = Int64GetDatum((int64) ls->dropped);
 		args[4] = BoolGetDatum(complete);
-		args[5] = Int64GetDatum((int64) (ls->nslots * sizeof(uint64)));
+		args[5] = Int64GetDatum((int64) ((ls->nslots + ls->nsieve) * sizeof(uint64)));
 		args[6] = Int64GetDatum(produced);
 		nulls[6] = (produced < 0) ? 'n' : ' ';
 		args[7] = Int32GetDatum(tables);
@@ -910,6 +1440,7 @@ sandbox_leakscan_check(int64 run_id)
 
 	/* forget the fingerprints and their key now */
 	explicit_bzero(&ls->key, sizeof(ls->key));
+	explicit_bzero(ls->sieve_key, sizeof(ls->sieve_key));
 	scan_state = NULL;
 	MemoryContextDelete(ls->cxt);
 
