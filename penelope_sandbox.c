@@ -264,9 +264,10 @@ _PG_init(void)
 
 	DefineCustomIntVariable("penelope_sandbox.leak_scan_max_originals",
 							"Most distinct original values the leak scan fingerprints in memory.",
-							"Each takes 8 bytes in a table at most 70% full. Past it the "
+							"Each takes an 8-byte fingerprint in a table at most 70% full "
+							"and 1.5 bytes of sieve. Past it the "
 							"leak scan is incomplete, which fails or warns like a leak.",
-							&leak_scan_max_originals,
+							&sandbox_leak_scan_max_originals,
 							10000000,
 							1000,
 							200000000,

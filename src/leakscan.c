@@ -107,7 +107,7 @@
 
 /* ---- Settings ---- */
 
-int			leak_scan_max_originals = 10000000;
+int			sandbox_leak_scan_max_originals = 10000000;
 
 /* Largest load factor of the fingerprint table, in percent */
 #define FP_MAX_LOAD 70
@@ -370,7 +370,7 @@ fp_grow(LeakScan *ls)
 
 /*
  * fp_add
- *		Add a fingerprint; past leak_scan_max_originals, count it as
+ *		Add a fingerprint; past sandbox_leak_scan_max_originals, count it as
  *		dropped instead.
  */
 static inline void
@@ -380,7 +380,7 @@ fp_add(LeakScan *ls, uint64 fp)
 
 	if (*slot != 0)
 		return;
-	if (ls->count >= (uint64) leak_scan_max_originals)
+	if (ls->count >= (uint64) sandbox_leak_scan_max_originals)
 	{
 		ls->dropped++;
 		return;
@@ -1107,7 +1107,7 @@ sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules,
 		ls->masked = masked_columns(rules);
 		MemoryContextSwitchTo(oldcxt);
 	}
-	estimate = (uint64) Min(estimate_originals(ls->masked), (double) leak_scan_max_originals);
+	estimate = (uint64) Min(estimate_originals(ls->masked), (double) sandbox_leak_scan_max_originals);
 	ls->nslots = fp_slots_for(estimate);
 	ls->slots = fp_alloc(ls, ls->nslots);
 	ls->nsieve = Max(estimate * SIEVE_BITS_PER_ORIGINAL / 64, 64);
@@ -1191,12 +1191,12 @@ scan_found(LeakScan *ls, uint64 *slot, void *arg)
 	if (sa->ncandidates == sa->maxcandidates)
 	{
 		/* bounded like the fingerprints: past it, the proof is incomplete */
-		if (sa->maxcandidates >= (uint64) leak_scan_max_originals)
+		if (sa->maxcandidates >= (uint64) sandbox_leak_scan_max_originals)
 		{
 			ls->dropped++;
 			return;
 		}
-		sa->maxcandidates = Min(Max(sa->maxcandidates * 2, 1024), (uint64) leak_scan_max_originals);
+		sa->maxcandidates = Min(Max(sa->maxcandidates * 2, 1024), (uint64) sandbox_leak_scan_max_originals);
 		sa->candidates = sa->candidates == NULL ?
 			MemoryContextAllocExtended(ls->cxt, sa->maxcandidates * sizeof(Candidate), MCXT_ALLOC_HUGE) :
 			repalloc_huge(sa->candidates, sa->maxcandidates * sizeof(Candidate));
@@ -1458,7 +1458,7 @@ sandbox_leakscan_check(int64 run_id)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("leak scan of run %lld is incomplete", (long long) run_id),
 				 errdetail("More than %d distinct original values: the pieces past the maximum were not fingerprinted.",
-						   leak_scan_max_originals),
+						   sandbox_leak_scan_max_originals),
 				 errhint("Raise penelope_sandbox.leak_scan_max_originals (8 bytes each, 70%% full at most).")));
 }
 

@@ -124,7 +124,7 @@ extern void sandbox_shmem_startup(void);
 /* discover.c and leakscan.c: personal data */
 extern int	sandbox_pii_check;
 extern int	sandbox_discover_sample_rows;
-extern int	leak_scan_max_originals;
+extern int	sandbox_leak_scan_max_originals;
 
 /* penelope_sandbox.c */
 extern void sandbox_check_not_production(const char *environment);
