@@ -18,9 +18,13 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use SandboxTest;
 use Time::HiRes qw(sleep time);
 
 my $node = PostgreSQL::Test::Cluster->new('cron');
+use_node($node);
 $node->init;
 # pg_cron connects with libpq to cron.host (default localhost, and the node
 # listens on its private socket only): point it at the socket directory.
@@ -145,25 +149,3 @@ is($node->safe_psql('postgres', q{SELECT violations FROM sandbox_verify('migrati
 $node->stop;
 done_testing();
 
-# wait_for(DB, QUERY, SECONDS): true once QUERY returns "t", false after
-# SECONDS
-sub wait_for
-{
-	my ($db, $query, $seconds) = @_;
-	my $deadline = time + $seconds;
-	while (time < $deadline)
-	{
-		my ($rc, $out) = $node->psql($db, $query);
-		return 1 if $rc == 0 && $out eq 't';
-		sleep 0.2;
-	}
-	return 0;
-}
-
-# quote_literal(TEXT): TEXT as an SQL string literal
-sub quote_literal
-{
-	my ($text) = @_;
-	$text =~ s/'/''/g;
-	return "'$text'";
-}

@@ -23,42 +23,14 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use SandboxTest;
 use Time::HiRes qw(sleep time);
 
 my $node;
 my $work;
 my $refresh = 'bin/pg_sandbox_refresh';
-
-# sql(DB, QUERY): what psql prints, the error included
-sub sql
-{
-	my ($db, $query) = @_;
-	my (undef, $out, $err) = $node->psql($db, $query);
-	return join("\n", grep { $_ ne '' } ($out, $err));
-}
-
-# quote_literal(TEXT): TEXT as an SQL string literal
-sub quote_literal
-{
-	my ($text) = @_;
-	$text =~ s/'/''/g;
-	return "'$text'";
-}
-
-# wait_for(DB, QUERY, SECONDS): true once QUERY returns "t", false after
-# SECONDS
-sub wait_for
-{
-	my ($db, $query, $seconds) = @_;
-	my $deadline = time + $seconds;
-	while (time < $deadline)
-	{
-		my ($rc, $out) = $node->psql($db, $query);
-		return 1 if $rc == 0 && $out eq 't';
-		sleep 0.2;
-	}
-	return 0;
-}
 
 # refresh(ARGS...): run pg_sandbox_refresh; returns its exit status and
 # what it wrote to stderr (shown when it fails)
@@ -344,6 +316,7 @@ sub start_node
 {
 	my ($name, $settings) = @_;
 	$node = PostgreSQL::Test::Cluster->new($name);
+	use_node($node);
 	$node->init;
 	$node->append_conf('postgresql.conf', $settings);
 	$node->start;
