@@ -543,6 +543,31 @@ claim_run(SanitizerTask *task, const char *dbname)
 }
 
 /*
+ * update_run
+ *		Run "UPDATE sandbox.run SET <assignments> WHERE id = $1" in a
+ *		transaction of its own, with the text value as $2.
+ */
+static void
+update_run(int64 run_id, const char *assignments, const char *value)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		args[2];
+
+	args[0] = Int64GetDatum(run_id);
+	args[1] = CStringGetTextDatum(value);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	run_sql(psprintf("UPDATE sandbox.run SET %s WHERE id OPERATOR(pg_catalog.=) $1", assignments),
+			2, argtypes, args);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
  * record_failure
  *		Mark a run failed with the message of its error.  The engine's
  *		errors hold no row values, so the message is safe to keep.
@@ -550,22 +575,9 @@ claim_run(SanitizerTask *task, const char *dbname)
 static void
 record_failure(int64 run_id, const char *message)
 {
-	Oid			argtypes[2] = {INT8OID, TEXTOID};
-	Datum		args[2];
-
-	args[0] = Int64GetDatum(run_id);
-	args[1] = CStringGetTextDatum(psprintf("failed: %s", message));
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-	run_sql("UPDATE sandbox.run SET status = 'failed',"
-			" finished_at = pg_catalog.clock_timestamp(), summary = $2"
-			" WHERE id OPERATOR(pg_catalog.=) $1", 2, argtypes, args);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	update_run(run_id,
+			   "status = 'failed', finished_at = pg_catalog.clock_timestamp(), summary = $2",
+			   psprintf("failed: %s", message));
 }
 
 /*
@@ -734,21 +746,7 @@ rewrite_large_objects(MemoryContext workcxt)
 static void
 note_in_ledger(int64 run_id, const char *note)
 {
-	Oid			argtypes[2] = {INT8OID, TEXTOID};
-	Datum		args[2];
-
-	args[0] = Int64GetDatum(run_id);
-	args[1] = CStringGetTextDatum(note);
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-	run_sql("UPDATE sandbox.run SET summary = summary OPERATOR(pg_catalog.||) $2"
-			" WHERE id OPERATOR(pg_catalog.=) $1", 2, argtypes, args);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	update_run(run_id, "summary = summary OPERATOR(pg_catalog.||) $2", note);
 }
 
 /*
