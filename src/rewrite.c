@@ -31,6 +31,20 @@
  * version of the old heap survives.  No user trigger fires: a rewrite
  * inserts nothing and updates nothing.
  *
+ * A small table (see REWRITE_IN_PLACE_MAX_BLOCKS) is rewritten in place
+ * instead: steps 1 and 4 cost a few milliseconds whatever the size (a
+ * transient relation with its catalog rows, TOAST table, TOAST index and
+ * files, made, swapped and dropped), most of a small table's rewrite.
+ * Step 2 and 3 are the same, but the receiver keeps the new rows in
+ * memory (each with the header of the row it replaces, its out-of-line
+ * values read back); then the table itself gets new, empty files, as
+ * TRUNCATE gives it (RelationSetNewRelfilenode), and so does its TOAST
+ * table when it has blocks (an empty one holds no value); the rows are
+ * written into them by the same CLUSTER machinery, keeping their
+ * visibility, and the indexes are rebuilt (reindex_relation, checking
+ * unique and exclusion constraints).  The old files are unlinked at
+ * commit, as in step 4.  See rewrite_in_place().
+ *
  * Also here: forgetting the statistics of changed
  * columns, suspending FORCE ROW LEVEL SECURITY and user triggers for the
  * length of a run, locking with penelope_sandbox.lock_wait_timeout, and
@@ -48,6 +62,7 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/heaptoast.h"
 #include "access/htup_details.h"
 #include "access/rewriteheap.h"
 #include "access/table.h"
@@ -56,6 +71,7 @@
 #include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/heap.h"
+#include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
@@ -84,6 +100,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -92,14 +109,39 @@
 /* penelope_sandbox.lock_wait_timeout, in milliseconds; 0: lock_timeout */
 int			sandbox_lock_wait_timeout = 60000;
 
+/*
+ * The largest table rewritten in place: its heap and TOAST blocks together
+ * (128 blocks, 1 MB).  The rows are held in memory until they are written:
+ * about the table's size (out-of-line values are read back still
+ * compressed), plus some 60 bytes a row, so at most a few MB, within
+ * work_mem's default.  What the in-place rewrite saves is a fixed cost of
+ * about 3 ms a table; at 1 MB, reading, checking and writing the rows
+ * already cost several times that, so a larger table gains little and
+ * keeps the transient relation, which needs no memory.
+ */
+#define REWRITE_IN_PLACE_MAX_BLOCKS 128
+
+/*
+ * A row kept for the in-place rewrite: the new row (no out-of-line value)
+ * and the header of the row it replaces (its visibility, SizeofHeapTupleHeader
+ * bytes), with that row's ctid.
+ */
+typedef struct KeptRow
+{
+	HeapTupleHeader old_header;
+	ItemPointerData old_tid;
+	HeapTuple	new_tuple;
+} KeptRow;
+
 /* ---- The receiver writing the new heap ---- */
 
 typedef struct RewriteReceiver
 {
 	DestReceiver pub;
 	Relation	old_rel;
-	Relation	new_rel;
-	RewriteState rwstate;
+	RewriteState rwstate;		/* into the transient heap, or NULL: */
+	List	   *kept;			/* in place: KeptRow *, in keptcxt */
+	MemoryContext keptcxt;
 	EState	   *estate;
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;		/* a row of the table, to check and write */
@@ -229,8 +271,37 @@ rewrite_receive(TupleTableSlot *result, DestReceiver *self)
 	old_tuple.t_self = *tid;
 	LockBuffer(r->old_buffer, BUFFER_LOCK_UNLOCK);
 
-	new_tuple = ExecCopySlotHeapTuple(slot);
-	rewrite_heap_tuple(r->rwstate, &old_tuple, new_tuple);
+	if (r->rwstate != NULL)
+	{
+		new_tuple = ExecCopySlotHeapTuple(slot);
+		rewrite_heap_tuple(r->rwstate, &old_tuple, new_tuple);
+	}
+	else
+	{
+		/*
+		 * In place: keep the row until the table has its new files.  Its
+		 * out-of-line values are read back now, while the old TOAST table
+		 * still holds them; rewrite_heap_tuple() reads nothing of the old
+		 * row but its header.
+		 */
+		KeptRow    *kept;
+
+		MemoryContextSwitchTo(r->keptcxt);
+		kept = palloc(sizeof(KeptRow));
+		kept->old_header = palloc(SizeofHeapTupleHeader);
+		memcpy(kept->old_header, old_tuple.t_data, SizeofHeapTupleHeader);
+		kept->old_tid = *tid;
+		new_tuple = ExecCopySlotHeapTuple(slot);
+		if (HeapTupleHasExternal(new_tuple))
+		{
+			HeapTuple	flat = toast_flatten_tuple(new_tuple, tupdesc);
+
+			heap_freetuple(new_tuple);
+			new_tuple = flat;
+		}
+		kept->new_tuple = new_tuple;
+		r->kept = lappend(r->kept, kept);
+	}
 
 	r->rows++;
 	MemoryContextSwitchTo(oldcxt);
@@ -309,6 +380,134 @@ sandbox_rewrite_select_sql(Oid relid, List *values, const char *keep_rows)
 }
 
 /*
+ * fits_in_place
+ *		Whether a table is rewritten in place (see the head of this file):
+ *		at most REWRITE_IN_PLACE_MAX_BLOCKS blocks of heap and TOAST, and
+ *		not a table whose rewrite logical decoding must follow (a catalog,
+ *		or a user_catalog_table under wal_level = logical), which CLUSTER's
+ *		machinery maps from the old files to the new ones.
+ */
+static bool
+fits_in_place(Relation rel)
+{
+	BlockNumber blocks;
+
+	if (IsSystemRelation(rel) || RelationIsAccessibleInLogicalDecoding(rel))
+		return false;
+	blocks = RelationGetNumberOfBlocks(rel);
+	if (OidIsValid(rel->rd_rel->reltoastrelid) && blocks <= REWRITE_IN_PLACE_MAX_BLOCKS)
+	{
+		Relation	toast = table_open(rel->rd_rel->reltoastrelid, AccessExclusiveLock);
+
+		blocks += RelationGetNumberOfBlocks(toast);
+		table_close(toast, NoLock);
+	}
+	return blocks <= REWRITE_IN_PLACE_MAX_BLOCKS;
+}
+
+/*
+ * set_class_limits
+ *		Set a relation's relfrozenxid and relminmxid in pg_class, and its
+ *		relpages and reltuples when pages is not InvalidBlockNumber.
+ */
+static void
+set_class_limits(Oid relid, TransactionId frozenxid, MultiXactId minmxid,
+				 BlockNumber pages, double tuples)
+{
+	Relation	classrel = table_open(RelationRelationId, RowExclusiveLock);
+	HeapTuple	tuple = SearchSysCacheCopy1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class form;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	form = (Form_pg_class) GETSTRUCT(tuple);
+	form->relfrozenxid = frozenxid;
+	form->relminmxid = minmxid;
+	if (pages != InvalidBlockNumber)
+	{
+		form->relpages = (int32) pages;
+		form->reltuples = tuples;
+	}
+	CatalogTupleUpdate(classrel, &tuple->t_self, tuple);
+	heap_freetuple(tuple);
+	table_close(classrel, RowExclusiveLock);
+	CommandCounterIncrement();
+}
+
+/*
+ * rewrite_in_place
+ *		Write the rows kept by the receiver (KeptRow *) into new files of
+ *		the table itself, then rebuild its indexes.  rel is open and
+ *		locked ACCESS EXCLUSIVE; nothing of it is in use any more.  The
+ *		limits are those of vacuum_set_xid_limits(), as for the transient
+ *		heap.
+ */
+static void
+rewrite_in_place(Relation rel, List *kept, TransactionId oldest_xmin,
+				 TransactionId freeze_xid, MultiXactId cutoff_multi)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Oid			toastrelid = rel->rd_rel->reltoastrelid;
+	TransactionId relfrozenxid = rel->rd_rel->relfrozenxid;
+	MultiXactId relminmxid = rel->rd_rel->relminmxid;
+	ReindexParams params = {0};
+	RewriteState rwstate;
+	ListCell   *lc;
+
+	/*
+	 * New, empty files for the heap; the old ones are unlinked at commit
+	 * (at once on a rollback, the new ones).  The TOAST table too, unless
+	 * it has no block (no value to hide, and none to keep): its index
+	 * then starts empty too, before any value is written into it.
+	 */
+	RelationSetNewRelfilenode(rel, rel->rd_rel->relpersistence);
+	if (OidIsValid(toastrelid))
+	{
+		Relation	toast = table_open(toastrelid, AccessExclusiveLock);
+
+		if (RelationGetNumberOfBlocks(toast) > 0)
+		{
+			RelationSetNewRelfilenode(toast, toast->rd_rel->relpersistence);
+			table_close(toast, NoLock);
+			(void) reindex_relation(toastrelid, 0, &params);
+		}
+		else
+			table_close(toast, NoLock);
+	}
+
+	/*
+	 * RelationSetNewRelfilenode() advanced relfrozenxid to RecentXmin, as
+	 * for an empty table; these rows keep their xmin, and
+	 * rewrite_heap_tuple() freezes them against the table's limits: put
+	 * the old ones back while they are written.
+	 */
+	set_class_limits(relid, relfrozenxid, relminmxid, InvalidBlockNumber, 0);
+
+	rwstate = begin_heap_rewrite(rel, rel, oldest_xmin, freeze_xid, cutoff_multi);
+	foreach(lc, kept)
+	{
+		KeptRow    *row = lfirst(lc);
+		HeapTupleData old_tuple;
+
+		CHECK_FOR_INTERRUPTS();
+		old_tuple.t_data = row->old_header;
+		old_tuple.t_len = SizeofHeapTupleHeader;
+		old_tuple.t_tableOid = relid;
+		old_tuple.t_self = row->old_tid;
+		rewrite_heap_tuple(rwstate, &old_tuple, row->new_tuple);
+	}
+	end_heap_rewrite(rwstate);
+
+	/* as finish_heap_swap(): the rows are frozen up to these limits */
+	set_class_limits(relid, freeze_xid, cutoff_multi,
+					 RelationGetNumberOfBlocks(rel), (double) list_length(kept));
+
+	/* the indexes, from the new rows, checking unique and exclusion constraints */
+	(void) reindex_relation(relid, REINDEX_REL_SUPPRESS_INDEX_USE | REINDEX_REL_CHECK_CONSTRAINTS,
+							&params);
+}
+
+/*
  * sandbox_rewrite_relation
  *		Replace the rows of a plain table (partition or inheritance child
  *		included, its children excluded) with those select_sql returns
@@ -317,14 +516,17 @@ sandbox_rewrite_select_sql(Oid relid, List *values, const char *keep_rows)
  *		Each of checks (RewriteCheck *) has its recogniser called, as the
  *		owner, on every non-null value written into its column, and counts
  *		the values rejected.  Returns the number of rows written.
+ *
+ * A small table is rewritten in place, a larger one through a transient
+ * heap (see the head of this file).
  */
 int64
 sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 						 int nargs, Oid *argtypes, Datum *values, List *checks)
 {
 	Relation	old_rel;
-	Relation	new_rel;
-	Oid			new_relid;
+	Relation	new_rel = NULL;
+	Oid			new_relid = InvalidOid;
 	TupleDesc	tupdesc;
 	RewriteReceiver *r;
 	TransactionId oldest_xmin;
@@ -332,6 +534,7 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 	TransactionId freeze_xid;
 	MultiXactId cutoff_multi;
 	bool		is_catalog;
+	bool		in_place;
 	char		relpersistence;
 	Oid			save_userid;
 	int			save_sec_context;
@@ -355,6 +558,7 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 	is_catalog = IsSystemRelation(old_rel);
 	relpersistence = old_rel->rd_rel->relpersistence;
 	tupdesc = RelationGetDescr(old_rel);
+	in_place = fits_in_place(old_rel);
 
 	/*
 	 * As CLUSTER does, everything from here runs as the table owner in a
@@ -365,10 +569,13 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
 	save_nestlevel = NewGUCNestLevel();
 
-	new_relid = make_new_heap(relid, old_rel->rd_rel->reltablespace,
-							  old_rel->rd_rel->relam, relpersistence,
-							  AccessExclusiveLock);
-	new_rel = table_open(new_relid, AccessExclusiveLock);
+	if (!in_place)
+	{
+		new_relid = make_new_heap(relid, old_rel->rd_rel->reltablespace,
+								  old_rel->rd_rel->relam, relpersistence,
+								  AccessExclusiveLock);
+		new_rel = table_open(new_relid, AccessExclusiveLock);
+	}
 
 	/* as copy_table_data(): freeze what can be, never going backwards */
 	vacuum_set_xid_limits(old_rel, 0, 0, 0, 0, &oldest_xmin, &oldest_mxact,
@@ -387,8 +594,11 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 	r->pub.rDestroy = rewrite_destroy;
 	r->pub.mydest = DestNone;
 	r->old_rel = old_rel;
-	r->new_rel = new_rel;
-	r->rwstate = begin_heap_rewrite(old_rel, new_rel, oldest_xmin, freeze_xid, cutoff_multi);
+	if (in_place)
+		r->keptcxt = AllocSetContextCreate(CurrentMemoryContext, "penelope_sandbox rewrite rows",
+										   ALLOCSET_DEFAULT_SIZES);
+	else
+		r->rwstate = begin_heap_rewrite(old_rel, new_rel, oldest_xmin, freeze_xid, cutoff_multi);
 	r->estate = CreateExecutorState();
 	r->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(r->rri, old_rel, 0, NULL, 0);
@@ -432,21 +642,30 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 	rows = r->rows;
 	if (BufferIsValid(r->old_buffer))
 		ReleaseBuffer(r->old_buffer);
-
-	end_heap_rewrite(r->rwstate);
 	ExecDropSingleTupleTableSlot(r->slot);
 	FreeExecutorState(r->estate);
 	MemoryContextDelete(r->rowcxt);
-	table_close(new_rel, NoLock);
-	table_close(old_rel, NoLock);
 
-	/*
-	 * Swap the files, rebuild the indexes checking unique and exclusion
-	 * constraints, and drop the old heap, TOAST table and indexes at
-	 * commit.
-	 */
-	finish_heap_swap(relid, new_relid, is_catalog, false, true, true,
-					 freeze_xid, cutoff_multi, relpersistence);
+	if (in_place)
+	{
+		rewrite_in_place(old_rel, r->kept, oldest_xmin, freeze_xid, cutoff_multi);
+		MemoryContextDelete(r->keptcxt);
+		table_close(old_rel, NoLock);
+	}
+	else
+	{
+		end_heap_rewrite(r->rwstate);
+		table_close(new_rel, NoLock);
+		table_close(old_rel, NoLock);
+
+		/*
+		 * Swap the files, rebuild the indexes checking unique and
+		 * exclusion constraints, and drop the old heap, TOAST table and
+		 * indexes at commit.
+		 */
+		finish_heap_swap(relid, new_relid, is_catalog, false, true, true,
+						 freeze_xid, cutoff_multi, relpersistence);
+	}
 
 	AtEOXact_GUC(false, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
