@@ -35,7 +35,7 @@
  * instead: steps 1 and 4 cost a few milliseconds whatever the size (a
  * transient relation with its catalog rows, TOAST table, TOAST index and
  * files, made, swapped and dropped), most of a small table's rewrite.
- * Step 2 and 3 are the same, but the receiver keeps the new rows in
+ * Steps 2 and 3 are the same, but the receiver keeps the new rows in
  * memory (each with the header of the row it replaces, its out-of-line
  * values read back); then the table itself gets new, empty files, as
  * TRUNCATE gives it (RelationSetNewRelfilenode), and so does its TOAST
@@ -111,13 +111,15 @@ int			sandbox_lock_wait_timeout = 60000;
 
 /*
  * The largest table rewritten in place: its heap and TOAST blocks together
- * (128 blocks, 1 MB).  The rows are held in memory until they are written:
+ * (128 blocks, 1 MB).  Its rows are held in memory until they are written:
  * about the table's size (out-of-line values are read back still
- * compressed), plus some 60 bytes a row, so at most a few MB, within
- * work_mem's default.  What the in-place rewrite saves is a fixed cost of
- * about 3 ms a table; at 1 MB, reading, checking and writing the rows
- * already cost several times that, so a larger table gains little and
- * keeps the transient relation, which needs no memory.
+ * compressed) and some 150 bytes a row of bookkeeping, so 2 to 7 MB at
+ * most (the more rows a block holds, the more), far under
+ * maintenance_work_mem's default (64 MB), which CLUSTER may use for the
+ * same rewrite.  What the in-place rewrite saves is a fixed cost, a few
+ * milliseconds a table; in a table of 1 MB, reading, checking and writing
+ * the rows cost more than that, so a larger one gains little, and keeps
+ * the transient relation, which holds nothing in memory.
  */
 #define REWRITE_IN_PLACE_MAX_BLOCKS 128
 
