@@ -1280,10 +1280,13 @@ sandbox_leakscan_check(int64 run_id)
 				duration;
 	StringInfoData where;
 	bool		complete;
+	int			elevel;
 	ListCell   *lc;
 
 	if (ls == NULL || ls->run_id != run_id)
 		return;
+	/* what a hit does; read now, as ls is freed before the report */
+	elevel = ls->check == PII_CHECK_ERROR ? ERROR : WARNING;
 	INSTR_TIME_SET_CURRENT(start);
 	CommandCounterIncrement();
 
@@ -1445,16 +1448,16 @@ sandbox_leakscan_check(int64 run_id)
 	MemoryContextDelete(ls->cxt);
 
 	if (total_hits > 0)
-		ereport(ls->check == PII_CHECK_ERROR ? ERROR : WARNING,
+		ereport(elevel,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("leak scan: %lld original values of masked columns remain after run %lld",
 						(long long) total_hits, (long long) run_id),
 				 errdetail_internal("Found in: %s.", where.data),
-				 ls->check == PII_CHECK_ERROR ?
+				 elevel == ERROR ?
 				 errhint("Nothing was changed: the whole sanitization is rolled back. Mask or remove these columns too.") :
 				 errhint("Mask or remove these columns too; sandbox.leak_scan_hit lists them.")));
 	if (!complete)
-		ereport(ls->check == PII_CHECK_ERROR ? ERROR : WARNING,
+		ereport(elevel,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("leak scan of run %lld is incomplete", (long long) run_id),
 				 errdetail("More than %d distinct original values: the pieces past the maximum were not fingerprinted.",
