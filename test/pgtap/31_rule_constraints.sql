@@ -14,7 +14,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS penelope_sandbox;
-SELECT plan(46);
+SELECT plan(48);
 
 CREATE SCHEMA rc;
 CREATE TABLE rc.account (code text PRIMARY KEY, label text);
@@ -248,6 +248,22 @@ SELECT lives_ok($$DELETE FROM sandbox.rule WHERE environment = 'rc_keys' AND tab
 	'deleting the key rule first is accepted');
 SELECT lives_ok($$DELETE FROM sandbox.rule WHERE environment = 'rc_keys' AND table_name = 'letter'$$,
 	'and then the rule of the referencing column');
+
+-- a role that may only write rules (no SELECT on the rest of the
+-- catalog): the check reads the catalog as its owner, so the refusal is
+-- the same, not a permission error
+CREATE ROLE regress_rc_writer;
+GRANT USAGE ON SCHEMA sandbox TO regress_rc_writer;
+GRANT SELECT (id, environment, table_name), INSERT, DELETE ON sandbox.rule TO regress_rc_writer;
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_keys', 'rc', 'client', 'code', 'mask', 'sandbox.mask_id(code)'),
+	       ('rc_keys', 'rc', 'letter', 'client_code', 'mask', 'sandbox.mask_id(client_code)');
+SET ROLE regress_rc_writer;
+SELECT throws_ok($$DELETE FROM sandbox.rule WHERE environment = 'rc_keys' AND table_name = 'letter'$$,
+	'0A000', NULL, 'a role that may only delete rules gets the same refusal');
+SELECT lives_ok($$DELETE FROM sandbox.rule WHERE environment = 'rc_keys' AND table_name IN ('letter', 'client')$$,
+	'and may delete both rules in one statement');
+RESET ROLE;
 
 -- an environment inheriting the referencing rule: its key rule counts too
 INSERT INTO sandbox.environment (name, inherits) VALUES ('rc_keys_child', 'rc_keys');
