@@ -219,8 +219,10 @@ extern int64 sandbox_ledger_insert_run(const char *environment, const char *stat
  * run (sandbox_check_rule_keys refuses a validated rule that breaks it);
  * a rule on a parent and another on one of its partitions or children
  * must not write the same column (sandbox_refuse_overlapping_rule raises
- * the refusal).  sandbox_check_rule_written (rule_checks.c) makes both
- * checks for a rule being written; sandbox_ancestors lists the parents of
+ * the refusal).  sandbox_check_rule_written (rule_checks.c) makes the
+ * second for each rule written; the first is made at the end of every
+ * statement on sandbox.rule or sandbox.environment
+ * (sandbox_check_rule_keys_trigger); sandbox_ancestors lists the parents of
  * a relation, theirs, and so on.  SPI must be connected.
  */
 extern void sandbox_check_rule_keys(SandboxRule *rule,

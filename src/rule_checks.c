@@ -35,9 +35,12 @@
  *	  planning of a run makes the same checks with the same code): a rule
  *	  on a table and another on one of its partitions or inheritance
  *	  children writing the same column, in environments a run applies
- *	  together; a masked key that a foreign key references while no rule
- *	  of the environment's chain changes the referencing columns (write
- *	  the referencing rule first).
+ *	  together;
+ *	- foreign keys, at the end of every statement that writes, deletes or
+ *	  disables rules or changes which environment inherits from which
+ *	  (sandbox_check_rule_keys_trigger): a masked key that a foreign key
+ *	  references while no rule of the environment's chain changes the
+ *	  referencing columns.
  *
  * The same function runs when a rule is written and when it runs.  The
  * catalog tables are read with the rights of their owner, as the
@@ -56,14 +59,21 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/event_trigger.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -85,6 +95,7 @@
 #include "penelope_sandbox.h"
 
 PG_FUNCTION_INFO_V1(sandbox_warn_drop);
+PG_FUNCTION_INFO_V1(sandbox_check_rule_keys_trigger);
 
 /*
  * While a rule is validated only to learn which columns its expression
@@ -125,6 +136,9 @@ typedef enum CatalogQuery
 								 * one of the tables $3.$4 (text[]) */
 	QUERY_CHAIN_RULES,			/* rules other than $1 that a run of
 								 * environment $2 applies */
+	QUERY_APPLYING_RULES,		/* enabled mask and set rules of a column
+								 * whose runs apply one of environments $1
+								 * (text[]) */
 	NUM_CATALOG_QUERIES
 } CatalogQuery;
 
@@ -162,6 +176,14 @@ static const char *const catalog_sql[NUM_CATALOG_QUERIES] = {
 	"  FROM sandbox.rule r JOIN sandbox.environment_chain($2) c ON c.name = r.environment"
 	" WHERE r.enabled AND r.id <> $1 AND r.action IN ('mask', 'set', 'truncate')"
 	" ORDER BY c.depth, r.id",
+	[QUERY_APPLYING_RULES] =
+	"SELECT r.id, r.environment, r.table_schema::pg_catalog.text, r.table_name::pg_catalog.text,"
+	"       r.column_name::pg_catalog.text, r.action"
+	"  FROM sandbox.rule r"
+	" WHERE r.enabled AND r.action IN ('mask', 'set') AND r.column_name IS NOT NULL"
+	"   AND EXISTS (SELECT FROM sandbox.environment_chain(r.environment) c"
+	"                WHERE c.name OPERATOR(pg_catalog.=) ANY ($1))"
+	" ORDER BY r.id",
 };
 
 static const Oid catalog_argtypes[NUM_CATALOG_QUERIES][5] = {
@@ -172,6 +194,7 @@ static const Oid catalog_argtypes[NUM_CATALOG_QUERIES][5] = {
 	[QUERY_RELATED] = {TEXTOID, TEXTOID},
 	[QUERY_FAMILY_WRITERS] = {INT8OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID},
 	[QUERY_CHAIN_RULES] = {INT8OID, TEXTOID},
+	[QUERY_APPLYING_RULES] = {TEXTARRAYOID},
 };
 
 static const int catalog_nargs[NUM_CATALOG_QUERIES] = {
@@ -183,6 +206,7 @@ static const int catalog_nargs[NUM_CATALOG_QUERIES] = {
 	[QUERY_COUNTS] = 0,
 	[QUERY_FAMILY_WRITERS] = 4,
 	[QUERY_CHAIN_RULES] = 2,
+	[QUERY_APPLYING_RULES] = 1,
 };
 
 static SPIPlanPtr catalog_plans[NUM_CATALOG_QUERIES];
@@ -876,11 +900,12 @@ chain_rules(const SandboxRule *rule)
 
 /*
  * sandbox_check_rule_written
- *		See penelope_sandbox.h: the checks that involve other tables,
- *		made when a validated rule is written (the planning of a run makes
- *		them again over the rules it applies): no overlapping rule on a
- *		parent or a partition, no masked key left referenced by columns
- *		that no rule of the environment masks.
+ *		See penelope_sandbox.h: the check that involves other tables, made
+ *		row by row when a validated rule is written (the planning of a run
+ *		makes it again over the rules it applies): no overlapping rule on a
+ *		parent or a partition.  The foreign keys are checked at the end of
+ *		the statement (sandbox_check_rule_keys_trigger), when every rule it
+ *		writes is there.
  */
 void
 sandbox_check_rule_written(SandboxRule *rule)
@@ -889,7 +914,475 @@ sandbox_check_rule_written(SandboxRule *rule)
 		rule->column_name == NULL || !OidIsValid(rule->relid))
 		return;
 	check_no_overlapping_rule(rule);
-	sandbox_check_rule_keys(rule, chain_rules);
+}
+
+/* ---- Foreign keys, at the end of a statement changing rules ---- */
+
+/*
+ * A rule as a row of a transition table: what decides the foreign key
+ * check (environment, table, column, action, enabled).
+ */
+typedef struct RuleRow
+{
+	SandboxRule rule;			/* id, environment, table, column, action and
+								 * relid (InvalidOid: no such table) */
+	bool		enabled;
+	List	   *referenced;		/* removed rules: the tables that foreign
+								 * keys of the column reference */
+} RuleRow;
+
+/*
+ * rule_relid
+ *		The relation a rule names, or InvalidOid.
+ */
+static Oid
+rule_relid(const char *schema, const char *table)
+{
+	Oid			nspid = get_namespace_oid(schema, true);
+
+	return OidIsValid(nspid) ? get_relname_relid(table, nspid) : InvalidOid;
+}
+
+/*
+ * rule_rows
+ *		The rows of SPI_tuptable, columns id, environment, table_schema,
+ *		table_name, column_name, action and (when with_enabled) enabled,
+ *		as a list of RuleRow.
+ */
+static List *
+rule_rows(bool with_enabled)
+{
+	List	   *result = NIL;
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		RuleRow    *row = palloc0(sizeof(RuleRow));
+		char	   *action = SPI_getvalue(tuple, tupdesc, 6);
+		bool		isnull;
+
+		row->rule.id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+		row->rule.environment = SPI_getvalue(tuple, tupdesc, 2);
+		row->rule.table_schema = SPI_getvalue(tuple, tupdesc, 3);
+		row->rule.table_name = SPI_getvalue(tuple, tupdesc, 4);
+		row->rule.column_name = SPI_getvalue(tuple, tupdesc, 5);
+		row->rule.action = strcmp(action, "mask") == 0 ? ACTION_MASK :
+			strcmp(action, "set") == 0 ? ACTION_SET :
+			strcmp(action, "delete") == 0 ? ACTION_DELETE : ACTION_TRUNCATE;
+		row->enabled = !with_enabled ||
+			DatumGetBool(SPI_getbinval(tuple, tupdesc, 7, &isnull));
+		row->rule.relid = rule_relid(row->rule.table_schema, row->rule.table_name);
+		result = lappend(result, row);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/*
+ * transition_rules
+ *		The rows of one of the trigger's transition tables (old_rules,
+ *		new_rules) of sandbox.rule.  The name of a transition table is
+ *		resolved before any relation of the search_path, and the query
+ *		calls no function or operator: it runs as the caller.
+ */
+static List *
+transition_rules(const char *name)
+{
+	char	   *sql = psprintf("SELECT id, environment, table_schema, table_name, column_name,"
+							   " action, enabled FROM %s", name);
+
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read transition table %s", name);
+	return rule_rows(true);
+}
+
+/*
+ * key_relevant
+ *		Whether a rule row takes part in the foreign key check: an enabled
+ *		mask or set rule of a column.
+ */
+static bool
+key_relevant(const RuleRow *row)
+{
+	return row->enabled && row->rule.column_name != NULL &&
+		(row->rule.action == ACTION_MASK || row->rule.action == ACTION_SET);
+}
+
+/*
+ * row_kept
+ *		Whether the other transition table holds the same rule with the
+ *		same environment, table, column, action and enabled flag: an
+ *		update that changed only its expression, filter or description
+ *		changes nothing the foreign key check looks at.
+ */
+static bool
+row_kept(const RuleRow *row, List *others)
+{
+	ListCell   *lc;
+
+	foreach(lc, others)
+	{
+		const RuleRow *other = lfirst(lc);
+
+		if (other->rule.id == row->rule.id && other->enabled == row->enabled &&
+			other->rule.action == row->rule.action &&
+			strcmp(other->rule.environment, row->rule.environment) == 0 &&
+			strcmp(other->rule.table_schema, row->rule.table_schema) == 0 &&
+			strcmp(other->rule.table_name, row->rule.table_name) == 0 &&
+			(other->rule.column_name == NULL) == (row->rule.column_name == NULL) &&
+			(other->rule.column_name == NULL ||
+			 strcmp(other->rule.column_name, row->rule.column_name) == 0))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * family_of
+ *		A relation, its partitions or inheritance children, and its
+ *		ancestors: the relations a rule on it concerns.
+ */
+static List *
+family_of(Oid relid)
+{
+	return list_concat_unique_oid(find_all_inheritors(relid, NoLock, NULL),
+								  sandbox_ancestors(relid));
+}
+
+/*
+ * referenced_tables
+ *		The tables that foreign keys of a column reference, the column
+ *		being that of a relation of the rule's family (see
+ *		sandbox_check_rule_keys, which looks the other way): found through
+ *		pg_depend, where a foreign key depends on each of its referencing
+ *		columns, so a column in no key costs one index scan per relation.
+ */
+static List *
+referenced_tables(const SandboxRule *rule)
+{
+	List	   *result = NIL;
+	Relation	deprel;
+	ListCell   *lc;
+
+	if (!OidIsValid(rule->relid))
+		return NIL;
+	deprel = table_open(DependRelationId, AccessShareLock);
+	foreach(lc, family_of(rule->relid))
+	{
+		Oid			relid = lfirst_oid(lc);
+		AttrNumber	attnum = get_attnum(relid, rule->column_name);
+		ScanKeyData key[3];
+		SysScanDesc scan;
+		HeapTuple	tuple;
+
+		if (attnum == InvalidAttrNumber)
+			continue;
+		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
+		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(relid));
+		ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber,
+					F_INT4EQ, Int32GetDatum((int32) attnum));
+		scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 3, key);
+		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		{
+			Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+			HeapTuple	contuple;
+			Form_pg_constraint con;
+
+			if (dep->classid != ConstraintRelationId)
+				continue;
+			contuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(dep->objid));
+			if (!HeapTupleIsValid(contuple))
+				continue;
+			con = (Form_pg_constraint) GETSTRUCT(contuple);
+			if (con->contype == CONSTRAINT_FOREIGN && con->conrelid == relid)
+				result = list_append_unique_oid(result, con->confrelid);
+			ReleaseSysCache(contuple);
+		}
+		systable_endscan(scan);
+	}
+	table_close(deprel, AccessShareLock);
+	return result;
+}
+
+/*
+ * applying_rules
+ *		The enabled mask and set rules of a column whose runs apply one of
+ *		the environments named (each environment itself, and those that
+ *		inherit from it), read as the catalog's owner.
+ */
+static List *
+applying_rules(List *environments)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * (list_length(environments) + 1));
+	Datum		args[1];
+	ListCell   *lc;
+
+	foreach(lc, environments)
+		elems[foreach_current_index(lc)] = CStringGetTextDatum(lfirst(lc));
+	args[0] = PointerGetDatum(construct_array(elems, list_length(environments),
+											  TEXTOID, -1, false, TYPALIGN_INT));
+	catalog_query(QUERY_APPLYING_RULES, args);
+	return rule_rows(false);
+}
+
+/*
+ * recheck_rule
+ *		Check a rule as if it were written now: its foreign keys, and with
+ *		overlaps its partitions and parents too.  The refusal begins "rule
+ *		<id>:" as when the rule itself is written, keeps the check's
+ *		message and detail, and takes hint instead of the check's own when
+ *		the statement that fails wrote another row (a rule removed, an
+ *		environment's parent changed).
+ */
+static void
+recheck_rule(SandboxRule *rule, bool overlaps, const char *hint)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!OidIsValid(rule->relid))
+		return;
+	PG_TRY();
+	{
+		if (overlaps)
+			check_no_overlapping_rule(rule);
+		sandbox_check_rule_keys(rule, chain_rules);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->elevel > ERROR ||
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("rule %lld: %s", (long long) rule->id, edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 hint ? errhint("%s", hint) : edata->hint ? errhint("%s", edata->hint) : 0));
+	}
+	PG_END_TRY();
+}
+
+/*
+ * removal_hint_for
+ *		The hint of removal_hint, naming the removed rule.
+ */
+static char *
+removal_hint_for(const SandboxRule *key, const RuleRow *culprit)
+{
+	return psprintf("This statement deletes, disables or moves rule %lld (environment \"%s\"), which %ss column %s of %s, the referencing side: delete or disable rule %lld (column %s of %s) in the same statement or before it, or keep rule %lld.",
+					(long long) culprit->rule.id, culprit->rule.environment,
+					sandbox_action_name(culprit->rule.action),
+					quote_identifier(culprit->rule.column_name),
+					quote_qualified_identifier(culprit->rule.table_schema, culprit->rule.table_name),
+					(long long) key->id, quote_identifier(key->column_name),
+					quote_qualified_identifier(key->table_schema, key->table_name),
+					(long long) culprit->rule.id);
+}
+
+/*
+ * removal_hint
+ *		The hint of the refusal of a key rule left without the rule that
+ *		masked the referencing side: the removed rule whose column a
+ *		foreign key to the key rule's table (or a relation of its family)
+ *		holds, or the first removed rule of a key.
+ */
+static char *
+removal_hint(const SandboxRule *key, List *removed)
+{
+	List	   *family = family_of(key->relid);
+	RuleRow    *culprit = NULL;
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	foreach(lc, removed)
+	{
+		RuleRow    *row = lfirst(lc);
+
+		if (row->referenced == NIL)
+			continue;
+		if (culprit == NULL)
+			culprit = row;
+		foreach(lc2, row->referenced)
+		{
+			if (list_member_oid(family, lfirst_oid(lc2)))
+				return removal_hint_for(key, row);
+		}
+	}
+	return culprit ? removal_hint_for(key, culprit) : NULL;
+}
+
+/*
+ * check_rule_statement
+ *		For a statement on sandbox.rule: each rule it makes an enabled mask
+ *		or set rule (inserted, enabled, moved to another environment,
+ *		table or column) is checked as a key rule; and when it removes such
+ *		a rule (deleted, disabled, moved) whose column holds a foreign key,
+ *		every enabled rule of the environments that applied it (its own and
+ *		those inheriting from it) is checked again, with the statement's
+ *		rows all in place.
+ */
+static void
+check_rule_statement(List *old_rows, List *new_rows)
+{
+	List	   *removed = NIL;
+	List	   *environments = NIL;
+	ListCell   *lc;
+
+	foreach(lc, new_rows)
+	{
+		RuleRow    *row = lfirst(lc);
+
+		if (key_relevant(row) && !row_kept(row, old_rows))
+			recheck_rule(&row->rule, false, NULL);
+	}
+
+	foreach(lc, old_rows)
+	{
+		RuleRow    *row = lfirst(lc);
+
+		if (!key_relevant(row) || row_kept(row, new_rows))
+			continue;
+		row->referenced = referenced_tables(&row->rule);
+		if (row->referenced == NIL)
+			continue;
+		removed = lappend(removed, row);
+		environments = lappend(environments, row->rule.environment);
+	}
+	if (removed == NIL)
+		return;
+
+	foreach(lc, applying_rules(environments))
+	{
+		RuleRow    *key = lfirst(lc);
+
+		if (!OidIsValid(key->rule.relid))
+			continue;
+		recheck_rule(&key->rule, false, removal_hint(&key->rule, removed));
+	}
+}
+
+/*
+ * check_environment_statement
+ *		For an UPDATE of sandbox.environment: when an environment's parent
+ *		changed (or its name, with its parent), the rules its runs apply
+ *		are no longer the same.  Every enabled mask or set rule of the
+ *		environment and of those inheriting from it is checked again, as
+ *		if written now: its foreign keys and its partitions and parents.
+ *		(The checks between the expressions of rules, rule_checks.c's
+ *		check_reads_no_written_column, are left to the planning of a run,
+ *		which makes them all.)
+ */
+static void
+check_environment_statement(void)
+{
+	List	   *changed = NIL;
+	List	   *old_pairs;
+	ListCell   *lc;
+
+	if (SPI_execute("SELECT name, inherits FROM old_environments", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read transition table old_environments");
+	old_pairs = NIL;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *inherits = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+
+		old_pairs = lappend(old_pairs, psprintf("%s/%s", name, inherits ? inherits : ""));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (SPI_execute("SELECT name, inherits FROM new_environments", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read transition table new_environments");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *inherits = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		char	   *pair = psprintf("%s/%s", name, inherits ? inherits : "");
+		bool		found = false;
+
+		foreach(lc, old_pairs)
+			found |= (strcmp(lfirst(lc), pair) == 0);
+		if (!found)
+			changed = lappend(changed, name);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (changed == NIL)
+		return;
+
+	foreach(lc, applying_rules(changed))
+	{
+		RuleRow    *rule = lfirst(lc);
+
+		recheck_rule(&rule->rule, true,
+					 psprintf("This statement changes the environments that environment \"%s\" inherits from, and rule %lld (column %s of %s) would no longer be accepted: change or disable that rule first, or keep the environment's parent.",
+							  rule->rule.environment, (long long) rule->rule.id,
+							  quote_identifier(rule->rule.column_name),
+							  quote_qualified_identifier(rule->rule.table_schema, rule->rule.table_name)));
+	}
+}
+
+/*
+ * sandbox_check_rule_keys_trigger
+ *		AFTER ... FOR EACH STATEMENT trigger, with transition tables, on
+ *		sandbox.rule (INSERT, UPDATE, DELETE: old_rules, new_rules) and on
+ *		sandbox.environment (UPDATE: old_environments, new_environments):
+ *		refuse a statement after which a masked key that a foreign key
+ *		references has no rule masking the referencing side in its
+ *		environment's chain, with the refusal the planning of a run gives
+ *		(sandbox_check_rule_keys, engine.c).
+ *
+ * Why at the end of the statement, and not in the BEFORE ROW trigger
+ * that validates each rule: the check is about two rows, and one
+ * statement may write, delete or disable both in any order (DELETE ...
+ * WHERE environment = 'x'; an INSERT ... SELECT of a profile; the
+ * ON UPDATE CASCADE of an environment renamed).  Row by row, the first
+ * row would be judged against the other's old state.  At the end of the
+ * statement every row is in place, the check runs once per statement
+ * (not once per row), and the refusal comes from the statement that
+ * breaks the key, with the rule that it concerns.  Not deferred to
+ * COMMIT (a DEFERRABLE INITIALLY DEFERRED constraint trigger): an error
+ * at COMMIT names no statement, and the engine, which reads the rules
+ * inside the same transaction, would see the broken state meanwhile.
+ * Two statements must therefore come in order: the key rule deleted or
+ * disabled first, then the rule of the referencing column; the
+ * referencing rule written first, then the key rule.
+ *
+ * Skipped while the extension's own scripts run (CREATE or ALTER
+ * EXTENSION): they may move rules between environments in any order,
+ * and DROP EXTENSION removes the tables without any trigger firing.  A
+ * rule left unmatched is then refused by the planning of a run.
+ */
+Datum
+sandbox_check_rule_keys_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	bool		on_rules;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		elog(ERROR, "sandbox_check_rule_keys_trigger: not fired as an AFTER statement trigger");
+	if (creating_extension)
+		return PointerGetDatum(NULL);
+	on_rules = (strcmp(RelationGetRelationName(trigdata->tg_relation), "rule") == 0);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "could not register the transition tables");
+	if (on_rules)
+		check_rule_statement(trigdata->tg_oldtable ? transition_rules("old_rules") : NIL,
+							 trigdata->tg_newtable ? transition_rules("new_rules") : NIL);
+	else if (trigdata->tg_oldtable && trigdata->tg_newtable)
+		check_environment_statement();
+	SPI_finish();
+	return PointerGetDatum(NULL);
 }
 
 /* ---- The entry point ---- */

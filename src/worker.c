@@ -678,9 +678,14 @@ largeobject_relfilenode(void)
  * and runs its own transactions.  Whoever asked for the run, it runs as
  * the bootstrap superuser, who owns pg_largeobject (a VACUUM by anyone
  * else skips it with a mere WARNING); it runs no user code: the catalog
- * has no trigger, and its one index is a built-in btree.  lock_timeout
- * bounds the wait for its lock, so that a session holding a large object
- * open does not queue every other large object access behind ours.
+ * has no trigger, and its one index is a built-in btree.
+ * penelope_sandbox.lock_wait_timeout (lock_timeout where it is 0) bounds
+ * the wait for its lock, as for the run's tables, so that a session
+ * holding a large object open does not queue every other large object
+ * access behind ours.  When the lock does not come, the message says so
+ * in words of its own (no value can be in it): the run has committed
+ * all the same, and the caller notes in the ledger what the DBA must
+ * run.
  */
 static char *
 rewrite_large_objects(MemoryContext workcxt)
@@ -690,7 +695,9 @@ rewrite_large_objects(MemoryContext workcxt)
 	char	   *volatile error = NULL;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetConfigOption("lock_timeout", "60s", PGC_SUSET, PGC_S_OVERRIDE);
+	if (sandbox_lock_wait_timeout > 0)
+		SetConfigOption("lock_timeout", psprintf("%d", sandbox_lock_wait_timeout),
+						PGC_SUSET, PGC_S_OVERRIDE);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	pgstat_report_activity(STATE_RUNNING, "VACUUM FULL pg_catalog.pg_largeobject");
@@ -727,7 +734,10 @@ rewrite_large_objects(MemoryContext workcxt)
 		RESUME_INTERRUPTS();
 		MemoryContextSwitchTo(workcxt);
 		QueryCancelPending = false;
-		error = edata->message;
+		error = edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && LockTimeout > 0 ?
+			psprintf("another session held a lock on it for more than %d ms (penelope_sandbox.lock_wait_timeout)",
+					 LockTimeout) :
+			edata->message;
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("penelope_sandbox could not rewrite pg_largeobject: %s", error),
@@ -841,7 +851,7 @@ sandbox_sanitizer_main(Datum main_arg)
 						   error == NULL ?
 						   psprintf("; pg_largeobject rewritten after the run had committed (" INT64_FORMAT " large objects unlinked)",
 									large_objects) :
-						   psprintf("; pg_largeobject could not be rewritten after the run (" INT64_FORMAT " large objects unlinked): %s",
+						   psprintf("; pg_largeobject could not be rewritten after the run (" INT64_FORMAT " large objects unlinked): %s; their bytes stay in its pages until a superuser runs VACUUM FULL pg_catalog.pg_largeobject",
 									large_objects, error));
 		}
 	}

@@ -7,7 +7,9 @@
 # before and after it, and a server stopped mid-run.  Last, the large
 # objects that a run unlinks: an asynchronous run rewrites pg_largeobject
 # after it has committed, so that no byte of them is left in its pages,
-# and the synchronous call says what to run for the same result.
+# and the synchronous call says what to run for the same result; when
+# the rewrite cannot have its lock, the run stays succeeded and the
+# ledger and the log say why and what to run.
 
 use strict;
 use warnings;
@@ -258,6 +260,46 @@ ok(wait_for('attach_fk_async', "SELECT status = 'succeeded' AND summary LIKE '%p
 	'an asynchronous run whose DELETE unlinked large objects rewrites pg_largeobject');
 is(pages_holding('attach_fk_async', 'DELETED-ATTACHMENT-'), '0',
 	'no page of pg_largeobject holds a byte of them');
+
+note 'pg_largeobject cannot be rewritten: the run stays succeeded, the ledger and the log say why and what to run';
+
+# Another session holds a lock on pg_largeobject past
+# penelope_sandbox.lock_wait_timeout, which bounds the rewrite's wait
+# for its lock as it does the run's for its tables.
+make_attachments('attach_locked');
+set_conf('penelope_sandbox.lock_wait_timeout' => '200');
+my $holder = $node->background_psql('attach_locked');
+$holder->query_safe('BEGIN');
+$holder->query_safe('LOCK TABLE pg_catalog.pg_largeobject IN ACCESS SHARE MODE');
+$before = sql('attach_locked', $relfilenode);
+my $log_offset = -s $node->logfile;
+$run = sql('attach_locked', q{SELECT sandbox_sanitize_async('migration')});
+ok(wait_for('attach_locked', "SELECT status <> 'running' AND summary LIKE '%pg_largeobject%'
+	FROM sandbox.run WHERE id = $run", 30), '(the run ended and noted pg_largeobject in the ledger)');
+is(sql('attach_locked', "SELECT status FROM sandbox.run WHERE id = $run"), 'succeeded',
+	'the run whose rewrite of pg_largeobject failed is recorded as succeeded');
+like(sql('attach_locked', "SELECT summary FROM sandbox.run WHERE id = $run"),
+	qr/; pg_largeobject could not be rewritten after the run \(20 large objects unlinked\): another session held a lock on it for more than 200 ms \(penelope_sandbox\.lock_wait_timeout\); their bytes stay in its pages until a superuser runs VACUUM FULL pg_catalog\.pg_largeobject$/,
+	'the ledger says why it could not, and what to run');
+unlike(sql('attach_locked', "SELECT summary FROM sandbox.run WHERE id = $run"), qr/pg_largeobject rewritten/,
+	'and does not say that it was rewritten');
+is(sql('attach_locked', q{SELECT (SELECT count(*) FROM attachment) || '|' || (SELECT count(*) FROM pg_largeobject_metadata)})
+	  . '|' . unmasked('attach_locked'),
+	'0|1|0', 'the data work of the run is committed: attachments and their large objects gone, emails masked');
+is(sql('attach_locked', $relfilenode), $before, 'pg_largeobject keeps its file');
+ok(pages_holding('attach_locked', 'DELETED-ATTACHMENT-') > 0,
+	'the bytes of the unlinked large objects are still in its pages');
+$log = substr(slurp_file($node->logfile), $log_offset);
+like($log, qr/WARNING:  penelope_sandbox could not rewrite pg_largeobject: another session held a lock on it for more than 200 ms/,
+	'the server log says it could not, and why');
+like($log, qr/HINT:  Run VACUUM FULL pg_catalog\.pg_largeobject as a superuser/, 'and what to run');
+unlike($log, qr/penelope_sandbox rewrote pg_largeobject in database "attach_locked"/, 'and not that it rewrote it');
+unlike($log, qr/DELETED-ATTACHMENT-[0-9]/, 'without a byte of the large objects');
+$holder->query_safe('COMMIT');
+$holder->quit;
+set_conf('penelope_sandbox.lock_wait_timeout' => undef);
+$node->safe_psql('attach_locked', 'VACUUM FULL pg_catalog.pg_largeobject');
+is(pages_holding('attach_locked', 'DELETED-ATTACHMENT-'), '0', 'the statement the ledger names removes them');
 
 $node->stop;
 done_testing();

@@ -22,6 +22,27 @@ ALTER FUNCTION sandbox.sandbox_set_secret_from_file(text) SET SCHEMA pg_catalog;
 COMMENT ON TABLE sandbox.secret IS
 	'The masking key: made at random on first use, or derived from a passphrase by sandbox_set_secret_from_file()';
 
+/* ==== 30_engine.sql: foreign keys checked at the end of each statement on sandbox.rule and sandbox.environment, deletions and disablings included (issue 9) ==== */
+
+CREATE FUNCTION sandbox.check_rule_keys()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'sandbox_check_rule_keys_trigger';
+CREATE TRIGGER check_rule_keys_insert
+	AFTER INSERT ON sandbox.rule REFERENCING NEW TABLE AS new_rules
+	FOR EACH STATEMENT EXECUTE FUNCTION sandbox.check_rule_keys();
+CREATE TRIGGER check_rule_keys_update
+	AFTER UPDATE ON sandbox.rule REFERENCING OLD TABLE AS old_rules NEW TABLE AS new_rules
+	FOR EACH STATEMENT EXECUTE FUNCTION sandbox.check_rule_keys();
+CREATE TRIGGER check_rule_keys_delete
+	AFTER DELETE ON sandbox.rule REFERENCING OLD TABLE AS old_rules
+	FOR EACH STATEMENT EXECUTE FUNCTION sandbox.check_rule_keys();
+CREATE TRIGGER check_rule_keys
+	AFTER UPDATE ON sandbox.environment
+	REFERENCING OLD TABLE AS old_environments NEW TABLE AS new_environments
+	FOR EACH STATEMENT EXECUTE FUNCTION sandbox.check_rule_keys();
+REVOKE ALL ON FUNCTION sandbox.check_rule_keys() FROM PUBLIC;
+
 /* ==== 40_worker.sql: sandbox.database_ready becomes the entry point pg_catalog.sandbox_database_ready (README "Names") ==== */
 
 ALTER FUNCTION sandbox.database_ready() RENAME TO sandbox_database_ready;

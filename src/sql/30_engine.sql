@@ -26,6 +26,33 @@ CREATE TRIGGER validate_rule_update
 	FOR EACH ROW WHEN (NEW.enabled) EXECUTE FUNCTION sandbox.validate_rule();
 
 /*
+ * A masked key that a foreign key references needs a rule masking the
+ * referencing columns in the same run.  Checked at the end of each
+ * statement writing, deleting or disabling rules, or changing an
+ * environment's parent, when all of its rows are in place: deleting both
+ * rules in one statement is accepted whatever the order of the rows
+ * (src/rule_checks.c, sandbox_check_rule_keys_trigger, says why not row
+ * by row nor at commit).  The refusal is the one a run would give.
+ */
+CREATE FUNCTION sandbox.check_rule_keys()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'sandbox_check_rule_keys_trigger';
+CREATE TRIGGER check_rule_keys_insert
+	AFTER INSERT ON sandbox.rule REFERENCING NEW TABLE AS new_rules
+	FOR EACH STATEMENT EXECUTE FUNCTION sandbox.check_rule_keys();
+CREATE TRIGGER check_rule_keys_update
+	AFTER UPDATE ON sandbox.rule REFERENCING OLD TABLE AS old_rules NEW TABLE AS new_rules
+	FOR EACH STATEMENT EXECUTE FUNCTION sandbox.check_rule_keys();
+CREATE TRIGGER check_rule_keys_delete
+	AFTER DELETE ON sandbox.rule REFERENCING OLD TABLE AS old_rules
+	FOR EACH STATEMENT EXECUTE FUNCTION sandbox.check_rule_keys();
+CREATE TRIGGER check_rule_keys
+	AFTER UPDATE ON sandbox.environment
+	REFERENCING OLD TABLE AS old_environments NEW TABLE AS new_environments
+	FOR EACH STATEMENT EXECUTE FUNCTION sandbox.check_rule_keys();
+
+/*
  * sandbox.environment.inherits names another environment, without a
  * cycle.  A constraint trigger rather than a self-referencing foreign
  * key, which would make every pg_dump of the database warn about circular
@@ -109,4 +136,5 @@ COMMENT ON FUNCTION sandbox_verify(text) IS
 
 REVOKE ALL ON FUNCTION sandbox_sanitize(text), sandbox_plan(text), sandbox_verify(text)
 	FROM PUBLIC;
-REVOKE ALL ON FUNCTION sandbox.validate_rule(), sandbox.check_environment_chain() FROM PUBLIC;
+REVOKE ALL ON FUNCTION sandbox.validate_rule(), sandbox.check_environment_chain(),
+	sandbox.check_rule_keys() FROM PUBLIC;
