@@ -1163,7 +1163,7 @@ refuse_unmatched_key(List *tables, ForeignKeyCheck *fk)
 						referenced, quote_identifier(fk->name), referencing),
 				 errdetail("A rewrite fires no ON UPDATE CASCADE and no foreign key trigger: the rows of %s would reference keys that no longer exist, and every run of the environment would be refused.",
 						   referencing),
-				 errhint("Mask the referencing columns with the same deterministic masking function, in the same environment or one it inherits from; write that rule first.")));
+				 errhint("Mask the referencing columns with the same deterministic masking function, in the same environment or one it inherits from; write that rule first, or both rules in one statement.")));
 	}
 	return referencing_changed || referenced_changed;
 }
