@@ -17,8 +17,11 @@
  * The cost is in the pieces of values that are no original, which are
  * most of them, so each scanned piece meets cheaper tests first:
  *
- *	- a value stored inline and shorter than the shortest piece of any
- *	  original is not parsed at all (value_may_hold());
+ *	- a value stored inline and uncompressed is not parsed at all when it
+ *	  cannot hold a piece of an original (value_may_hold()): shorter than
+ *	  the shortest piece, with no '@' (or no email held), fewer than 9
+ *	  digits (or no number held), and, for a plain text, a trimmed length
+ *	  that no whole original value has;
  *	- a piece of a length no original piece of its kind has is dropped;
  *	- the sieve, a bit array of about 12 bits per original under a key of
  *	  its own (sieve_hash(): NH over the piece, then mixed), drops most of
@@ -40,11 +43,15 @@
  *	   and the extension's own schema, but the masked columns: each piece
  *	   whose fingerprint is an original's is a candidate;
  *	2. only if there are candidates, the masked columns: whatever they
- *	   hold now is the masks' output, and the originals they also hold (a
+ *	   hold now is the masks' output, and the candidates they also hold (a
  *	   masked postcode is another postcode, a masked first name another
  *	   name from the dictionary) are marked "produced by a mask", since no
  *	   scan can tell such a value left over from the same value made by
- *	   the mask.  The candidates not so marked are the hits.
+ *	   the mask.  The candidates not so marked are the hits.  The sieve and
+ *	   the table of lengths are first narrowed to the candidates
+ *	   (sieve_narrow()), so that this read looks up the few pieces that
+ *	   may be one, and skips the values that cannot hold one; the ledger's
+ *	   originals_produced_by_masks counts the distinct candidates marked.
  *
  * Every table is read directly through its access method, with a snapshot
  * taken after the run's statements: no SQL, so no policy, trigger, rule,
