@@ -17,8 +17,11 @@
  * The cost is in the pieces of values that are no original, which are
  * most of them, so each scanned piece meets cheaper tests first:
  *
- *	- a value stored inline and shorter than the shortest piece of any
- *	  original is not parsed at all (value_may_hold());
+ *	- a value stored inline and uncompressed is not parsed at all when it
+ *	  cannot hold a piece of an original (value_may_hold()): shorter than
+ *	  the shortest piece, with no '@' (or no email held), fewer than 9
+ *	  digits (or no number held), and, for a plain text, a trimmed length
+ *	  that no whole original value has;
  *	- a piece of a length no original piece of its kind has is dropped;
  *	- the sieve, a bit array of about 12 bits per original under a key of
  *	  its own (sieve_hash(): NH over the piece, then mixed), drops most of
@@ -40,11 +43,15 @@
  *	   and the extension's own schema, but the masked columns: each piece
  *	   whose fingerprint is an original's is a candidate;
  *	2. only if there are candidates, the masked columns: whatever they
- *	   hold now is the masks' output, and the originals they also hold (a
+ *	   hold now is the masks' output, and the candidates they also hold (a
  *	   masked postcode is another postcode, a masked first name another
  *	   name from the dictionary) are marked "produced by a mask", since no
  *	   scan can tell such a value left over from the same value made by
- *	   the mask.  The candidates not so marked are the hits.
+ *	   the mask.  The candidates not so marked are the hits.  The sieve and
+ *	   the table of lengths are first narrowed to the candidates
+ *	   (sieve_narrow()), so that this read looks up the few pieces that
+ *	   may be one, and skips the values that cannot hold one; the ledger's
+ *	   originals_produced_by_masks counts the distinct candidates marked.
  *
  * Every table is read directly through its access method, with a snapshot
  * taken after the run's statements: no SQL, so no policy, trigger, rule,
@@ -161,7 +168,7 @@ typedef struct MaskedColumn
 } MaskedColumn;
 
 struct LeakScan;
-typedef void (*FpFound) (struct LeakScan *ls, uint64 *slot, void *arg);
+typedef void (*FpFound) (struct LeakScan *ls, uint64 *slot, void *arg, int pending);
 
 /* The state of this backend's leak scan, between collect and check */
 typedef struct LeakScan
@@ -176,6 +183,7 @@ typedef struct LeakScan
 	uint64		nsieve;			/* its 64-bit words */
 	uint64		lengths[SIEVE_KINDS][SIEVE_LENGTHS / 64];	/* of the pieces held */
 	size_t		shortest;		/* bytes of the shortest value that may hold one */
+	uint32		kinds;			/* the kinds of the pieces held: 1 << PiiPiece */
 	uint64	   *slots;
 	uint64		nslots;
 	uint64		count;			/* distinct fingerprints held */
@@ -193,6 +201,9 @@ typedef struct LeakScan
 	int			npending;
 	uint64		pending[FP_BATCH];
 	void	   *pending_arg[FP_BATCH];
+	uint64		pending_h[FP_BATCH];	/* when looking up: the piece's sieve hash, */
+	uint32		pending_len[FP_BATCH];	/* its length */
+	PiiPiece	pending_piece[FP_BATCH];	/* and kind, for found() */
 } LeakScan;
 
 static LeakScan *scan_state = NULL;
@@ -419,13 +430,14 @@ fp_flush(LeakScan *ls)
 			uint64	   *slot = fp_slot(ls, fp);
 
 			if (*slot != 0)
-				ls->found(ls, slot, ls->pending_arg[i]);
+				ls->found(ls, slot, ls->pending_arg[i], i);
 		}
 	}
 	ls->npending = 0;
 }
 
-static inline void fp_push(LeakScan *ls, uint64 fp, void *arg);
+static inline void fp_push(LeakScan *ls, uint64 fp, void *arg, uint64 h,
+						   PiiPiece piece, size_t len);
 
 /* ---- The sieve: most pieces that are no original never reach the set ---- */
 
@@ -530,7 +542,8 @@ sieve_flush(LeakScan *ls)
 		if (ls->found == NULL)
 			*word |= bits;
 		else if ((*word & bits) == bits)
-			fp_push(ls, fingerprint(&ls->key, sp->piece, ls->arena + sp->offset, sp->len), sp->arg);
+			fp_push(ls, fingerprint(&ls->key, sp->piece, ls->arena + sp->offset, sp->len),
+					sp->arg, sp->h, sp->piece, sp->len);
 	}
 }
 
@@ -567,7 +580,7 @@ sieve_push(LeakScan *ls, PiiPiece piece, const char *s, size_t len, void *arg)
 				uint64		bits = sieve_bits(h);
 
 				if ((*sieve_word(ls, h) & bits) == bits)
-					fp_push(ls, fingerprint(&ls->key, piece, s, len), arg);
+					fp_push(ls, fingerprint(&ls->key, piece, s, len), arg, h, piece, len);
 				return;
 			}
 		}
@@ -615,22 +628,131 @@ sieve_shortest(const LeakScan *ls)
 }
 
 /*
+ * sieve_kinds
+ *		After the collection, or once the sieve stands for the candidates:
+ *		the kinds of the pieces it stands for, 1 << PiiPiece each.
+ */
+static uint32
+sieve_kinds(const LeakScan *ls)
+{
+	uint32		kinds = 0;
+
+	for (int kind = 0; kind < SIEVE_KINDS; kind++)
+	{
+		for (size_t w = 0; w < SIEVE_LENGTHS / 64; w++)
+		{
+			if (ls->lengths[kind][w] != 0)
+			{
+				kinds |= 1 << kind;
+				break;
+			}
+		}
+	}
+	return kinds;
+}
+
+/*
+ * digits8
+ *		How many of eight bytes are ASCII digits, all at once: a byte
+ *		counts when its high bit is clear and it is in '0'..'9' (the sums
+ *		never carry into the next byte).
+ */
+static inline int
+digits8(uint64 w)
+{
+	const uint64 ones = UINT64CONST(0x0101010101010101);
+	const uint64 high = UINT64CONST(0x8080808080808080);
+	uint64		low7 = w & ~high;
+	uint64		ge_0 = low7 + ones * (0x80 - '0');
+	uint64		gt_9 = low7 + ones * (0x80 - '9' - 1);
+	uint64		m = (ge_0 & ~gt_9 & ~w & high) >> 7;
+
+	return (int) ((m * ones) >> 56);
+}
+
+/* Whether one of eight bytes is '@' (a zero byte of w ^ "@@@@@@@@") */
+static inline bool
+has_at8(uint64 w)
+{
+	const uint64 ones = UINT64CONST(0x0101010101010101);
+	const uint64 high = UINT64CONST(0x8080808080808080);
+	uint64		x = w ^ (ones * '@');
+
+	return ((x - ones) & ~x & high) != 0;
+}
+
+/* White space as discover.c's trim() takes it */
+static inline bool
+trim_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/*
  * value_may_hold
  *		Whether a value of a scanned or masked column may hold a piece of an
- *		original: false when it is stored inline, uncompressed, and shorter
- *		than the shortest such piece (any piece of a text, JSON text or
- *		array of them is no longer than the value), so that it is neither
- *		detoasted nor parsed.  JSONB values, whose text is made, are always
- *		read.
+ *		original (or, once the sieve is narrowed, of a candidate), so that
+ *		a value that may not is neither detoasted nor parsed.  Values stored
+ *		out of line (a TOAST pointer: VARATT_IS_SHORT() is true of it too,
+ *		and its few bytes are not the value's) or compressed, and JSONB
+ *		values (whose numbers are stored as numerics, not digits), always
+ *		may.  Of the others, read in place:
+ *
+ *		- a value shorter than the shortest piece may not (any piece of a
+ *		  text, JSON text or array of them is no longer than the value);
+ *		- a value may hold an email address only if it has an '@', and a
+ *		  number only if it has at least 9 digits (number_at() in
+ *		  discover.c reads no shorter number): the pieces are made of the
+ *		  value's own bytes, so these tests never drop one;
+ *		- when whole values are held, a plain text (not an array, not
+ *		  JSON, whose strings are pieces of their own) may be one only if
+ *		  its trimmed length is the length of a whole value held.
+ *
+ *		Bytes of an array's header may pass for digits or '@': the test
+ *		then keeps a value it could have dropped, never the reverse.
  */
 static inline bool
 value_may_hold(const LeakScan *ls, const PiiColumnType *ct, Datum value)
 {
 	struct varlena *v = (struct varlena *) DatumGetPointer(value);
+	const unsigned char *s;
+	size_t		len;
+	int			digits = 0;
+	bool		at = false;
 
-	if (ct->form == PII_FORM_JSONB || (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v)))
+	if (ct->form == PII_FORM_JSONB || VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
 		return true;
-	return VARSIZE_ANY_EXHDR(v) >= ls->shortest;
+	len = VARSIZE_ANY_EXHDR(v);
+	if (len < ls->shortest)
+		return false;
+	s = (const unsigned char *) VARDATA_ANY(v);
+	if (ls->kinds & (1 << PII_PIECE_WHOLE))
+	{
+		const unsigned char *b = s;
+		size_t		t = len;
+
+		if (ct->is_array || ct->form != PII_FORM_TEXT)
+			return true;
+		while (t > 0 && trim_space(b[0]))
+		{
+			b++;
+			t--;
+		}
+		while (t > 0 && trim_space(b[t - 1]))
+			t--;
+		if (sieve_length(ls, PII_PIECE_WHOLE, t))
+			return true;
+	}
+	for (size_t i = 0; i < len; i += 8)
+	{
+		uint64		w = 0;
+
+		memcpy(&w, s + i, Min(len - i, 8));
+		digits += digits8(w);
+		at |= has_at8(w);
+	}
+	return ((ls->kinds & (1 << PII_PIECE_EMAIL)) && at) ||
+		((ls->kinds & (1 << PII_PIECE_NUMBER)) && digits >= 9);
 }
 
 /* Settle everything queued: the sieve's pieces, then the set's */
@@ -641,12 +763,19 @@ pending_flush(LeakScan *ls)
 	fp_flush(ls);
 }
 
-/* Queue a fingerprint for fp_flush(), with what found() needs of it */
+/*
+ * fp_push
+ *		Queue a fingerprint for fp_flush(), with what found() needs of it:
+ *		arg, and the piece's sieve hash, kind and length.
+ */
 static inline void
-fp_push(LeakScan *ls, uint64 fp, void *arg)
+fp_push(LeakScan *ls, uint64 fp, void *arg, uint64 h, PiiPiece piece, size_t len)
 {
 	ls->pending[ls->npending] = fp;
 	ls->pending_arg[ls->npending] = arg;
+	ls->pending_h[ls->npending] = h;
+	ls->pending_piece[ls->npending] = piece;
+	ls->pending_len[ls->npending] = (uint32) Min(len, SIEVE_LENGTHS - 1);
 	if (++ls->npending == FP_BATCH)
 		fp_flush(ls);
 }
@@ -809,7 +938,7 @@ collect_piece(PiiPiece piece, const char *s, size_t len, void *arg)
 	LeakScan   *ls = arg;
 
 	sieve_push(ls, piece, s, len, NULL);
-	fp_push(ls, fingerprint(&ls->key, piece, s, len), NULL);
+	fp_push(ls, fingerprint(&ls->key, piece, s, len), NULL, 0, piece, len);
 }
 
 /* The pieces of a value of a masked column, of any type */
@@ -991,7 +1120,10 @@ masked_columns(List *rules)
  *		statistics of its table (ANALYZE): its row count when there are
  *		none, 0 when the table was never counted either.  A column of free
  *		text (values wider than FREE_TEXT_WIDTH bytes on average) counts
- *		twice: its values hold emails and numbers too.
+ *		twice its rows: its values hold emails and numbers too, and ANALYZE
+ *		underestimates the distinct values of long texts (a sample of notes
+ *		written from a few templates looks repetitive), so that the set
+ *		would otherwise grow, once or more, during the collection.
  */
 static double
 column_distinct(Oid relid, AttrNumber attnum)
@@ -1018,7 +1150,7 @@ column_distinct(Oid relid, AttrNumber attnum)
 		else if (stats->stadistinct < 0)
 			distinct = -stats->stadistinct * rows;
 		if (stats->stawidth > FREE_TEXT_WIDTH)
-			distinct *= 2;
+			distinct = 2 * rows;
 		ReleaseSysCache(tuple);
 	}
 	return distinct;
@@ -1118,6 +1250,7 @@ sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules,
 	ls->collect_rows = read_masked_columns(ls, true, collect_piece);
 	pending_flush(ls);
 	ls->shortest = sieve_shortest(ls);
+	ls->kinds = sieve_kinds(ls);
 
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, start);
@@ -1129,7 +1262,7 @@ sandbox_leakscan_collect(int64 run_id, const char *environment, List *rules,
 
 /* A fingerprint of a masked column's value after the run, held by the set */
 static void
-image_found(LeakScan *ls, uint64 *slot, void *arg)
+image_found(LeakScan *ls, uint64 *slot, void *arg, int pending)
 {
 	*slot |= FP_IMAGE;
 }
@@ -1162,6 +1295,9 @@ typedef struct Candidate
 {
 	uint64	   *slot;			/* its slot in the fingerprint set */
 	ScanColumn *column;
+	uint64		h;				/* its sieve hash */
+	uint32		len;			/* its length (at most SIEVE_LENGTHS - 1) */
+	PiiPiece	piece;			/* its kind */
 } Candidate;
 
 /* What the value callback of the scan needs */
@@ -1183,7 +1319,7 @@ typedef struct ScanArg
  *		the column arg.
  */
 static void
-scan_found(LeakScan *ls, uint64 *slot, void *arg)
+scan_found(LeakScan *ls, uint64 *slot, void *arg, int pending)
 {
 	ScanArg    *sa = ls->found_state;
 	ScanColumn *column = arg;
@@ -1203,6 +1339,9 @@ scan_found(LeakScan *ls, uint64 *slot, void *arg)
 	}
 	sa->candidates[sa->ncandidates].slot = slot;
 	sa->candidates[sa->ncandidates].column = column;
+	sa->candidates[sa->ncandidates].h = ls->pending_h[pending];
+	sa->candidates[sa->ncandidates].len = ls->pending_len[pending];
+	sa->candidates[sa->ncandidates].piece = ls->pending_piece[pending];
 	sa->ncandidates++;
 	if (!column->has_candidates)
 	{
@@ -1233,6 +1372,36 @@ scan_value(int column, Datum value, void *arg)
 	if (!value_may_hold(sa->ls, &sa->columns[column].ct, value))
 		return;
 	pii_value_pieces(&sa->columns[column].ct, value, scan_piece, sa);
+}
+
+/*
+ * sieve_narrow
+ *		Before the masked columns are read again: make the sieve and the
+ *		table of lengths stand for the candidates alone (the originals found
+ *		outside the masked columns), so that a piece of a masked value is
+ *		fingerprinted and looked up in the set only when it may be one of
+ *		them.  The set itself is unchanged: a piece that passes is looked up
+ *		there as before, and only a candidate's slot can be marked, since
+ *		the pieces of any other original are dropped by the sieve (its bits
+ *		are no longer set) or, if they pass it by chance, by the set's
+ *		slot, which image_found() marks only when held; those marks are
+ *		not counted.  The sieve keeps its size and key: a candidate's bits
+ *		are those of its sieve hash, taken when it was found.
+ */
+static void
+sieve_narrow(LeakScan *ls, const Candidate *candidates, uint64 n)
+{
+	memset(ls->lengths, 0, sizeof(ls->lengths));
+	memset(ls->sieve, 0, ls->nsieve * sizeof(uint64));
+	for (uint64 i = 0; i < n; i++)
+	{
+		const Candidate *c = &candidates[i];
+
+		ls->lengths[c->piece][c->len / 64] |= UINT64CONST(1) << (c->len % 64);
+		*sieve_word(ls, c->h) |= sieve_bits(c->h);
+	}
+	ls->shortest = sieve_shortest(ls);
+	ls->kinds = sieve_kinds(ls);
 }
 
 /*
@@ -1355,21 +1524,29 @@ sandbox_leakscan_check(int64 run_id)
 
 	/*
 	 * 2. Only when originals were found: the masked columns, whose values
-	 * now are the masks' output.  A found original that a mask also
-	 * produced is no hit.
+	 * now are the masks' output, looked up against the originals found
+	 * (the candidates) alone.  A found original that a mask also produced
+	 * is no hit; produced counts these, once each.
 	 */
 	if (sa.ncandidates > 0)
 	{
 		produced = 0;
+		sieve_narrow(ls, sa.candidates, sa.ncandidates);
 		ls->found = image_found;
 		rows += read_masked_columns(ls, false, image_piece);
 		pending_flush(ls);
-		for (uint64 i = 0; i < ls->nslots; i++)
-			produced += (ls->slots[i] & FP_IMAGE) != 0;
 		for (uint64 i = 0; i < sa.ncandidates; i++)
 		{
 			if ((*sa.candidates[i].slot & FP_IMAGE) == 0)
 				sa.candidates[i].column->hits++;
+		}
+		for (uint64 i = 0; i < sa.ncandidates; i++)
+		{
+			if ((*sa.candidates[i].slot & FP_IMAGE) != 0)
+			{
+				produced++;
+				*sa.candidates[i].slot &= ~FP_IMAGE;
+			}
 		}
 	}
 	foreach(lc, sa.candidate_columns)

@@ -47,3 +47,8 @@ REVOKE ALL ON FUNCTION sandbox.check_rule_keys() FROM PUBLIC;
 
 ALTER FUNCTION sandbox.database_ready() RENAME TO sandbox_database_ready;
 ALTER FUNCTION sandbox.sandbox_database_ready() SET SCHEMA pg_catalog;
+
+/* ==== 60_discover.sql: originals_produced_by_masks counts the originals found that a mask also produced (issue 11) ==== */
+
+COMMENT ON COLUMN sandbox.leak_scan.originals_produced_by_masks IS
+	'Originals found outside the masked columns that a mask of the run also produced (a masked postcode is another postcode): set aside, not counted as hits; each counted once.  NULL when the scan found no original, so that the masked columns were not read again';

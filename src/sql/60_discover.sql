@@ -67,7 +67,7 @@ CREATE TABLE sandbox.leak_scan (
 COMMENT ON TABLE sandbox.leak_scan IS
 	'Per run: how many distinct original values of masked columns were fingerprinted, what was scanned after the run, and how many originals were found';
 COMMENT ON COLUMN sandbox.leak_scan.originals_produced_by_masks IS
-	'Originals that the masks of the run also produced (a masked postcode is another postcode): a value equal to one of them is not counted as a hit.  NULL when the scan found no original, so that the masked columns were not read again';
+	'Originals found outside the masked columns that a mask of the run also produced (a masked postcode is another postcode): set aside, not counted as hits; each counted once.  NULL when the scan found no original, so that the masked columns were not read again';
 COMMENT ON COLUMN sandbox.leak_scan.relations_skipped IS
 	'Foreign tables, temporary tables and unpopulated materialized views, which are not scanned';
 
