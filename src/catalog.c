@@ -1069,22 +1069,39 @@ sandbox_validate_rule(SandboxRule *rule, bool check_writer)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (edata->elevel > ERROR ||
-			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
-			PG_RE_THROW();
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(edata->sqlerrcode),
-				 errmsg("rule %lld: %s", (long long) rule->id, edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 edata->hint ? errhint("%s", edata->hint) : 0));
+		sandbox_rethrow_for_rule(cxt, rule->id, NULL);
 	}
 	PG_END_TRY();
 	AtEOXact_GUC(false, save_nestlevel);
+}
+
+/*
+ * sandbox_rethrow_for_rule
+ *		See penelope_sandbox.h: in a PG_CATCH block, raise the error being
+ *		handled again with the rule's id before its message, so that the
+ *		DBA knows which rule of a statement is refused; hint, unless NULL,
+ *		replaces the error's own.  Errors above ERROR and cancels go on as
+ *		they are.  cxt is the memory context the PG_TRY started in.
+ */
+void
+sandbox_rethrow_for_rule(MemoryContext cxt, int64 rule_id, const char *hint)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	if (edata->elevel > ERROR ||
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
+		PG_RE_THROW();
+	FlushErrorState();
+	if (hint == NULL)
+		hint = edata->hint;
+	ereport(ERROR,
+			(errcode(edata->sqlerrcode),
+			 errmsg("rule %lld: %s", (long long) rule_id, edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 hint ? errhint("%s", hint) : 0));
+	pg_unreachable();
 }
 
 /* ---- The trigger on sandbox.rule ---- */

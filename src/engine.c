@@ -1231,6 +1231,54 @@ foreign_keys_to_check(SanitizePlan *plan)
 }
 
 /*
+ * sandbox_column_foreign_keys
+ *		The foreign keys in which a column of a relation takes part, on
+ *		either side, as copies of their pg_constraint rows.  They are found
+ *		through pg_depend (a foreign key depends on each of its columns,
+ *		referencing and referenced), so a column in no key costs one index
+ *		scan.
+ */
+List *
+sandbox_column_foreign_keys(Oid relid, const char *column_name)
+{
+	List	   *result = NIL;
+	AttrNumber	attnum = get_attnum(relid, column_name);
+	Relation	deprel;
+	ScanKeyData key[3];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	if (attnum == InvalidAttrNumber)
+		return NIL;
+	deprel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber,
+				F_INT4EQ, Int32GetDatum((int32) attnum));
+	scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 3, key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+		HeapTuple	contuple;
+
+		if (dep->classid != ConstraintRelationId)
+			continue;
+		contuple = SearchSysCacheCopy1(CONSTROID, ObjectIdGetDatum(dep->objid));
+		if (!HeapTupleIsValid(contuple))
+			continue;
+		if (((Form_pg_constraint) GETSTRUCT(contuple))->contype == CONSTRAINT_FOREIGN)
+			result = lappend(result, contuple);
+		else
+			heap_freetuple(contuple);
+	}
+	systable_endscan(scan);
+	table_close(deprel, AccessShareLock);
+	return result;
+}
+
+/*
  * sandbox_check_rule_keys
  *		See penelope_sandbox.h: when a mask or set rule is written, refuse
  *		it if it changes a referenced key that no rule of its environment
@@ -1248,7 +1296,6 @@ sandbox_check_rule_keys(SandboxRule *rule, List *(*chain_rules) (const SandboxRu
 	List	   *relids;
 	List	   *keys = NIL;
 	List	   *tables = NIL;
-	Relation	deprel;
 	ListCell   *lc;
 
 	if ((rule->action != ACTION_MASK && rule->action != ACTION_SET) || rule->column_name == NULL)
@@ -1257,44 +1304,20 @@ sandbox_check_rule_keys(SandboxRule *rule, List *(*chain_rules) (const SandboxRu
 	/* the relations whose column the rule changes, and their ancestors */
 	relids = list_concat_unique_oid(find_all_inheritors(rule->relid, NoLock, NULL),
 									sandbox_ancestors(rule->relid));
-	deprel = table_open(DependRelationId, AccessShareLock);
 	foreach(lc, relids)
 	{
 		Oid			relid = lfirst_oid(lc);
-		AttrNumber	attnum = get_attnum(relid, rule->column_name);
-		ScanKeyData key[3];
-		SysScanDesc scan;
-		HeapTuple	tuple;
+		ListCell   *lc2;
 
-		if (attnum == InvalidAttrNumber)
-			continue;
-		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
-		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(relid));
-		ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber,
-					F_INT4EQ, Int32GetDatum((int32) attnum));
-		scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 3, key);
-		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		foreach(lc2, sandbox_column_foreign_keys(relid, rule->column_name))
 		{
-			Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
-			HeapTuple	contuple;
-			Form_pg_constraint con;
+			HeapTuple	contuple = lfirst(lc2);
+			Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(contuple);
 
-			if (dep->classid != ConstraintRelationId)
-				continue;
-			contuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(dep->objid));
-			if (!HeapTupleIsValid(contuple))
-				continue;
-			con = (Form_pg_constraint) GETSTRUCT(contuple);
-			if (con->contype == CONSTRAINT_FOREIGN && con->confrelid == relid &&
-				!OidIsValid(con->conparentid))
+			if (con->confrelid == relid && !OidIsValid(con->conparentid))
 				keys = lappend(keys, foreign_key_of(contuple));
-			ReleaseSysCache(contuple);
 		}
-		systable_endscan(scan);
 	}
-	table_close(deprel, AccessShareLock);
 	if (keys == NIL)
 		return;
 

@@ -228,20 +228,32 @@ static bool callback_registered = false;
 	} while (0)
 
 /*
- * ascii_lower8
- *		Eight bytes with their ASCII capitals lower-cased, all at once:
- *		a byte gets 0x20 added when it is in 'A'..'Z' (its high bit clear).
+ * ascii_range8
+ *		The bytes of w that are ASCII and in lo..hi, all at once: their high
+ *		bit set in the result, every other bit clear (the sums never carry
+ *		into the next byte, as each byte's high bit is cleared first).
  */
 static inline uint64
-ascii_lower8(uint64 w)
+ascii_range8(uint64 w, char lo, char hi)
 {
 	const uint64 ones = UINT64CONST(0x0101010101010101);
 	const uint64 high = UINT64CONST(0x8080808080808080);
 	uint64		low7 = w & ~high;
-	uint64		ge_a = low7 + ones * (0x80 - 'A');
-	uint64		gt_z = low7 + ones * (0x80 - 'Z' - 1);
+	uint64		ge_lo = low7 + ones * (0x80 - lo);
+	uint64		gt_hi = low7 + ones * (0x80 - hi - 1);
 
-	return w | ((ge_a & ~gt_z & ~w & high) >> 2);
+	return ge_lo & ~gt_hi & ~w & high;
+}
+
+/*
+ * ascii_lower8
+ *		Eight bytes with their ASCII capitals lower-cased, all at once:
+ *		a byte in 'A'..'Z' gets 0x20 added.
+ */
+static inline uint64
+ascii_lower8(uint64 w)
+{
+	return w | (ascii_range8(w, 'A', 'Z') >> 2);
 }
 
 /*
@@ -653,21 +665,14 @@ sieve_kinds(const LeakScan *ls)
 
 /*
  * digits8
- *		How many of eight bytes are ASCII digits, all at once: a byte
- *		counts when its high bit is clear and it is in '0'..'9' (the sums
- *		never carry into the next byte).
+ *		How many of eight bytes are ASCII digits, all at once.
  */
 static inline int
 digits8(uint64 w)
 {
 	const uint64 ones = UINT64CONST(0x0101010101010101);
-	const uint64 high = UINT64CONST(0x8080808080808080);
-	uint64		low7 = w & ~high;
-	uint64		ge_0 = low7 + ones * (0x80 - '0');
-	uint64		gt_9 = low7 + ones * (0x80 - '9' - 1);
-	uint64		m = (ge_0 & ~gt_9 & ~w & high) >> 7;
 
-	return (int) ((m * ones) >> 56);
+	return (int) (((ascii_range8(w, '0', '9') >> 7) * ones) >> 56);
 }
 
 /* Whether one of eight bytes is '@' (a zero byte of w ^ "@@@@@@@@") */

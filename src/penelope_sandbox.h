@@ -173,6 +173,14 @@ typedef struct SandboxRule
 extern List *sandbox_load_rules(const char *environment);
 extern bool sandbox_environment_disables_outbound(const char *environment);
 extern void sandbox_validate_rule(SandboxRule *rule, bool check_writer);
+
+/*
+ * In a PG_CATCH block: raise the error again as "rule N: message" (hint,
+ * unless NULL, replacing the error's own).  cxt is the memory context the
+ * PG_TRY started in.
+ */
+extern pg_attribute_noreturn() void sandbox_rethrow_for_rule(MemoryContext cxt, int64 rule_id,
+															 const char *hint);
 extern const char *sandbox_action_name(RuleAction action);
 extern char *sandbox_wrap_sql(const char *sql);
 
@@ -223,12 +231,15 @@ extern int64 sandbox_ledger_insert_run(const char *environment, const char *stat
  * second for each rule written; the first is made at the end of every
  * statement on sandbox.rule or sandbox.environment
  * (sandbox_check_rule_keys_trigger); sandbox_ancestors lists the parents of
- * a relation, theirs, and so on.  SPI must be connected.
+ * a relation, theirs, and so on; sandbox_column_foreign_keys the foreign
+ * keys (pg_constraint rows) a column takes part in, on either side.  SPI
+ * must be connected.
  */
 extern void sandbox_check_rule_keys(SandboxRule *rule,
 									List *(*chain_rules) (const SandboxRule *rule));
 extern void sandbox_check_rule_written(SandboxRule *rule);
 extern List *sandbox_ancestors(Oid relid);
+extern List *sandbox_column_foreign_keys(Oid relid, const char *column_name);
 extern void sandbox_refuse_overlapping_rule(int64 child_rule, const char *column,
 											const char *child, int64 parent_rule,
 											const char *parent);

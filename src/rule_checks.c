@@ -59,14 +59,10 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
 #include "access/htup_details.h"
-#include "access/table.h"
 #include "access/xact.h"
-#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
-#include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -864,63 +860,9 @@ check_no_overlapping_rule(const SandboxRule *rule)
 }
 
 /*
- * chain_rules
- *		The enabled mask, set and truncate rules, other than the rule
- *		itself, that a run of the rule's environment applies (id,
- *		environment, table, column and action), read as the catalog's
- *		owner: for sandbox_check_rule_keys.
- */
-static List *
-chain_rules(const SandboxRule *rule)
-{
-	Datum		args[2] = {Int64GetDatum(rule->id), CStringGetTextDatum(rule->environment)};
-	List	   *result = NIL;
-
-	catalog_query(QUERY_CHAIN_RULES, args);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
-		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
-		SandboxRule *other = palloc0(sizeof(SandboxRule));
-		char	   *action = SPI_getvalue(tuple, tupdesc, 6);
-		bool		isnull;
-
-		other->id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
-		other->environment = SPI_getvalue(tuple, tupdesc, 2);
-		other->table_schema = SPI_getvalue(tuple, tupdesc, 3);
-		other->table_name = SPI_getvalue(tuple, tupdesc, 4);
-		other->column_name = SPI_getvalue(tuple, tupdesc, 5);
-		other->action = strcmp(action, "mask") == 0 ? ACTION_MASK :
-			strcmp(action, "set") == 0 ? ACTION_SET : ACTION_TRUNCATE;
-		result = lappend(result, other);
-	}
-	SPI_freetuptable(SPI_tuptable);
-	return result;
-}
-
-/*
- * sandbox_check_rule_written
- *		See penelope_sandbox.h: the check that involves other tables, made
- *		row by row when a validated rule is written (the planning of a run
- *		makes it again over the rules it applies): no overlapping rule on a
- *		parent or a partition.  The foreign keys are checked at the end of
- *		the statement (sandbox_check_rule_keys_trigger), when every rule it
- *		writes is there.
- */
-void
-sandbox_check_rule_written(SandboxRule *rule)
-{
-	if ((rule->action != ACTION_MASK && rule->action != ACTION_SET) ||
-		rule->column_name == NULL || !OidIsValid(rule->relid))
-		return;
-	check_no_overlapping_rule(rule);
-}
-
-/* ---- Foreign keys, at the end of a statement changing rules ---- */
-
-/*
- * A rule as a row of a transition table: what decides the foreign key
- * check (environment, table, column, action, enabled).
+ * A rule as a row of sandbox.rule read through SPI (a transition table, or
+ * the rules of an environment chain): what decides the foreign key check
+ * (environment, table, column, action, enabled).
  */
 typedef struct RuleRow
 {
@@ -978,6 +920,46 @@ rule_rows(bool with_enabled)
 	SPI_freetuptable(SPI_tuptable);
 	return result;
 }
+
+/*
+ * chain_rules
+ *		The enabled mask, set and truncate rules, other than the rule
+ *		itself, that a run of the rule's environment applies (id,
+ *		environment, table, column and action), read as the catalog's
+ *		owner: for sandbox_check_rule_keys.
+ */
+static List *
+chain_rules(const SandboxRule *rule)
+{
+	Datum		args[2] = {Int64GetDatum(rule->id), CStringGetTextDatum(rule->environment)};
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	catalog_query(QUERY_CHAIN_RULES, args);
+	foreach(lc, rule_rows(false))
+		result = lappend(result, &((RuleRow *) lfirst(lc))->rule);
+	return result;
+}
+
+/*
+ * sandbox_check_rule_written
+ *		See penelope_sandbox.h: the check that involves other tables, made
+ *		row by row when a validated rule is written (the planning of a run
+ *		makes it again over the rules it applies): no overlapping rule on a
+ *		parent or a partition.  The foreign keys are checked at the end of
+ *		the statement (sandbox_check_rule_keys_trigger), when every rule it
+ *		writes is there.
+ */
+void
+sandbox_check_rule_written(SandboxRule *rule)
+{
+	if ((rule->action != ACTION_MASK && rule->action != ACTION_SET) ||
+		rule->column_name == NULL || !OidIsValid(rule->relid))
+		return;
+	check_no_overlapping_rule(rule);
+}
+
+/* ---- Foreign keys, at the end of a statement changing rules ---- */
 
 /*
  * transition_rules
@@ -1054,56 +1036,29 @@ family_of(Oid relid)
  * referenced_tables
  *		The tables that foreign keys of a column reference, the column
  *		being that of a relation of the rule's family (see
- *		sandbox_check_rule_keys, which looks the other way): found through
- *		pg_depend, where a foreign key depends on each of its referencing
- *		columns, so a column in no key costs one index scan per relation.
+ *		sandbox_check_rule_keys, which looks the other way).
  */
 static List *
 referenced_tables(const SandboxRule *rule)
 {
 	List	   *result = NIL;
-	Relation	deprel;
 	ListCell   *lc;
 
 	if (!OidIsValid(rule->relid))
 		return NIL;
-	deprel = table_open(DependRelationId, AccessShareLock);
 	foreach(lc, family_of(rule->relid))
 	{
 		Oid			relid = lfirst_oid(lc);
-		AttrNumber	attnum = get_attnum(relid, rule->column_name);
-		ScanKeyData key[3];
-		SysScanDesc scan;
-		HeapTuple	tuple;
+		ListCell   *lc2;
 
-		if (attnum == InvalidAttrNumber)
-			continue;
-		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
-		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(relid));
-		ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber,
-					F_INT4EQ, Int32GetDatum((int32) attnum));
-		scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 3, key);
-		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		foreach(lc2, sandbox_column_foreign_keys(relid, rule->column_name))
 		{
-			Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
-			HeapTuple	contuple;
-			Form_pg_constraint con;
+			Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT((HeapTuple) lfirst(lc2));
 
-			if (dep->classid != ConstraintRelationId)
-				continue;
-			contuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(dep->objid));
-			if (!HeapTupleIsValid(contuple))
-				continue;
-			con = (Form_pg_constraint) GETSTRUCT(contuple);
-			if (con->contype == CONSTRAINT_FOREIGN && con->conrelid == relid)
+			if (con->conrelid == relid)
 				result = list_append_unique_oid(result, con->confrelid);
-			ReleaseSysCache(contuple);
 		}
-		systable_endscan(scan);
 	}
-	table_close(deprel, AccessShareLock);
 	return result;
 }
 
@@ -1152,19 +1107,7 @@ recheck_rule(SandboxRule *rule, bool overlaps, const char *hint)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (edata->elevel > ERROR ||
-			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
-			PG_RE_THROW();
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(edata->sqlerrcode),
-				 errmsg("rule %lld: %s", (long long) rule->id, edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 hint ? errhint("%s", hint) : edata->hint ? errhint("%s", edata->hint) : 0));
+		sandbox_rethrow_for_rule(cxt, rule->id, hint);
 	}
 	PG_END_TRY();
 }
