@@ -45,6 +45,8 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_authid.h"
@@ -66,6 +68,7 @@
 #include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -666,12 +669,47 @@ largeobject_relfilenode(void)
 }
 
 /*
+ * wait_for_older_transactions
+ *		Wait until no transaction of this database that began before limit
+ *		(the first transaction id after the run) is still open: until then
+ *		some snapshot may still see the rows of pg_largeobject the run
+ *		deleted, and VACUUM FULL would copy them, recently dead, into the
+ *		new file, bytes and all.  Waits as long as a lock wait may
+ *		(lock_timeout, set by the caller from
+ *		penelope_sandbox.lock_wait_timeout), then fails.  In a transaction.
+ */
+static void
+wait_for_older_transactions(TransactionId limit)
+{
+	Relation	rel = table_open(LargeObjectRelationId, AccessShareLock);
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		InvalidateCatalogSnapshot();
+		if (TransactionIdFollowsOrEquals(GetOldestNonRemovableTransactionId(rel), limit))
+			break;
+		if (LockTimeout > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(), LockTimeout))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("a transaction older than the run was still open after %d ms (penelope_sandbox.lock_wait_timeout)",
+							LockTimeout)));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 100L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	table_close(rel, AccessShareLock);
+}
+
+/*
  * rewrite_large_objects
  *		After a run that unlinked large objects has committed: rewrite
  *		pg_largeobject (VACUUM FULL, which CLUSTER's machinery does: a new
  *		file of the live rows, the old one unlinked at commit), so that no
- *		page keeps a byte of the large objects unlinked.  Returns NULL, or
- *		the message of the error that stopped it (logged as a WARNING).
+ *		page keeps a byte of the large objects unlinked, once no
+ *		transaction older than limit can see them any more.  Returns NULL,
+ *		or the message of the error that stopped it (logged as a WARNING).
  *
  * Outside any transaction.  VACUUM cannot run in a transaction block nor
  * through SPI: ExecVacuum is called as a top-level statement would be,
@@ -688,7 +726,7 @@ largeobject_relfilenode(void)
  * run.
  */
 static char *
-rewrite_large_objects(MemoryContext workcxt)
+rewrite_large_objects(MemoryContext workcxt, TransactionId limit)
 {
 	Oid			save_userid;
 	int			save_sec_context;
@@ -706,6 +744,7 @@ rewrite_large_objects(MemoryContext workcxt)
 		VacuumStmt *stmt = makeNode(VacuumStmt);
 		Oid			before = largeobject_relfilenode();
 
+		wait_for_older_transactions(limit);
 		stmt->options = list_make1(makeDefElem("full", NULL, -1));
 		stmt->rels = list_make1(makeVacuumRelation(makeRangeVar("pg_catalog", "pg_largeobject", -1),
 												   InvalidOid, NIL));
@@ -773,6 +812,7 @@ sandbox_sanitizer_main(Datum main_arg)
 	char	   *dbname;
 	int64		run_id;
 	volatile bool committed = false;	/* the run has committed */
+	TransactionId after_run = InvalidTransactionId;	/* the first xid after it */
 
 	memcpy(&task, MyBgworkerEntry->bgw_extra, sizeof(SanitizerTask));
 	run_id = task.run_id;
@@ -827,6 +867,7 @@ sandbox_sanitizer_main(Datum main_arg)
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		committed = true;
+		after_run = ReadNextTransactionId();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		ereport(LOG,
 				(errmsg("penelope_sandbox sanitized database \"%s\": %s",
@@ -840,7 +881,7 @@ sandbox_sanitizer_main(Datum main_arg)
 			char	   *error;
 
 			INSTR_TIME_SET_CURRENT(start);
-			error = rewrite_large_objects(workcxt);
+			error = rewrite_large_objects(workcxt, after_run);
 			INSTR_TIME_SET_CURRENT(duration);
 			INSTR_TIME_SUBTRACT(duration, start);
 			if (error == NULL)

@@ -298,6 +298,33 @@ unlike($log, qr/DELETED-ATTACHMENT-[0-9]/, 'without a byte of the large objects'
 $holder->query_safe('COMMIT');
 $holder->quit;
 set_conf('penelope_sandbox.lock_wait_timeout' => undef);
+
+note 'a transaction older than the run: the rewrite of pg_largeobject waits for it';
+
+# A snapshot taken before the run still sees the rows of pg_largeobject the
+# run deletes; a VACUUM FULL made while it is open copies them, bytes and
+# all, into the new file as recently dead rows.  The rewrite waits for it.
+make_attachments('attach_snapshot');
+my $reader = $node->background_psql('attach_snapshot');
+$reader->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+# (its snapshot, taken now, holds no lock on pg_largeobject)
+$reader->query_safe('SELECT 1');
+$before = sql('attach_snapshot', $relfilenode);
+$run = sql('attach_snapshot', q{SELECT sandbox_sanitize_async('migration')});
+ok(wait_for('attach_snapshot', "SELECT status = 'succeeded' FROM sandbox.run WHERE id = $run", 30),
+	'(the run committed while a snapshot older than it was open)');
+ok(wait_for('attach_snapshot', q{SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE datname = 'attach_snapshot' AND query = 'VACUUM FULL pg_catalog.pg_largeobject'}, 30),
+	'the sanitizer is at the rewrite of pg_largeobject');
+sleep(1);
+is(sql('attach_snapshot', $relfilenode), $before,
+	'it does not rewrite pg_largeobject while the older transaction is open');
+$reader->query_safe('COMMIT');
+$reader->quit;
+ok(wait_for('attach_snapshot', "SELECT summary LIKE '%pg_largeobject rewritten%' FROM sandbox.run WHERE id = $run", 30),
+	'once that transaction has ended, it rewrites pg_largeobject');
+is(pages_holding('attach_snapshot', 'DELETED-ATTACHMENT-'), '0',
+	'and no page of the new file holds a byte of the unlinked large objects');
 $node->safe_psql('attach_locked', 'VACUUM FULL pg_catalog.pg_largeobject');
 is(pages_holding('attach_locked', 'DELETED-ATTACHMENT-'), '0', 'the statement the ledger names removes them');
 
