@@ -885,67 +885,21 @@ sandbox_lock_relation(Oid relid, LOCKMODE mode, const char *purpose)
 
 /*
  * count_row_versions
- *		The row versions in the pages of a relation: its line pointers
- *		holding a tuple, read from the line pointer arrays alone.
+ *		The row versions in the pages of a relation, in one pass over its
+ *		blocks, each read through the ring and share-locked once, without
+ *		pruning (which would remove dead versions before they are counted).
+ *		With dead_only false, every line pointer holding a tuple counts (the
+ *		line pointer arrays alone are read); with dead_only true, only the
+ *		versions no snapshot of this transaction sees, judged against
+ *		oldest_xmin.
  */
 static int64
-count_row_versions(Relation rel, BufferAccessStrategy strategy)
+count_row_versions(Relation rel, BufferAccessStrategy strategy, bool dead_only,
+				   TransactionId oldest_xmin)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
 	int64		versions = 0;
 
-	for (BlockNumber blkno = 0; blkno < nblocks; blkno++)
-	{
-		Buffer		buffer;
-		Page		page;
-		OffsetNumber maxoff;
-
-		CHECK_FOR_INTERRUPTS();
-		buffer = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
-		LockBuffer(buffer, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buffer);
-		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
-		for (OffsetNumber offnum = FirstOffsetNumber; offnum <= maxoff; offnum++)
-		{
-			if (ItemIdIsNormal(PageGetItemId(page, offnum)))
-				versions++;
-		}
-		UnlockReleaseBuffer(buffer);
-	}
-	return versions;
-}
-
-/*
- * sandbox_dead_row_versions
- *		The row versions of a table that no snapshot of this transaction
- *		sees but that are still in its pages: each may hold an old value.
- *
- * visible, when not -1, is the number of rows a scan of the table just saw
- * (sandbox_verify's own): when the pages hold no more row versions than
- * that, every version is one of those rows, and none is dead, which the
- * line pointers alone tell.  Otherwise each version is judged: one pass
- * over the blocks, each read through a ring of buffers and share-locked
- * once while its line pointers are judged, without pruning (which would
- * remove dead versions before they are counted).
- */
-int64
-sandbox_dead_row_versions(Oid relid, int64 visible)
-{
-	Relation	rel = table_open(relid, AccessShareLock);
-	BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
-	TransactionId oldest_xmin;
-	BlockNumber nblocks;
-	int64		dead = 0;
-
-	if (visible >= 0 && count_row_versions(rel, strategy) <= visible)
-	{
-		FreeAccessStrategy(strategy);
-		table_close(rel, AccessShareLock);
-		return 0;
-	}
-
-	oldest_xmin = GetOldestNonRemovableTransactionId(rel);
-	nblocks = RelationGetNumberOfBlocks(rel);
 	for (BlockNumber blkno = 0; blkno < nblocks; blkno++)
 	{
 		Buffer		buffer;
@@ -965,19 +919,49 @@ sandbox_dead_row_versions(Oid relid, int64 visible)
 
 			if (!ItemIdIsNormal(itemid))
 				continue;
+			if (!dead_only)
+			{
+				versions++;
+				continue;
+			}
 			tuple.t_data = (HeapTupleHeader) PageGetItem(page, itemid);
 			tuple.t_len = ItemIdGetLength(itemid);
-			tuple.t_tableOid = relid;
+			tuple.t_tableOid = RelationGetRelid(rel);
 			ItemPointerSet(&tuple.t_self, blkno, offnum);
 			state = HeapTupleSatisfiesVacuum(&tuple, oldest_xmin, buffer);
 			if (state == HEAPTUPLE_DEAD || state == HEAPTUPLE_RECENTLY_DEAD)
-				dead++;
+				versions++;
 			else if (state == HEAPTUPLE_DELETE_IN_PROGRESS &&
 					 TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(tuple.t_data)))
-				dead++;
+				versions++;
 		}
 		UnlockReleaseBuffer(buffer);
 	}
+	return versions;
+}
+
+/*
+ * sandbox_dead_row_versions
+ *		The row versions of a table that no snapshot of this transaction
+ *		sees but that are still in its pages: each may hold an old value.
+ *
+ * visible, when not -1, is the number of rows a scan of the table just saw
+ * (sandbox_verify's own): when the pages hold no more row versions than
+ * that, every version is one of those rows, and none is dead, which the
+ * line pointers alone tell.  Otherwise each version is judged
+ * (count_row_versions).
+ */
+int64
+sandbox_dead_row_versions(Oid relid, int64 visible)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
+	int64		dead = 0;
+
+	if (visible < 0 ||
+		count_row_versions(rel, strategy, false, InvalidTransactionId) > visible)
+		dead = count_row_versions(rel, strategy, true,
+								  GetOldestNonRemovableTransactionId(rel));
 	FreeAccessStrategy(strategy);
 	table_close(rel, AccessShareLock);
 	return dead;
