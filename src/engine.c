@@ -1732,12 +1732,14 @@ probe_sql(const SandboxRule *rule, const TableRules *table)
  * run_in_subtransaction
  *		Run a statement as a table owner in a subtransaction, with the
  *		run token as parameter $1 and the caller's parameters after it.
- *		On error, roll the subtransaction back and return the error; else
+ *		With rewrite, the statement is the SELECT of a rewrite of that
+ *		table (sandbox_rewrite_relation), and rewrite->rows is set.  On
+ *		error, roll the subtransaction back and return the error; else
  *		NULL.
  */
 static ErrorData *
 run_in_subtransaction(Oid owner, const char *sql, int nargs, Oid *argtypes, Datum *values,
-					  Oid rewrite_relid, List *rewrite_checks, int64 *rewritten_rows)
+					  RewriteTarget *rewrite)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -1758,9 +1760,9 @@ run_in_subtransaction(Oid owner, const char *sql, int nargs, Oid *argtypes, Datu
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		if (OidIsValid(rewrite_relid))
-			*rewritten_rows = sandbox_rewrite_relation(rewrite_relid, owner, sql,
-													   nargs + 1, types, args, rewrite_checks);
+		if (rewrite != NULL)
+			rewrite->rows = sandbox_rewrite_relation(rewrite, owner, sql,
+													 nargs + 1, types, args);
 		else
 			sandbox_run_as_owner(owner, sql, nargs + 1, types, args);
 		ReleaseCurrentSubTransaction();
@@ -1801,7 +1803,7 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 
 		if (sql == NULL)
 			continue;
-		probe_error = run_in_subtransaction(table->owner, sql, 0, NULL, NULL, InvalidOid, NIL, NULL);
+		probe_error = run_in_subtransaction(table->owner, sql, 0, NULL, NULL, NULL);
 		if (probe_error != NULL)
 		{
 			culprits = list_make1(rule);
@@ -1832,7 +1834,7 @@ report_rules_failure(List *rules, TableRules *table, ErrorData *edata)
 static void
 run_guarded(TableRules *table, List *rules, const char *sql)
 {
-	ErrorData  *edata = run_in_subtransaction(table->owner, sql, 0, NULL, NULL, InvalidOid, NIL, NULL);
+	ErrorData  *edata = run_in_subtransaction(table->owner, sql, 0, NULL, NULL, NULL);
 
 	if (edata != NULL)
 		report_rules_failure(rules, table, edata);
@@ -1856,7 +1858,7 @@ sandbox_run_guarded_sql(Oid relid, const char *what, const char *sql,
 	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 
-	edata = run_in_subtransaction(owner, sql, nargs, argtypes, values, InvalidOid, NIL, NULL);
+	edata = run_in_subtransaction(owner, sql, nargs, argtypes, values, NULL);
 
 	if (edata == NULL)
 		return;
@@ -1922,18 +1924,28 @@ rewrite_checks(PlanStep *step)
 static int64
 rewrite_guarded(PlanStep *step)
 {
-	int64		rows = 0;
+	RewriteTarget rewrite = {0};
 	ErrorData  *edata;
+	ListCell   *lc;
 
 	step->checks = rewrite_checks(step);
-	edata = run_in_subtransaction(step->table->owner, step->sql, 0, NULL, NULL,
-								  step->table->relid, step->checks, &rows);
+	rewrite.relid = step->table->relid;
+	rewrite.checks = step->checks;
+	foreach(lc, step->rules)
+	{
+		SandboxRule *rule = lfirst(lc);
+
+		if (rule->action == ACTION_MASK || rule->action == ACTION_SET)
+			rewrite.changed_columns = lappend(rewrite.changed_columns,
+											  makeString(rule->column_name));
+	}
+	edata = run_in_subtransaction(step->table->owner, step->sql, 0, NULL, NULL, &rewrite);
 	if (edata != NULL)
 	{
 		step->checks = NIL;
 		report_rules_failure(step->rules, step->table, edata);
 	}
-	return rows;
+	return rewrite.rows;
 }
 
 /*
@@ -2276,7 +2288,7 @@ verify_statistics(SanitizePlan *plan)
 		appendStringInfoString(&sql, " END GROUP BY k.i");
 
 		/* $1 is the run token (run_in_subtransaction) */
-		edata = run_in_subtransaction(target->owner, sql.data, 5, argtypes, args, InvalidOid, NIL, NULL);
+		edata = run_in_subtransaction(target->owner, sql.data, 5, argtypes, args, NULL);
 		if (edata != NULL)
 			report_rules_failure(NIL, target, edata);
 		for (uint64 i = 0; i < SPI_processed; i++)

@@ -498,9 +498,20 @@ typedef struct RewriteCheck
 	int64		violations;
 } RewriteCheck;
 
-extern int64 sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
-									  int nargs, Oid *argtypes, Datum *values,
-									  List *checks);
+
+/* A rewrite to run (sandbox_rewrite_relation), and the rows it wrote */
+typedef struct RewriteTarget
+{
+	Oid			relid;			/* the plain table rewritten */
+	List	   *changed_columns;	/* names (String) of the columns its rules
+									 * change */
+	List	   *checks;			/* RewriteCheck *: recognisers of the values
+								 * written */
+	int64		rows;			/* set by run_in_subtransaction() */
+} RewriteTarget;
+
+extern int64 sandbox_rewrite_relation(RewriteTarget *target, Oid owner, const char *select_sql,
+									  int nargs, Oid *argtypes, Datum *values);
 extern void sandbox_forget_statistics(Oid relid, List *attnums);
 extern bool sandbox_suspend_forced_row_security(Oid relid);
 extern void sandbox_restore_forced_row_security(Oid relid);

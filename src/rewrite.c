@@ -34,16 +34,26 @@
  * A small table (see REWRITE_IN_PLACE_MAX_BLOCKS) is rewritten in place
  * instead: steps 1 and 4 cost a few milliseconds whatever the size (a
  * transient relation with its catalog rows, TOAST table, TOAST index and
- * files, made, swapped and dropped), most of a small table's rewrite.
- * Steps 2 and 3 are the same, but the receiver keeps the new rows in
- * memory (each with the header of the row it replaces, its out-of-line
- * values read back); then the table itself gets new, empty files, as
- * TRUNCATE gives it (RelationSetNewRelfilenode), and so does its TOAST
- * table when it has blocks (an empty one holds no value); the rows are
- * written into them by the same CLUSTER machinery, keeping their
- * visibility, and the indexes are rebuilt (reindex_relation, checking
- * unique and exclusion constraints).  The old files are unlinked at
- * commit, as in step 4.  See rewrite_in_place().
+ * files, made, swapped and dropped), most of a small table's rewrite.  So
+ * is a table of any size with an index that holds no column the rules
+ * change (a primary key, say): rebuilding that index is most of what a
+ * rewrite costs, and it can be kept.  Steps 2 and 3 are the same, but the
+ * receiver spools the new rows to a temporary file (each with the header
+ * of the row it replaces, its out-of-line values read back); then the
+ * table itself gets new, empty files, as TRUNCATE gives it
+ * (RelationSetNewRelfilenode), and so does its TOAST table when it has
+ * blocks (an empty one holds no value).  The old files are unlinked at
+ * commit, as in step 4.  See rewrite_in_place():
+ *
+ *	- if the old heap held nothing but the rows replaced (see TidLayout),
+ *	  each new row is written at the ctid of the row it replaces, with its
+ *	  visibility, and only the indexes holding a changed column are
+ *	  rebuilt; a row that no longer fits in its block moves after the last
+ *	  one, and the kept indexes, copied to new files first, get an entry
+ *	  for it;
+ *	- otherwise the rows are written one after the other by the CLUSTER
+ *	  machinery, keeping their visibility, and every index is rebuilt
+ *	  (reindex_relation, checking unique and exclusion constraints).
  *
  * Also here: forgetting the statistics of changed
  * columns, suspending FORCE ROW LEVEL SECURITY and user triggers for the
@@ -66,17 +76,20 @@
 #include "access/htup_details.h"
 #include "access/rewriteheap.h"
 #include "access/table.h"
-#include "access/tableam.h"
 #include "access/multixact.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "access/xloginsert.h"
 #include "catalog/catalog.h"
 #include "catalog/heap.h"
 #include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_statistic_ext.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/storage.h"
 #include "commands/cluster.h"
 #include "commands/defrem.h"
 #include "commands/tablecmds.h"
@@ -87,11 +100,15 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
+#include "parser/parse_relation.h"
 #include "pgstat.h"
+#include "storage/buffile.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
+#include "storage/smgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -110,30 +127,62 @@
 int			sandbox_lock_wait_timeout = 60000;
 
 /*
- * The largest table rewritten in place: its heap and TOAST blocks together
- * (128 blocks, 1 MB).  Its rows are held in memory until they are written:
- * about the table's size (out-of-line values are read back still
- * compressed) and some 150 bytes a row of bookkeeping, so 2 to 7 MB at
- * most (the more rows a block holds, the more), far under
- * maintenance_work_mem's default (64 MB), which CLUSTER may use for the
- * same rewrite.  What the in-place rewrite saves is a fixed cost, a few
- * milliseconds a table; in a table of 1 MB, reading, checking and writing
- * the rows cost more than that, so a larger one gains little, and keeps
- * the transient relation, which holds nothing in memory.
+ * The largest table rewritten in place for its size alone: its heap and
+ * TOAST blocks together (128 blocks, 1 MB).  What the in-place rewrite
+ * saves is a fixed cost, a few milliseconds a table; in a table of 1 MB,
+ * reading, checking and writing the rows cost more than that, so a larger
+ * one gains little, unless it has an index the rewrite can keep (see the
+ * head of this file).  The rows are spooled to a temporary file of about
+ * the table's size (out-of-line values read back still compressed).
  */
 #define REWRITE_IN_PLACE_MAX_BLOCKS 128
 
 /*
- * A row kept for the in-place rewrite: the new row (no out-of-line value)
- * and the header of the row it replaces (its visibility, SizeofHeapTupleHeader
- * bytes), with that row's ctid.
+ * A row of an in-place rewrite, as the spool (a temporary file) keeps it
+ * until the table has new files: the new row, its out-of-line values read
+ * back, and the header of the row it replaces (its visibility,
+ * SizeofHeapTupleHeader bytes), with that row's ctid and the number of line
+ * pointers of its block.
  */
 typedef struct KeptRow
 {
-	HeapTupleHeader old_header;
 	ItemPointerData old_tid;
+	uint16		block_lines;	/* line pointers of the old row's block */
 	HeapTuple	new_tuple;
+	HeapTupleHeaderData old_header;	/* last: it ends in a flexible array */
 } KeptRow;
+
+/*
+ * Whether an in-place rewrite can write the rows at the ctids of the rows
+ * they replace, so that the indexes on columns no rule changes stay as they
+ * are instead of being rebuilt.  It can when the old heap held nothing but
+ * those rows: each block's row versions are exactly the rows the pass
+ * returned for it (no dead version, no HOT chain, no row deleted by the
+ * run), and no block holds a redirect or dead line pointer an index entry
+ * could point at.  Rows come in ctid order from the sequential scan; any
+ * other order gives up.
+ *
+ * A new row longer than the one it replaces may not fit in the block any
+ * more: it is then moved to a block after the others, its old line pointer
+ * is left dead, and the kept indexes get an entry for it.  If more than
+ * 1 / REWRITE_MAX_MOVED_SHARE of the rows would move (estimated here, see
+ * layout_add), rebuilding every index costs less.
+ */
+#define REWRITE_MAX_MOVED_SHARE 10
+
+typedef struct TidLayout
+{
+	bool		possible;		/* so far, the rows can keep their ctids */
+	BlockNumber block;			/* the block of the last row, or
+								 * InvalidBlockNumber */
+	OffsetNumber last_offset;	/* the offset of the last row */
+	int			rows;			/* new rows of that block so far */
+	int			old_rows;		/* the row versions the old block holds */
+	uint16		old_lines;		/* its line pointers */
+	Size		free;			/* room left in the new block (estimated) */
+	int64		moved;			/* rows that will move (estimated) */
+	BlockNumber next_unchecked; /* the first block not yet checked */
+} TidLayout;
 
 /* ---- The receiver writing the new heap ---- */
 
@@ -142,8 +191,8 @@ typedef struct RewriteReceiver
 	DestReceiver pub;
 	Relation	old_rel;
 	RewriteState rwstate;		/* into the transient heap, or NULL: */
-	List	   *kept;			/* in place: KeptRow *, in keptcxt */
-	MemoryContext keptcxt;
+	BufFile    *spool;			/* in place: KeptRow, in ctid order */
+	TidLayout	layout;			/* in place: can the rows keep their ctids */
 	EState	   *estate;
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;		/* a row of the table, to check and write */
@@ -159,6 +208,211 @@ typedef struct RewriteReceiver
 	RewriteCheck **checks;		/* recognisers of the values written */
 	FmgrInfo   *check_fn;
 } RewriteReceiver;
+
+/* ---- The spool of an in-place rewrite ---- */
+
+/*
+ * spool_write
+ *		Append a row to the spool: the old ctid, the line pointers of its
+ *		block, the old header, the new row's length and its bytes.
+ */
+static void
+spool_write(BufFile *spool, ItemPointer old_tid, uint16 block_lines,
+			HeapTupleHeader old_header, HeapTuple new_tuple)
+{
+	uint32		len = new_tuple->t_len;
+
+	BufFileWrite(spool, old_tid, sizeof(ItemPointerData));
+	BufFileWrite(spool, &block_lines, sizeof(block_lines));
+	BufFileWrite(spool, old_header, SizeofHeapTupleHeader);
+	BufFileWrite(spool, &len, sizeof(len));
+	BufFileWrite(spool, new_tuple->t_data, len);
+}
+
+/*
+ * spool_read_exact
+ *		Read size bytes of the spool; false at its end, an error if it ends
+ *		within them.
+ */
+static bool
+spool_read_exact(BufFile *spool, void *ptr, size_t size)
+{
+	size_t		got = BufFileRead(spool, ptr, size);
+
+	if (got == 0)
+		return false;
+	if (got != size)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read from the rewrite's temporary file: read only %zu of %zu bytes",
+						got, size)));
+	return true;
+}
+
+/*
+ * spool_read
+ *		The next row of the spool, its new row allocated in the current
+ *		memory context; false at the end.
+ */
+static bool
+spool_read(BufFile *spool, KeptRow *row)
+{
+	uint32		len;
+
+	if (!spool_read_exact(spool, &row->old_tid, sizeof(ItemPointerData)))
+		return false;
+	if (!spool_read_exact(spool, &row->block_lines, sizeof(row->block_lines)) ||
+		!spool_read_exact(spool, &row->old_header, SizeofHeapTupleHeader) ||
+		!spool_read_exact(spool, &len, sizeof(len)))
+		elog(ERROR, "rewrite spool ends within a row");
+	row->new_tuple = palloc(HEAPTUPLESIZE + len);
+	row->new_tuple->t_data = (HeapTupleHeader) ((char *) row->new_tuple + HEAPTUPLESIZE);
+	row->new_tuple->t_len = len;
+	ItemPointerSetInvalid(&row->new_tuple->t_self);
+	row->new_tuple->t_tableOid = InvalidOid;
+	if (len > 0 && !spool_read_exact(spool, row->new_tuple->t_data, len))
+		elog(ERROR, "rewrite spool ends within a row");
+	return true;
+}
+
+/* ---- Keeping the ctids ---- */
+
+/*
+ * old_block_rows
+ *		The row versions a block of the old heap holds (normal line
+ *		pointers), or -1 if it holds a redirect or dead line pointer, which
+ *		an index entry may point at with no row there.
+ */
+static int
+old_block_rows(Page page)
+{
+	int			rows = 0;
+
+	for (OffsetNumber offnum = FirstOffsetNumber;
+		 offnum <= PageGetMaxOffsetNumber(page); offnum++)
+	{
+		ItemId		itemid = PageGetItemId(page, offnum);
+
+		if (ItemIdIsNormal(itemid))
+			rows++;
+		else if (ItemIdIsUsed(itemid))
+			return -1;
+	}
+	return rows;
+}
+
+/*
+ * layout_end_block
+ *		The pass has returned every row of the layout's current block: were
+ *		they all of its row versions?
+ */
+static void
+layout_end_block(TidLayout *layout)
+{
+	if (layout->block != InvalidBlockNumber && layout->rows != layout->old_rows)
+		layout->possible = false;
+}
+
+/*
+ * layout_check_empty
+ *		The pass returned no row of the old heap's blocks from the first one
+ *		not yet checked up to end (excluded): they must hold no row version.
+ */
+static void
+layout_check_empty(TidLayout *layout, Relation rel, BlockNumber end)
+{
+	for (BlockNumber blkno = layout->next_unchecked; blkno < end && layout->possible; blkno++)
+	{
+		Buffer		buffer = ReadBuffer(rel, blkno);
+
+		LockBuffer(buffer, BUFFER_LOCK_SHARE);
+		if (old_block_rows(BufferGetPage(buffer)) != 0)
+			layout->possible = false;
+		UnlockReleaseBuffer(buffer);
+	}
+	layout->next_unchecked = Max(layout->next_unchecked, end);
+}
+
+/*
+ * layout_add
+ *		Account for a new row replacing the row at old_tid, whose header is
+ *		old_header; old_buffer is that row's block, pinned.  The new row is
+ *		flat_len long with its values all inline, stored_len with the values
+ *		it keeps out of line as pointers.
+ */
+static void
+layout_add(TidLayout *layout, Relation rel, Buffer old_buffer, ItemPointer old_tid,
+		   HeapTupleHeader old_header, Size stored_len, Size flat_len)
+{
+	Size		len;
+
+	BlockNumber blkno = ItemPointerGetBlockNumber(old_tid);
+	OffsetNumber offnum = ItemPointerGetOffsetNumber(old_tid);
+
+	if (!layout->possible)
+		return;
+
+	/* a row that was never updated: not in a HOT chain, no newer version */
+	if ((old_header->t_infomask2 & (HEAP_HOT_UPDATED | HEAP_ONLY_TUPLE)) != 0 ||
+		!((old_header->t_infomask & HEAP_XMAX_INVALID) != 0 ||
+		  HEAP_XMAX_IS_LOCKED_ONLY(old_header->t_infomask)))
+	{
+		layout->possible = false;
+		return;
+	}
+
+	if (blkno != layout->block)
+	{
+		if (layout->block != InvalidBlockNumber && blkno < layout->block)
+		{
+			layout->possible = false;
+			return;
+		}
+		layout_end_block(layout);
+		layout_check_empty(layout, rel, blkno);
+		LockBuffer(old_buffer, BUFFER_LOCK_SHARE);
+		layout->old_rows = old_block_rows(BufferGetPage(old_buffer));
+		layout->old_lines = PageGetMaxOffsetNumber(BufferGetPage(old_buffer));
+		LockBuffer(old_buffer, BUFFER_LOCK_UNLOCK);
+		if (layout->old_rows < 0)
+			layout->possible = false;
+		layout->block = blkno;
+		layout->rows = 0;
+		layout->free = BLCKSZ - SizeOfPageHeaderData - layout->old_lines * sizeof(ItemIdData);
+		layout->last_offset = InvalidOffsetNumber;
+		layout->next_unchecked = blkno + 1;
+	}
+	else if (offnum <= layout->last_offset)
+	{
+		layout->possible = false;
+		return;
+	}
+	layout->rows++;
+	layout->last_offset = offnum;
+
+	/* a long row will be TOASTed again: about as it was stored, at most the target */
+	len = MAXALIGN(flat_len > TOAST_TUPLE_THRESHOLD ? Min(stored_len, TOAST_TUPLE_TARGET) : flat_len);
+	if (len <= layout->free)
+		layout->free -= len;
+	else
+		layout->moved++;
+}
+
+/*
+ * layout_finish
+ *		After the pass, which returned rows rows: can they keep their
+ *		ctids?
+ */
+static bool
+layout_finish(TidLayout *layout, Relation rel, int64 rows)
+{
+	if (layout->possible)
+	{
+		layout_end_block(layout);
+		layout_check_empty(layout, rel, RelationGetNumberOfBlocks(rel));
+	}
+	return layout->possible && layout->moved <= rows / REWRITE_MAX_MOVED_SHARE;
+}
 
 static void
 rewrite_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
@@ -281,28 +535,19 @@ rewrite_receive(TupleTableSlot *result, DestReceiver *self)
 	else
 	{
 		/*
-		 * In place: keep the row until the table has its new files.  Its
+		 * In place: spool the row until the table has its new files.  Its
 		 * out-of-line values are read back now, while the old TOAST table
-		 * still holds them; rewrite_heap_tuple() reads nothing of the old
-		 * row but its header.
+		 * still holds them; the old row is needed for its header only.
 		 */
-		KeptRow    *kept;
+		Size		stored_len;
 
-		MemoryContextSwitchTo(r->keptcxt);
-		kept = palloc(sizeof(KeptRow));
-		kept->old_header = palloc(SizeofHeapTupleHeader);
-		memcpy(kept->old_header, old_tuple.t_data, SizeofHeapTupleHeader);
-		kept->old_tid = *tid;
 		new_tuple = ExecCopySlotHeapTuple(slot);
+		stored_len = new_tuple->t_len;
 		if (HeapTupleHasExternal(new_tuple))
-		{
-			HeapTuple	flat = toast_flatten_tuple(new_tuple, tupdesc);
-
-			heap_freetuple(new_tuple);
-			new_tuple = flat;
-		}
-		kept->new_tuple = new_tuple;
-		r->kept = lappend(r->kept, kept);
+			new_tuple = toast_flatten_tuple(new_tuple, tupdesc);
+		layout_add(&r->layout, r->old_rel, r->old_buffer, tid, old_tuple.t_data,
+				   stored_len, new_tuple->t_len);
+		spool_write(r->spool, tid, r->layout.old_lines, old_tuple.t_data, new_tuple);
 	}
 
 	r->rows++;
@@ -382,21 +627,14 @@ sandbox_rewrite_select_sql(Oid relid, List *values, const char *keep_rows)
 }
 
 /*
- * fits_in_place
- *		Whether a table is rewritten in place (see the head of this file):
- *		at most REWRITE_IN_PLACE_MAX_BLOCKS blocks of heap and TOAST, and
- *		not a table whose rewrite logical decoding must follow (a catalog,
- *		or a user_catalog_table under wal_level = logical), which CLUSTER's
- *		machinery maps from the old files to the new ones.
+ * is_small
+ *		At most REWRITE_IN_PLACE_MAX_BLOCKS blocks of heap and TOAST.
  */
 static bool
-fits_in_place(Relation rel)
+is_small(Relation rel)
 {
-	BlockNumber blocks;
+	BlockNumber blocks = RelationGetNumberOfBlocks(rel);
 
-	if (IsSystemRelation(rel) || RelationIsAccessibleInLogicalDecoding(rel))
-		return false;
-	blocks = RelationGetNumberOfBlocks(rel);
 	if (OidIsValid(rel->rd_rel->reltoastrelid) && blocks <= REWRITE_IN_PLACE_MAX_BLOCKS)
 	{
 		Relation	toast = table_open(rel->rd_rel->reltoastrelid, AccessExclusiveLock);
@@ -405,6 +643,60 @@ fits_in_place(Relation rel)
 		table_close(toast, NoLock);
 	}
 	return blocks <= REWRITE_IN_PLACE_MAX_BLOCKS;
+}
+
+/*
+ * indexes_to_keep
+ *		The valid indexes of a table that hold no column the rewrite may
+ *		change: none of changed_columns (names, String) and no stored
+ *		generated column (recomputed), in their keys, INCLUDE columns,
+ *		expressions (a whole-row reference counts as every column) and
+ *		predicates.  If every row keeps its ctid, they stay as they are.
+ *		None for a table that is not permanent.
+ */
+static List *
+indexes_to_keep(Relation rel, List *changed_columns)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Bitmapset  *changed = NULL;
+	List	   *keep = NIL;
+	ListCell   *lc;
+
+	/* an unlogged index has an init fork, which copy_index_files() leaves out */
+	if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
+		return NIL;
+
+	foreach(lc, changed_columns)
+	{
+		AttrNumber	attnum = attnameAttNum(rel, strVal(lfirst(lc)), false);
+
+		if (attnum == InvalidAttrNumber)
+			elog(ERROR, "rewrite of a column that does not exist");
+		changed = bms_add_member(changed, attnum - FirstLowInvalidHeapAttributeNumber);
+	}
+	for (int i = 0; i < tupdesc->natts; i++)
+		if (TupleDescAttr(tupdesc, i)->attgenerated == ATTRIBUTE_GENERATED_STORED)
+			changed = bms_add_member(changed, i + 1 - FirstLowInvalidHeapAttributeNumber);
+	changed = bms_add_member(changed, InvalidAttrNumber - FirstLowInvalidHeapAttributeNumber);
+
+	foreach(lc, RelationGetIndexList(rel))
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = index->rd_index;
+		Bitmapset  *used = NULL;
+
+		/* 0 in indkey: an expression, whose columns come next */
+		for (int i = 0; i < form->indnatts; i++)
+			if (form->indkey.values[i] != InvalidAttrNumber)
+				used = bms_add_member(used, form->indkey.values[i] - FirstLowInvalidHeapAttributeNumber);
+		pull_varattnos((Node *) RelationGetIndexExpressions(index), 1, &used);
+		pull_varattnos((Node *) RelationGetIndexPredicate(index), 1, &used);
+		if (form->indisvalid && form->indisready && form->indislive &&
+			!bms_overlap(used, changed))
+			keep = lappend_oid(keep, RelationGetRelid(index));
+		index_close(index, NoLock);
+	}
+	return keep;
 }
 
 /*
@@ -437,24 +729,275 @@ set_class_limits(Oid relid, TransactionId frozenxid, MultiXactId minmxid,
 }
 
 /*
- * rewrite_in_place
- *		Write the rows kept by the receiver (KeptRow *) into new files of
- *		the table itself, then rebuild its indexes.  rel is open and
- *		locked ACCESS EXCLUSIVE; nothing of it is in use any more.  The
- *		limits are those of vacuum_set_xid_limits(), as for the transient
- *		heap.
+ * carry_visibility
+ *		Give a new row the visibility of the row it replaces (header
+ *		old_header), and the ctid tid, where it is written.
  */
 static void
-rewrite_in_place(Relation rel, List *kept, TransactionId oldest_xmin,
-				 TransactionId freeze_xid, MultiXactId cutoff_multi)
+carry_visibility(HeapTupleHeader new_header, HeapTupleHeader old_header, ItemPointer tid)
+{
+	memcpy(&new_header->t_choice.t_heap, &old_header->t_choice.t_heap, sizeof(HeapTupleFields));
+	new_header->t_infomask &= ~HEAP_XACT_MASK;
+	new_header->t_infomask2 &= ~HEAP2_XACT_MASK;
+	new_header->t_infomask |= old_header->t_infomask & HEAP_XACT_MASK;
+	new_header->t_infomask2 |= old_header->t_infomask2 & HEAP_KEYS_UPDATED;
+	new_header->t_ctid = *tid;
+}
+
+/*
+ * write_new_page
+ *		Append a block to the (new, empty at first) files of a relation,
+ *		as CLUSTER's machinery does: WAL-logged whole if the relation needs
+ *		WAL, not through shared buffers.
+ */
+static void
+write_new_page(Relation rel, Page page, BlockNumber blkno)
+{
+	if (RelationNeedsWAL(rel))
+		log_newpage(&rel->rd_node, MAIN_FORKNUM, blkno, page, true);
+	PageSetChecksumInplace(page, blkno);
+	smgrextend(RelationGetSmgr(rel), MAIN_FORKNUM, blkno, (char *) page, true);
+}
+
+/*
+ * add_line_pointer
+ *		Add an unused line pointer at the end of a page's array.
+ */
+static ItemId
+add_line_pointer(Page page)
+{
+	ItemId		itemid = PageGetItemId(page, PageGetMaxOffsetNumber(page) + 1);
+
+	ItemIdSetUnused(itemid);
+	((PageHeader) page)->pd_lower += sizeof(ItemIdData);
+	PageSetHasFreeLinePointers(page);
+	return itemid;
+}
+
+/*
+ * index_moved_row
+ *		Give each kept index (open, with its IndexInfo, its predicate
+ *		prepared in estate) an entry for a row
+ *		moved to a new ctid: its entry for the old ctid leads to a dead line
+ *		pointer.  The values are those the row had, so no constraint is
+ *		checked again.
+ */
+static void
+index_moved_row(Relation rel, HeapTuple tuple, List *indexes, List *infos,
+				TupleTableSlot *slot, EState *estate)
+{
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	ListCell   *lc1,
+			   *lc2;
+
+	ExecStoreHeapTuple(tuple, slot, false);
+	GetPerTupleExprContext(estate)->ecxt_scantuple = slot;
+	forboth(lc1, indexes, lc2, infos)
+	{
+		Relation	index = lfirst(lc1);
+		IndexInfo  *info = lfirst(lc2);
+
+		if (info->ii_PredicateState != NULL &&
+			!ExecQual(info->ii_PredicateState, GetPerTupleExprContext(estate)))
+			continue;
+		FormIndexDatum(info, slot, estate, values, isnull);
+		(void) index_insert(index, values, isnull, &tuple->t_self, rel,
+							UNIQUE_CHECK_NO, false, info);
+	}
+	ResetPerTupleExprContext(estate);
+}
+
+/*
+ * copy_index_files
+ *		Give an index new files holding a copy of its old ones, as ALTER
+ *		INDEX ... SET TABLESPACE does, so that the entries added next are
+ *		gone with them on a rollback: an index entry is not undone by a
+ *		rollback, and this one would point at a row of the new heap.
+ */
+static void
+copy_index_files(Relation index)
+{
+	RelFileNode old_node = index->rd_node;
+	SMgrRelation old_files;
+
+	FlushRelationBuffers(index);
+	RelationSetNewRelfilenode(index, index->rd_rel->relpersistence);
+	old_files = smgropen(old_node, index->rd_backend);
+	RelationCopyStorage(old_files, RelationGetSmgr(index), MAIN_FORKNUM,
+						index->rd_rel->relpersistence);
+}
+
+/*
+ * write_keeping_ctids
+ *		Write the spooled rows into the new files of the table, each at the
+ *		ctid of the row it replaces (see TidLayout), with that row's
+ *		visibility; values too long for a block go to the TOAST table.  A
+ *		block without a row is written empty; a line pointer without a row
+ *		is left unused.  A row that no longer fits in its block is moved
+ *		after the last block, its line pointer left dead, and the indexes
+ *		of keep get an entry for it, in a copy of their files (see
+ *		copy_index_files).  Returns the number of blocks written.
+ */
+static BlockNumber
+write_keeping_ctids(Relation rel, BufFile *spool, List *keep, MemoryContext rowcxt)
+{
+	PGAlignedBlock block;
+	Page		page = (Page) block.data;
+	BlockNumber blkno = 0;
+	bool		page_used = false;
+	Size		free = 0;
+	BufFile    *moved = NULL;
+	KeptRow		row;
+	MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
+
+	PageInit(page, BLCKSZ, 0);
+	while (spool_read(spool, &row))
+	{
+		BlockNumber target = ItemPointerGetBlockNumber(&row.old_tid);
+		OffsetNumber offnum = ItemPointerGetOffsetNumber(&row.old_tid);
+		HeapTuple	tuple = row.new_tuple;
+
+		CHECK_FOR_INTERRUPTS();
+		if (target != blkno || !page_used)
+		{
+			while (blkno < target)
+			{
+				write_new_page(rel, page, blkno++);
+				PageInit(page, BLCKSZ, 0);
+			}
+			/* room for every line pointer the old block had */
+			free = BLCKSZ - SizeOfPageHeaderData - row.block_lines * sizeof(ItemIdData);
+			page_used = true;
+		}
+		if (tuple->t_len > TOAST_TUPLE_THRESHOLD)
+			tuple = heap_toast_insert_or_update(rel, tuple, NULL,
+												HEAP_INSERT_SKIP_FSM | HEAP_INSERT_NO_LOGICAL);
+		carry_visibility(tuple->t_data, &row.old_header, &row.old_tid);
+
+		/* line pointers the old block did not use stay unused */
+		while (PageGetMaxOffsetNumber(page) + 1 < offnum)
+			(void) add_line_pointer(page);
+		if (MAXALIGN(tuple->t_len) <= free)
+		{
+			if (PageAddItem(page, (Item) tuple->t_data, tuple->t_len, offnum, false, true) != offnum)
+				elog(ERROR, "could not write row (%u,%u) of relation \"%s\" at its place",
+					 target, offnum, RelationGetRelationName(rel));
+			free -= MAXALIGN(tuple->t_len);
+		}
+		else
+		{
+			ItemId		dead = add_line_pointer(page);
+
+			ItemIdSetDead(dead);	/* a macro: its argument is evaluated thrice */
+			if (moved == NULL)
+			{
+				MemoryContextSwitchTo(oldcxt);
+				moved = BufFileCreateTemp(false);
+				MemoryContextSwitchTo(rowcxt);
+			}
+			spool_write(moved, &row.old_tid, row.block_lines, &row.old_header, tuple);
+		}
+		MemoryContextReset(rowcxt);
+	}
+	if (page_used)
+		write_new_page(rel, page, blkno++);
+
+	/* the rows that moved, one after the other */
+	if (moved != NULL)
+	{
+		EState	   *estate;
+		TupleTableSlot *slot;
+		List	   *indexes = NIL;
+		List	   *infos = NIL;
+		ListCell   *lc;
+
+		MemoryContextSwitchTo(oldcxt);
+		estate = CreateExecutorState();
+		slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+		foreach(lc, keep)
+		{
+			Relation	index = index_open(lfirst_oid(lc), AccessExclusiveLock);
+			IndexInfo  *info = BuildIndexInfo(index);
+
+			copy_index_files(index);
+			info->ii_PredicateState = ExecPrepareQual(info->ii_Predicate, estate);
+			indexes = lappend(indexes, index);
+			infos = lappend(infos, info);
+		}
+		if (BufFileSeek(moved, 0, 0, SEEK_SET) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not rewind the rewrite's temporary file")));
+		MemoryContextSwitchTo(rowcxt);
+		PageInit(page, BLCKSZ, 0);
+		page_used = false;
+		while (spool_read(moved, &row))
+		{
+			HeapTuple	tuple = row.new_tuple;
+			OffsetNumber offnum;
+
+			CHECK_FOR_INTERRUPTS();
+			if (page_used && PageGetFreeSpace(page) < MAXALIGN(tuple->t_len))
+			{
+				write_new_page(rel, page, blkno++);
+				PageInit(page, BLCKSZ, 0);
+			}
+			offnum = PageAddItem(page, (Item) tuple->t_data, tuple->t_len,
+								 InvalidOffsetNumber, false, true);
+			if (offnum == InvalidOffsetNumber)
+				elog(ERROR, "could not write a moved row of relation \"%s\"",
+					 RelationGetRelationName(rel));
+			page_used = true;
+			ItemPointerSet(&tuple->t_self, blkno, offnum);
+			((HeapTupleHeader) PageGetItem(page, PageGetItemId(page, offnum)))->t_ctid = tuple->t_self;
+			tuple->t_tableOid = RelationGetRelid(rel);
+			index_moved_row(rel, tuple, indexes, infos, slot, estate);
+			MemoryContextReset(rowcxt);
+		}
+		if (page_used)
+			write_new_page(rel, page, blkno++);
+		BufFileClose(moved);
+		MemoryContextSwitchTo(oldcxt);
+		foreach(lc, indexes)
+			index_close(lfirst(lc), NoLock);
+		ExecDropSingleTupleTableSlot(slot);
+		FreeExecutorState(estate);
+	}
+
+	/* as end_heap_rewrite(): a checkpoint meanwhile did not sync these */
+	if (RelationNeedsWAL(rel))
+		smgrimmedsync(RelationGetSmgr(rel), MAIN_FORKNUM);
+	MemoryContextSwitchTo(oldcxt);
+	return blkno;
+}
+
+/*
+ * rewrite_in_place
+ *		Write the rows of the spool (KeptRow) into new files of the table
+ *		itself, then rebuild its indexes.  rel is open and locked ACCESS
+ *		EXCLUSIVE; nothing of it is in use any more.  With keep_ctids, each
+ *		row is written at its old ctid, and only the indexes that are not
+ *		in keep (see indexes_to_keep) are rebuilt.  Otherwise the rows are
+ *		written one after the other, frozen against the limits of
+ *		vacuum_set_xid_limits() as for the transient heap, and every index
+ *		is rebuilt.
+ */
+static void
+rewrite_in_place(Relation rel, BufFile *spool, int64 rows, bool keep_ctids, List *keep,
+				 TransactionId oldest_xmin, TransactionId freeze_xid, MultiXactId cutoff_multi)
 {
 	Oid			relid = RelationGetRelid(rel);
 	Oid			toastrelid = rel->rd_rel->reltoastrelid;
 	TransactionId relfrozenxid = rel->rd_rel->relfrozenxid;
 	MultiXactId relminmxid = rel->rd_rel->relminmxid;
 	ReindexParams params = {0};
-	RewriteState rwstate;
-	ListCell   *lc;
+	MemoryContext rowcxt;
+
+	if (BufFileSeek(spool, 0, 0, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rewind the rewrite's temporary file")));
 
 	/*
 	 * New, empty files for the heap; the old ones are unlinked at commit
@@ -479,34 +1022,62 @@ rewrite_in_place(Relation rel, List *kept, TransactionId oldest_xmin,
 
 	/*
 	 * RelationSetNewRelfilenode() advanced relfrozenxid to RecentXmin, as
-	 * for an empty table; these rows keep their xmin, and
-	 * rewrite_heap_tuple() freezes them against the table's limits: put
-	 * the old ones back while they are written.
+	 * for an empty table; these rows keep their xmin: put the old limits
+	 * back while they are written.
 	 */
 	set_class_limits(relid, relfrozenxid, relminmxid, InvalidBlockNumber, 0);
 
-	rwstate = begin_heap_rewrite(rel, rel, oldest_xmin, freeze_xid, cutoff_multi);
-	foreach(lc, kept)
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "penelope_sandbox rewrite row",
+								   ALLOCSET_DEFAULT_SIZES);
+	if (keep_ctids)
 	{
-		KeptRow    *row = lfirst(lc);
-		HeapTupleData old_tuple;
+		BlockNumber pages = write_keeping_ctids(rel, spool, keep, rowcxt);
+		ListCell   *lc;
 
-		CHECK_FOR_INTERRUPTS();
-		old_tuple.t_data = row->old_header;
-		old_tuple.t_len = SizeofHeapTupleHeader;
-		old_tuple.t_tableOid = relid;
-		old_tuple.t_self = row->old_tid;
-		rewrite_heap_tuple(rwstate, &old_tuple, row->new_tuple);
+		/* the rows are as frozen as they were */
+		set_class_limits(relid, relfrozenxid, relminmxid, pages, (double) rows);
+
+		/*
+		 * The other indexes, from the new rows, checking unique and
+		 * exclusion constraints; the kept ones point at the same rows,
+		 * which hold the same values in their columns.
+		 */
+		foreach(lc, RelationGetIndexList(rel))
+			if (!list_member_oid(keep, lfirst_oid(lc)))
+				reindex_index(lfirst_oid(lc), false, rel->rd_rel->relpersistence, &params);
 	}
-	end_heap_rewrite(rwstate);
+	else
+	{
+		RewriteState rwstate = begin_heap_rewrite(rel, rel, oldest_xmin, freeze_xid,
+												  cutoff_multi);
+		KeptRow		row;
 
-	/* as finish_heap_swap(): the rows are frozen up to these limits */
-	set_class_limits(relid, freeze_xid, cutoff_multi,
-					 RelationGetNumberOfBlocks(rel), (double) list_length(kept));
+		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
 
-	/* the indexes, from the new rows, checking unique and exclusion constraints */
-	(void) reindex_relation(relid, REINDEX_REL_SUPPRESS_INDEX_USE | REINDEX_REL_CHECK_CONSTRAINTS,
-							&params);
+		while (spool_read(spool, &row))
+		{
+			HeapTupleData old_tuple;
+
+			CHECK_FOR_INTERRUPTS();
+			old_tuple.t_data = &row.old_header;
+			old_tuple.t_len = SizeofHeapTupleHeader;
+			old_tuple.t_tableOid = relid;
+			old_tuple.t_self = row.old_tid;
+			rewrite_heap_tuple(rwstate, &old_tuple, row.new_tuple);
+			MemoryContextReset(rowcxt);
+		}
+		MemoryContextSwitchTo(oldcxt);
+		end_heap_rewrite(rwstate);
+
+		/* as finish_heap_swap(): the rows are frozen up to these limits */
+		set_class_limits(relid, freeze_xid, cutoff_multi,
+						 RelationGetNumberOfBlocks(rel), (double) rows);
+
+		/* the indexes, from the new rows, checking unique and exclusion constraints */
+		(void) reindex_relation(relid, REINDEX_REL_SUPPRESS_INDEX_USE | REINDEX_REL_CHECK_CONSTRAINTS,
+								&params);
+	}
+	MemoryContextDelete(rowcxt);
 }
 
 /*
@@ -515,17 +1086,20 @@ rewrite_in_place(Relation rel, List *kept, TransactionId oldest_xmin,
  *		included, its children excluded) with those select_sql returns
  *		(see sandbox_rewrite_select_sql), run as the table's owner with the
  *		given SPI parameters.  The caller holds ACCESS EXCLUSIVE on it.
- *		Each of checks (RewriteCheck *) has its recogniser called, as the
- *		owner, on every non-null value written into its column, and counts
- *		the values rejected.  Returns the number of rows written.
+ *		Each of target->checks (RewriteCheck *) has its recogniser called,
+ *		as the owner, on every non-null value written into its column, and
+ *		counts the values rejected.  Returns the number of rows written.
  *
- * A small table is rewritten in place, a larger one through a transient
- * heap (see the head of this file).
+ * A table is rewritten in place if it is small, or if it has an index that
+ * holds none of target->changed_columns, which the rewrite may then keep;
+ * otherwise through a transient heap (see the head of this file).
  */
 int64
-sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
-						 int nargs, Oid *argtypes, Datum *values, List *checks)
+sandbox_rewrite_relation(RewriteTarget *target, Oid owner, const char *select_sql,
+						 int nargs, Oid *argtypes, Datum *values)
 {
+	Oid			relid = target->relid;
+	List	   *keep = NIL;
 	Relation	old_rel;
 	Relation	new_rel = NULL;
 	Oid			new_relid = InvalidOid;
@@ -560,7 +1134,18 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 	is_catalog = IsSystemRelation(old_rel);
 	relpersistence = old_rel->rd_rel->relpersistence;
 	tupdesc = RelationGetDescr(old_rel);
-	in_place = fits_in_place(old_rel);
+
+	/*
+	 * Not in place: a table whose rewrite logical decoding must follow (a
+	 * catalog, or a user_catalog_table under wal_level = logical), which
+	 * CLUSTER's machinery maps from the old files to the new ones.
+	 */
+	in_place = false;
+	if (!is_catalog && !RelationIsAccessibleInLogicalDecoding(old_rel))
+	{
+		keep = indexes_to_keep(old_rel, target->changed_columns);
+		in_place = (keep != NIL || is_small(old_rel));
+	}
 
 	/*
 	 * As CLUSTER does, everything from here runs as the table owner in a
@@ -570,6 +1155,10 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
 	save_nestlevel = NewGUCNestLevel();
+
+	/* the scan starts at the first block, so rows come in ctid order */
+	(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 
 	if (!in_place)
 	{
@@ -597,8 +1186,11 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 	r->pub.mydest = DestNone;
 	r->old_rel = old_rel;
 	if (in_place)
-		r->keptcxt = AllocSetContextCreate(CurrentMemoryContext, "penelope_sandbox rewrite rows",
-										   ALLOCSET_DEFAULT_SIZES);
+	{
+		r->spool = BufFileCreateTemp(false);
+		r->layout.possible = (keep != NIL);
+		r->layout.block = InvalidBlockNumber;
+	}
 	else
 		r->rwstate = begin_heap_rewrite(old_rel, new_rel, oldest_xmin, freeze_xid, cutoff_multi);
 	r->estate = CreateExecutorState();
@@ -625,10 +1217,10 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 	}
 
 	r->old_buffer = InvalidBuffer;
-	r->nchecks = list_length(checks);
+	r->nchecks = list_length(target->checks);
 	r->checks = palloc(sizeof(RewriteCheck *) * (r->nchecks + 1));
 	r->check_fn = palloc0(sizeof(FmgrInfo) * (r->nchecks + 1));
-	foreach(lc, checks)
+	foreach(lc, target->checks)
 	{
 		RewriteCheck *check = lfirst(lc);
 		Form_pg_attribute att;
@@ -650,8 +1242,11 @@ sandbox_rewrite_relation(Oid relid, Oid owner, const char *select_sql,
 
 	if (in_place)
 	{
-		rewrite_in_place(old_rel, r->kept, oldest_xmin, freeze_xid, cutoff_multi);
-		MemoryContextDelete(r->keptcxt);
+		bool		keep_ctids = layout_finish(&r->layout, old_rel, rows);
+
+		rewrite_in_place(old_rel, r->spool, rows, keep_ctids, keep,
+						 oldest_xmin, freeze_xid, cutoff_multi);
+		BufFileClose(r->spool);
 		table_close(old_rel, NoLock);
 	}
 	else
