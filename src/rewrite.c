@@ -230,6 +230,19 @@ spool_write(BufFile *spool, ItemPointer old_tid, uint16 block_lines,
 }
 
 /*
+ * spool_rewind
+ *		Go back to the first row of the spool.
+ */
+static void
+spool_rewind(BufFile *spool)
+{
+	if (BufFileSeek(spool, 0, 0, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rewind the rewrite's temporary file")));
+}
+
+/*
  * spool_read_exact
  *		Read size bytes of the spool; false at its end, an error if it ends
  *		within them.
@@ -829,15 +842,84 @@ copy_index_files(Relation index)
 }
 
 /*
+ * write_moved_rows
+ *		Write the rows of moved (KeptRow, already TOASTed, with their
+ *		visibility) one after the other from block blkno on, and give each
+ *		of the indexes keep an entry for them, in a copy of their files.
+ *		Returns the number of blocks written.
+ */
+static BlockNumber
+write_moved_rows(Relation rel, BufFile *moved, BlockNumber blkno, List *keep,
+				 MemoryContext rowcxt)
+{
+	PGAlignedBlock block;
+	Page		page = (Page) block.data;
+	bool		page_used = false;
+	EState	   *estate = CreateExecutorState();
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	List	   *indexes = NIL;
+	List	   *infos = NIL;
+	KeptRow		row;
+	MemoryContext oldcxt;
+	ListCell   *lc;
+
+	foreach(lc, keep)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessExclusiveLock);
+		IndexInfo  *info = BuildIndexInfo(index);
+
+		copy_index_files(index);
+		info->ii_PredicateState = ExecPrepareQual(info->ii_Predicate, estate);
+		indexes = lappend(indexes, index);
+		infos = lappend(infos, info);
+	}
+
+	spool_rewind(moved);
+	oldcxt = MemoryContextSwitchTo(rowcxt);
+	PageInit(page, BLCKSZ, 0);
+	while (spool_read(moved, &row))
+	{
+		HeapTuple	tuple = row.new_tuple;
+		OffsetNumber offnum;
+
+		CHECK_FOR_INTERRUPTS();
+		if (page_used && PageGetFreeSpace(page) < MAXALIGN(tuple->t_len))
+		{
+			write_new_page(rel, page, blkno++);
+			PageInit(page, BLCKSZ, 0);
+		}
+		offnum = PageAddItem(page, (Item) tuple->t_data, tuple->t_len,
+							 InvalidOffsetNumber, false, true);
+		if (offnum == InvalidOffsetNumber)
+			elog(ERROR, "could not write a moved row of relation \"%s\"",
+				 RelationGetRelationName(rel));
+		page_used = true;
+		ItemPointerSet(&tuple->t_self, blkno, offnum);
+		((HeapTupleHeader) PageGetItem(page, PageGetItemId(page, offnum)))->t_ctid = tuple->t_self;
+		tuple->t_tableOid = RelationGetRelid(rel);
+		index_moved_row(rel, tuple, indexes, infos, slot, estate);
+		MemoryContextReset(rowcxt);
+	}
+	if (page_used)
+		write_new_page(rel, page, blkno++);
+	MemoryContextSwitchTo(oldcxt);
+
+	foreach(lc, indexes)
+		index_close(lfirst(lc), NoLock);
+	ExecDropSingleTupleTableSlot(slot);
+	FreeExecutorState(estate);
+	return blkno;
+}
+
+/*
  * write_keeping_ctids
  *		Write the spooled rows into the new files of the table, each at the
  *		ctid of the row it replaces (see TidLayout), with that row's
  *		visibility; values too long for a block go to the TOAST table.  A
  *		block without a row is written empty; a line pointer without a row
  *		is left unused.  A row that no longer fits in its block is moved
- *		after the last block, its line pointer left dead, and the indexes
- *		of keep get an entry for it, in a copy of their files (see
- *		copy_index_files).  Returns the number of blocks written.
+ *		after the last block (write_moved_rows), its line pointer left
+ *		dead.  Returns the number of blocks written.
  */
 static BlockNumber
 write_keeping_ctids(Relation rel, BufFile *spool, List *keep, MemoryContext rowcxt)
@@ -903,66 +985,11 @@ write_keeping_ctids(Relation rel, BufFile *spool, List *keep, MemoryContext rowc
 	if (page_used)
 		write_new_page(rel, page, blkno++);
 
-	/* the rows that moved, one after the other */
 	if (moved != NULL)
 	{
-		EState	   *estate;
-		TupleTableSlot *slot;
-		List	   *indexes = NIL;
-		List	   *infos = NIL;
-		ListCell   *lc;
-
 		MemoryContextSwitchTo(oldcxt);
-		estate = CreateExecutorState();
-		slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
-		foreach(lc, keep)
-		{
-			Relation	index = index_open(lfirst_oid(lc), AccessExclusiveLock);
-			IndexInfo  *info = BuildIndexInfo(index);
-
-			copy_index_files(index);
-			info->ii_PredicateState = ExecPrepareQual(info->ii_Predicate, estate);
-			indexes = lappend(indexes, index);
-			infos = lappend(infos, info);
-		}
-		if (BufFileSeek(moved, 0, 0, SEEK_SET) != 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not rewind the rewrite's temporary file")));
-		MemoryContextSwitchTo(rowcxt);
-		PageInit(page, BLCKSZ, 0);
-		page_used = false;
-		while (spool_read(moved, &row))
-		{
-			HeapTuple	tuple = row.new_tuple;
-			OffsetNumber offnum;
-
-			CHECK_FOR_INTERRUPTS();
-			if (page_used && PageGetFreeSpace(page) < MAXALIGN(tuple->t_len))
-			{
-				write_new_page(rel, page, blkno++);
-				PageInit(page, BLCKSZ, 0);
-			}
-			offnum = PageAddItem(page, (Item) tuple->t_data, tuple->t_len,
-								 InvalidOffsetNumber, false, true);
-			if (offnum == InvalidOffsetNumber)
-				elog(ERROR, "could not write a moved row of relation \"%s\"",
-					 RelationGetRelationName(rel));
-			page_used = true;
-			ItemPointerSet(&tuple->t_self, blkno, offnum);
-			((HeapTupleHeader) PageGetItem(page, PageGetItemId(page, offnum)))->t_ctid = tuple->t_self;
-			tuple->t_tableOid = RelationGetRelid(rel);
-			index_moved_row(rel, tuple, indexes, infos, slot, estate);
-			MemoryContextReset(rowcxt);
-		}
-		if (page_used)
-			write_new_page(rel, page, blkno++);
+		blkno = write_moved_rows(rel, moved, blkno, keep, rowcxt);
 		BufFileClose(moved);
-		MemoryContextSwitchTo(oldcxt);
-		foreach(lc, indexes)
-			index_close(lfirst(lc), NoLock);
-		ExecDropSingleTupleTableSlot(slot);
-		FreeExecutorState(estate);
 	}
 
 	/* as end_heap_rewrite(): a checkpoint meanwhile did not sync these */
@@ -994,10 +1021,7 @@ rewrite_in_place(Relation rel, BufFile *spool, int64 rows, bool keep_ctids, List
 	ReindexParams params = {0};
 	MemoryContext rowcxt;
 
-	if (BufFileSeek(spool, 0, 0, SEEK_SET) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not rewind the rewrite's temporary file")));
+	spool_rewind(spool);
 
 	/*
 	 * New, empty files for the heap; the old ones are unlinked at commit

@@ -155,6 +155,43 @@ cluster_restart -m immediate
 is "$(q kc -c "SELECT count(*) FROM public.kc WHERE email LIKE 'maskedval%'")|$(q kc -c "SELECT public.sound('public.kc')")" \
 	"20000|6 indexes checked, 0 heap problems" "after a crash and recovery, kc holds its masked rows, sound, in every index"
 
+# ---- a hostile owner's index expression, run for the rows that move ----
+createuser regress_app
+q kc <<'SQL'
+CREATE SCHEMA app AUTHORIZATION regress_app;
+SET ROLE regress_app;
+CREATE TABLE app.seen (who name, escalated boolean);
+CREATE TABLE app.kh (id int PRIMARY KEY, email text, name text, filler text);
+INSERT INTO app.kh SELECT g, 'origsecret' || g || '@example.com', 'Name' || g, repeat('f', 150)
+	FROM generate_series(1, 3000) g;
+CREATE FUNCTION app.spy(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+CREATE INDEX kh_spy ON app.kh (app.spy(name));
+-- immutable for CREATE INDEX, then replaced: it writes, and tries to escalate
+CREATE OR REPLACE FUNCTION app.spy(text) RETURNS text LANGUAGE plpgsql VOLATILE AS $$
+DECLARE escalated boolean := true;
+BEGIN
+	BEGIN
+		EXECUTE 'ALTER ROLE regress_app SUPERUSER';
+	EXCEPTION WHEN others THEN escalated := false;
+	END;
+	PERFORM pg_catalog.set_config('work_mem', '1234kB', false);
+	INSERT INTO app.seen VALUES (current_user, escalated);
+	RETURN $1;
+END $$;
+RESET ROLE;
+TRUNCATE app.seen;
+INSERT INTO sandbox.environment (name) VALUES ('kh');
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression) VALUES
+	('kh', 'app', 'kh', 'email', 'set', $$'maskedval' || id || '@example.invalid'$$);
+CREATE TABLE public.kh_before AS SELECT relfilenode FROM pg_class WHERE oid = 'app.kh_spy'::regclass;
+SQL
+is "$(q kc -c "SET work_mem = '4MB'" -c "SELECT sandbox_sanitize('kh') IS NOT NULL" -c "SHOW work_mem")" "t
+4MB" "a run over a table whose kept index calls owner code succeeds, and leaves the caller's settings as they were"
+is "$(q kc -c "SELECT count(*) > 0 AND bool_and(who = 'regress_app' AND NOT escalated) FROM app.seen")|$(q kc -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_app'")" \
+	"t|f" "the index expression ran for the rows that moved, as the owner only, and could not make it a superuser"
+is "$(q kc -c "SELECT count(*) FROM app.kh WHERE email LIKE 'origsecret%'")|$(q kc -c "SELECT public.index_entries('app.kh_spy') > 3000")" \
+	"0|t" "... and the rows are masked, the index kept with entries for the rows that moved"
+
 # ---- the table lives on ----
 q kc -c "UPDATE public.kc SET name = name || '!' WHERE id % 3 = 0" -c "INSERT INTO public.kc VALUES (20001, 'a@example.invalid', 'Name20001')" \
 	-c "VACUUM public.kc"
