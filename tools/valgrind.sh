@@ -13,11 +13,11 @@
 #
 # Not part of tools/test.sh: a run takes 20 to 40 minutes on two cores.
 # Usage: tools/valgrind.sh [pgTAP file names...]
-#   (default: 30_rewrite 20_masking 45_running_again 50_discover)
+#   (default: 30_rewrite 32_rewrite_keep_ctids 20_masking 45_running_again 50_discover)
 source "$(dirname "$0")/lib.sh"
 
 PGTAP_FILES=("$@")
-[ ${#PGTAP_FILES[@]} -gt 0 ] || PGTAP_FILES=(30_rewrite 20_masking 45_running_again 50_discover)
+[ ${#PGTAP_FILES[@]} -gt 0 ] || PGTAP_FILES=(30_rewrite 32_rewrite_keep_ctids 20_masking 45_running_again 50_discover)
 
 install_dependencies
 if ! command -v valgrind >/dev/null; then
