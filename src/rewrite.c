@@ -38,9 +38,8 @@
  * is a table of any size with an index that holds no column the rules
  * change (a primary key, say): rebuilding that index is most of what a
  * rewrite costs, and it can be kept.  Steps 2 and 3 are the same, but the
- * receiver spools the new rows (in memory up to maintenance_work_mem, then
- * to a temporary file; see RowSpool), each with the header of the row it
- * replaces, its out-of-line values read back; then the
+ * receiver spools the new rows to a temporary file (each with the header
+ * of the row it replaces, its out-of-line values read back); then the
  * table itself gets new, empty files, as TRUNCATE gives it
  * (RelationSetNewRelfilenode), and so does its TOAST table when it has
  * blocks (an empty one holds no value).  The old files are unlinked at
@@ -133,13 +132,13 @@ int			sandbox_lock_wait_timeout = 60000;
  * saves is a fixed cost, a few milliseconds a table; in a table of 1 MB,
  * reading, checking and writing the rows cost more than that, so a larger
  * one gains little, unless it has an index the rewrite can keep (see the
- * head of this file).  The rows are spooled (see RowSpool): about the
- * table's size, out-of-line values read back still compressed.
+ * head of this file).  The rows are spooled to a temporary file of about
+ * the table's size (out-of-line values read back still compressed).
  */
 #define REWRITE_IN_PLACE_MAX_BLOCKS 128
 
 /*
- * A row of an in-place rewrite, as the spool (RowSpool) keeps it
+ * A row of an in-place rewrite, as the spool (a temporary file) keeps it
  * until the table has new files: the new row, its out-of-line values read
  * back, and the header of the row it replaces (its visibility,
  * SizeofHeapTupleHeader bytes), with that row's ctid and the number of line
@@ -185,188 +184,6 @@ typedef struct TidLayout
 	BlockNumber next_unchecked; /* the first block not yet checked */
 } TidLayout;
 
-/* ---- The spool of an in-place rewrite ---- */
-
-/*
- * The rows of an in-place rewrite, kept until the table has its new files:
- * in memory up to maintenance_work_mem (as much as CLUSTER may use for the
- * same rewrite), in SPOOL_CHUNK_SIZE chunks, then in a temporary file.
- * Rows are read back in the order they were written, memory first.
- */
-#define SPOOL_CHUNK_SIZE (1024 * 1024)
-
-typedef struct RowSpool
-{
-	MemoryContext cxt;			/* the chunks, and this */
-	List	   *chunks;			/* char *, SPOOL_CHUNK_SIZE each */
-	Size		in_memory;		/* bytes written into them */
-	Size		budget;			/* the most they may hold */
-	BufFile    *file;			/* the bytes beyond, or NULL */
-	Size		read_offset;	/* reading: bytes of memory read so far */
-} RowSpool;
-
-/*
- * spool_create
- *		An empty spool, in a memory context of its own.
- */
-static RowSpool *
-spool_create(void)
-{
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "penelope_sandbox rewrite spool",
-											  ALLOCSET_DEFAULT_SIZES);
-	RowSpool   *spool = MemoryContextAllocZero(cxt, sizeof(RowSpool));
-
-	spool->cxt = cxt;
-	spool->budget = (Size) maintenance_work_mem * 1024;
-	return spool;
-}
-
-/*
- * spool_close
- *		Free a spool: its memory, and its temporary file if it has one.
- */
-static void
-spool_close(RowSpool *spool)
-{
-	if (spool->file != NULL)
-		BufFileClose(spool->file);
-	MemoryContextDelete(spool->cxt);
-}
-
-/*
- * spool_put
- *		Append size bytes to the spool.
- */
-static void
-spool_put(RowSpool *spool, const void *ptr, Size size)
-{
-	const char *bytes = ptr;
-
-	while (size > 0 && spool->file == NULL)
-	{
-		Size		offset = spool->in_memory % SPOOL_CHUNK_SIZE;
-		Size		n = Min(size, SPOOL_CHUNK_SIZE - offset);
-
-		if (offset == 0)
-		{
-			/* the spool's memory lives as long as it, whatever the caller's */
-			MemoryContext oldcxt = MemoryContextSwitchTo(spool->cxt);
-
-			if (spool->in_memory + SPOOL_CHUNK_SIZE > spool->budget)
-				spool->file = BufFileCreateTemp(false);
-			else
-				spool->chunks = lappend(spool->chunks, palloc(SPOOL_CHUNK_SIZE));
-			MemoryContextSwitchTo(oldcxt);
-			if (spool->file != NULL)
-				break;
-		}
-		memcpy((char *) llast(spool->chunks) + offset, bytes, n);
-		spool->in_memory += n;
-		bytes += n;
-		size -= n;
-	}
-	if (size > 0)
-		BufFileWrite(spool->file, (void *) bytes, size);
-}
-
-/*
- * spool_get
- *		Read size bytes of the spool; false at its end, an error if it ends
- *		within them.
- */
-static bool
-spool_get(RowSpool *spool, void *ptr, Size size)
-{
-	char	   *bytes = ptr;
-	Size		wanted = size;
-
-	while (size > 0 && spool->read_offset < spool->in_memory)
-	{
-		Size		offset = spool->read_offset % SPOOL_CHUNK_SIZE;
-		Size		n = Min(Min(size, SPOOL_CHUNK_SIZE - offset),
-							spool->in_memory - spool->read_offset);
-
-		memcpy(bytes, (char *) list_nth(spool->chunks, spool->read_offset / SPOOL_CHUNK_SIZE) + offset, n);
-		spool->read_offset += n;
-		bytes += n;
-		size -= n;
-	}
-	if (size > 0 && spool->file != NULL)
-	{
-		size_t		got = BufFileRead(spool->file, bytes, size);
-
-		if (got != size && !(got == 0 && size == wanted))
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not read from the rewrite's temporary file: read only %zu of %zu bytes",
-							got, size)));
-		size -= got;
-	}
-	if (size == wanted)
-		return false;
-	if (size > 0)
-		elog(ERROR, "rewrite spool ends within a row");
-	return true;
-}
-
-/*
- * spool_rewind
- *		Go back to the first row of the spool.
- */
-static void
-spool_rewind(RowSpool *spool)
-{
-	spool->read_offset = 0;
-	if (spool->file != NULL && BufFileSeek(spool->file, 0, 0, SEEK_SET) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not rewind the rewrite's temporary file")));
-}
-
-/*
- * spool_write
- *		Append a row to the spool: the old ctid, the line pointers of its
- *		block, the old header, the new row's length and its bytes.
- */
-static void
-spool_write(RowSpool *spool, ItemPointer old_tid, uint16 block_lines,
-			HeapTupleHeader old_header, HeapTuple new_tuple)
-{
-	uint32		len = new_tuple->t_len;
-
-	spool_put(spool, old_tid, sizeof(ItemPointerData));
-	spool_put(spool, &block_lines, sizeof(block_lines));
-	spool_put(spool, old_header, SizeofHeapTupleHeader);
-	spool_put(spool, &len, sizeof(len));
-	spool_put(spool, new_tuple->t_data, len);
-}
-
-/*
- * spool_read
- *		The next row of the spool, its new row allocated in the current
- *		memory context; false at the end.
- */
-static bool
-spool_read(RowSpool *spool, KeptRow *row)
-{
-	uint32		len;
-
-	if (!spool_get(spool, &row->old_tid, sizeof(ItemPointerData)))
-		return false;
-	if (!spool_get(spool, &row->block_lines, sizeof(row->block_lines)) ||
-		!spool_get(spool, &row->old_header, SizeofHeapTupleHeader) ||
-		!spool_get(spool, &len, sizeof(len)))
-		elog(ERROR, "rewrite spool ends within a row");
-	row->new_tuple = palloc(HEAPTUPLESIZE + len);
-	row->new_tuple->t_data = (HeapTupleHeader) ((char *) row->new_tuple + HEAPTUPLESIZE);
-	row->new_tuple->t_len = len;
-	ItemPointerSetInvalid(&row->new_tuple->t_self);
-	row->new_tuple->t_tableOid = InvalidOid;
-	if (len > 0 && !spool_get(spool, row->new_tuple->t_data, len))
-		elog(ERROR, "rewrite spool ends within a row");
-	return true;
-}
-
 /* ---- The receiver writing the new heap ---- */
 
 typedef struct RewriteReceiver
@@ -374,7 +191,7 @@ typedef struct RewriteReceiver
 	DestReceiver pub;
 	Relation	old_rel;
 	RewriteState rwstate;		/* into the transient heap, or NULL: */
-	RowSpool   *spool;			/* in place: KeptRow, in ctid order */
+	BufFile    *spool;			/* in place: KeptRow, in ctid order */
 	TidLayout	layout;			/* in place: can the rows keep their ctids */
 	EState	   *estate;
 	ResultRelInfo *rri;
@@ -391,6 +208,85 @@ typedef struct RewriteReceiver
 	RewriteCheck **checks;		/* recognisers of the values written */
 	FmgrInfo   *check_fn;
 } RewriteReceiver;
+
+/* ---- The spool of an in-place rewrite ---- */
+
+/*
+ * spool_write
+ *		Append a row to the spool: the old ctid, the line pointers of its
+ *		block, the old header, the new row's length and its bytes.
+ */
+static void
+spool_write(BufFile *spool, ItemPointer old_tid, uint16 block_lines,
+			HeapTupleHeader old_header, HeapTuple new_tuple)
+{
+	uint32		len = new_tuple->t_len;
+
+	BufFileWrite(spool, old_tid, sizeof(ItemPointerData));
+	BufFileWrite(spool, &block_lines, sizeof(block_lines));
+	BufFileWrite(spool, old_header, SizeofHeapTupleHeader);
+	BufFileWrite(spool, &len, sizeof(len));
+	BufFileWrite(spool, new_tuple->t_data, len);
+}
+
+/*
+ * spool_rewind
+ *		Go back to the first row of the spool.
+ */
+static void
+spool_rewind(BufFile *spool)
+{
+	if (BufFileSeek(spool, 0, 0, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rewind the rewrite's temporary file")));
+}
+
+/*
+ * spool_read_exact
+ *		Read size bytes of the spool; false at its end, an error if it ends
+ *		within them.
+ */
+static bool
+spool_read_exact(BufFile *spool, void *ptr, size_t size)
+{
+	size_t		got = BufFileRead(spool, ptr, size);
+
+	if (got == 0)
+		return false;
+	if (got != size)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read from the rewrite's temporary file: read only %zu of %zu bytes",
+						got, size)));
+	return true;
+}
+
+/*
+ * spool_read
+ *		The next row of the spool, its new row allocated in the current
+ *		memory context; false at the end.
+ */
+static bool
+spool_read(BufFile *spool, KeptRow *row)
+{
+	uint32		len;
+
+	if (!spool_read_exact(spool, &row->old_tid, sizeof(ItemPointerData)))
+		return false;
+	if (!spool_read_exact(spool, &row->block_lines, sizeof(row->block_lines)) ||
+		!spool_read_exact(spool, &row->old_header, SizeofHeapTupleHeader) ||
+		!spool_read_exact(spool, &len, sizeof(len)))
+		elog(ERROR, "rewrite spool ends within a row");
+	row->new_tuple = palloc(HEAPTUPLESIZE + len);
+	row->new_tuple->t_data = (HeapTupleHeader) ((char *) row->new_tuple + HEAPTUPLESIZE);
+	row->new_tuple->t_len = len;
+	ItemPointerSetInvalid(&row->new_tuple->t_self);
+	row->new_tuple->t_tableOid = InvalidOid;
+	if (len > 0 && !spool_read_exact(spool, row->new_tuple->t_data, len))
+		elog(ERROR, "rewrite spool ends within a row");
+	return true;
+}
 
 /* ---- Keeping the ctids ---- */
 
@@ -953,7 +849,7 @@ copy_index_files(Relation index)
  *		Returns the number of blocks written.
  */
 static BlockNumber
-write_moved_rows(Relation rel, RowSpool *moved, BlockNumber blkno, List *keep,
+write_moved_rows(Relation rel, BufFile *moved, BlockNumber blkno, List *keep,
 				 MemoryContext rowcxt)
 {
 	PGAlignedBlock block;
@@ -1026,14 +922,14 @@ write_moved_rows(Relation rel, RowSpool *moved, BlockNumber blkno, List *keep,
  *		dead.  Returns the number of blocks written.
  */
 static BlockNumber
-write_keeping_ctids(Relation rel, RowSpool *spool, List *keep, MemoryContext rowcxt)
+write_keeping_ctids(Relation rel, BufFile *spool, List *keep, MemoryContext rowcxt)
 {
 	PGAlignedBlock block;
 	Page		page = (Page) block.data;
 	BlockNumber blkno = 0;
 	bool		page_used = false;
 	Size		free = 0;
-	RowSpool   *moved = NULL;
+	BufFile    *moved = NULL;
 	KeptRow		row;
 	MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
 
@@ -1079,7 +975,7 @@ write_keeping_ctids(Relation rel, RowSpool *spool, List *keep, MemoryContext row
 			if (moved == NULL)
 			{
 				MemoryContextSwitchTo(oldcxt);
-				moved = spool_create();
+				moved = BufFileCreateTemp(false);
 				MemoryContextSwitchTo(rowcxt);
 			}
 			spool_write(moved, &row.old_tid, row.block_lines, &row.old_header, tuple);
@@ -1093,7 +989,7 @@ write_keeping_ctids(Relation rel, RowSpool *spool, List *keep, MemoryContext row
 	{
 		MemoryContextSwitchTo(oldcxt);
 		blkno = write_moved_rows(rel, moved, blkno, keep, rowcxt);
-		spool_close(moved);
+		BufFileClose(moved);
 	}
 
 	/* as end_heap_rewrite(): a checkpoint meanwhile did not sync these */
@@ -1115,7 +1011,7 @@ write_keeping_ctids(Relation rel, RowSpool *spool, List *keep, MemoryContext row
  *		is rebuilt.
  */
 static void
-rewrite_in_place(Relation rel, RowSpool *spool, int64 rows, bool keep_ctids, List *keep,
+rewrite_in_place(Relation rel, BufFile *spool, int64 rows, bool keep_ctids, List *keep,
 				 TransactionId oldest_xmin, TransactionId freeze_xid, MultiXactId cutoff_multi)
 {
 	Oid			relid = RelationGetRelid(rel);
@@ -1315,7 +1211,7 @@ sandbox_rewrite_relation(RewriteTarget *target, Oid owner, const char *select_sq
 	r->old_rel = old_rel;
 	if (in_place)
 	{
-		r->spool = spool_create();
+		r->spool = BufFileCreateTemp(false);
 		r->layout.possible = (keep != NIL);
 		r->layout.block = InvalidBlockNumber;
 	}
@@ -1374,7 +1270,7 @@ sandbox_rewrite_relation(RewriteTarget *target, Oid owner, const char *select_sq
 
 		rewrite_in_place(old_rel, r->spool, rows, keep_ctids, keep,
 						 oldest_xmin, freeze_xid, cutoff_multi);
-		spool_close(r->spool);
+		BufFileClose(r->spool);
 		table_close(old_rel, NoLock);
 	}
 	else
