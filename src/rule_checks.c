@@ -1084,16 +1084,54 @@ applying_rules(List *environments)
 }
 
 /*
+ * rules_around
+ *		The rules whose relations change when environments get new parents:
+ *		those that apply in them (theirs and their descendants', see
+ *		applying_rules) and those of their new chains of parents, each once.
+ *		A rule of the first kind and one of the second are related now.
+ */
+static List *
+rules_around(List *environments)
+{
+	List	   *rules = applying_rules(environments);
+	ListCell   *lc;
+
+	foreach(lc, environments)
+	{
+		Datum		args[2] = {Int64GetDatum(0), CStringGetTextDatum(lfirst(lc))};
+		ListCell   *lc2;
+
+		catalog_query(QUERY_CHAIN_RULES, args);
+		foreach(lc2, rule_rows(false))
+		{
+			RuleRow    *row = lfirst(lc2);
+			bool		seen = false;
+			ListCell   *lc3;
+
+			if (row->rule.action != ACTION_MASK && row->rule.action != ACTION_SET)
+				continue;
+			foreach(lc3, rules)
+				seen |= (((RuleRow *) lfirst(lc3))->rule.id == row->rule.id);
+			if (!seen)
+				rules = lappend(rules, row);
+		}
+	}
+	return rules;
+}
+
+/*
  * recheck_rule
- *		Check a rule as if it were written now: its foreign keys, and with
- *		overlaps its partitions and parents too.  The refusal begins "rule
- *		<id>:" as when the rule itself is written, keeps the check's
- *		message and detail, and takes hint instead of the check's own when
- *		the statement that fails wrote another row (a rule removed, an
- *		environment's parent changed).
+ *		Check a rule as if it were written now: its foreign keys, and when
+ *		the chain of environments around it changed (chain_changed), the
+ *		checks between the rules of that chain too: its partitions and
+ *		parents, and whether a related rule reads the column it writes.
+ *		The refusal begins "rule <id>:" as when the rule itself is
+ *		written, keeps the check's message and detail, and takes hint
+ *		instead of the check's own when the statement that fails wrote
+ *		another row (a rule removed, an environment's parent changed).
  */
 static void
-recheck_rule(SandboxRule *rule, bool overlaps, const char *hint)
+recheck_rule(SandboxRule *rule, bool chain_changed, const char *hint)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 
@@ -1101,8 +1139,14 @@ recheck_rule(SandboxRule *rule, bool overlaps, const char *hint)
 		return;
 	PG_TRY();
 	{
-		if (overlaps)
+		if (chain_changed)
+		{
+			AttrNumber	attnum = get_attnum(rule->relid, rule->column_name);
+
 			check_no_overlapping_rule(rule);
+			if (attnum != InvalidAttrNumber)
+				check_column_not_read(rule, attnum);
+		}
 		sandbox_check_rule_keys(rule, chain_rules);
 	}
 	PG_CATCH();
@@ -1216,11 +1260,12 @@ check_rule_statement(List *old_rows, List *new_rows)
  *		For an UPDATE of sandbox.environment: when an environment's parent
  *		changed (or its name, with its parent), the rules its runs apply
  *		are no longer the same.  Every enabled mask or set rule of the
- *		environment and of those inheriting from it is checked again, as
- *		if written now: its foreign keys and its partitions and parents.
- *		(The checks between the expressions of rules, rule_checks.c's
- *		check_reads_no_written_column, are left to the planning of a run,
- *		which makes them all.)
+ *		environment, of those inheriting from it and of its new parents
+ *		(rules_around) is checked again, as if written now: its foreign
+ *		keys, its partitions and parents, and whether a rule now related
+ *		reads the column it writes (check_column_not_read: of two related
+ *		rules, one reading a column the other writes, the writer is among
+ *		these, whichever side of the new link each is on).
  */
 static void
 check_environment_statement(void)
@@ -1258,7 +1303,7 @@ check_environment_statement(void)
 	if (changed == NIL)
 		return;
 
-	foreach(lc, applying_rules(changed))
+	foreach(lc, rules_around(changed))
 	{
 		RuleRow    *rule = lfirst(lc);
 

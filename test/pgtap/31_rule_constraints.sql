@@ -14,7 +14,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS penelope_sandbox;
-SELECT plan(48);
+SELECT plan(50);
 
 CREATE SCHEMA rc;
 CREATE TABLE rc.account (code text PRIMARY KEY, label text);
@@ -293,6 +293,22 @@ INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, ac
 SELECT throws_like($$UPDATE sandbox.environment SET inherits = 'rc_other' WHERE name = 'rc_part'$$,
 	'rule %: rule % writes column comment of rc.visit_2024, which rule % on rc.visit writes too',
 	'an environment made to inherit a parent rule overlapping its partition rule is refused');
+
+-- a rule that reads a column a rule of a new parent writes, and the other way round
+INSERT INTO sandbox.environment (name) VALUES ('rc_reader'), ('rc_writer');
+INSERT INTO sandbox.rule (environment, table_schema, table_name, column_name, action, expression)
+	VALUES ('rc_other', 'rc', 'plain', 'v', 'set', $$'x'$$),
+	       ('rc_reader', 'rc', 'plain', 'id', 'set', $$length(v)$$),
+	       ('rc_other', 'rc', 'animal', 'id', 'set', $$length(name)$$),
+	       ('rc_writer', 'rc', 'animal', 'name', 'set', $$'n'$$);
+SELECT throws_like($$UPDATE sandbox.environment SET inherits = 'rc_other' WHERE name = 'rc_reader'$$,
+	'rule ' || pg_temp.rule_id('rc_other', 'plain') || ': the effect of rule '
+		|| pg_temp.rule_id('rc_reader', 'plain') || ' could not be verified any more',
+	'an environment made to inherit a rule writing a column its own rule reads is refused');
+SELECT throws_like($$UPDATE sandbox.environment SET inherits = 'rc_other' WHERE name = 'rc_writer'$$,
+	'rule ' || pg_temp.rule_id('rc_writer', 'animal') || ': the effect of rule '
+		|| pg_temp.rule_id('rc_other', 'animal') || ' could not be verified any more',
+	'an environment made to inherit a rule reading a column its own rule writes is refused');
 
 -- dropping a whole environment
 SELECT lives_ok($$DELETE FROM sandbox.rule WHERE environment IN ('rc_keys', 'rc_keys_renamed');
