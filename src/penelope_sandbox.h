@@ -498,7 +498,6 @@ typedef struct RewriteCheck
 	int64		violations;
 } RewriteCheck;
 
-
 /* A rewrite to run (sandbox_rewrite_relation), and the rows it wrote */
 typedef struct RewriteTarget
 {

@@ -357,10 +357,9 @@ static void
 layout_add(TidLayout *layout, Relation rel, Buffer old_buffer, ItemPointer old_tid,
 		   HeapTupleHeader old_header, Size stored_len, Size flat_len)
 {
-	Size		len;
-
 	BlockNumber blkno = ItemPointerGetBlockNumber(old_tid);
 	OffsetNumber offnum = ItemPointerGetOffsetNumber(old_tid);
+	Size		len;
 
 	if (!layout->possible)
 		return;
@@ -1046,11 +1045,9 @@ rewrite_in_place(Relation rel, BufFile *spool, int64 rows, bool keep_ctids, List
 
 	/*
 	 * RelationSetNewRelfilenode() advanced relfrozenxid to RecentXmin, as
-	 * for an empty table; these rows keep their xmin: put the old limits
-	 * back while they are written.
+	 * for an empty table; these rows keep their xmin: each branch below
+	 * puts limits back that hold for them.
 	 */
-	set_class_limits(relid, relfrozenxid, relminmxid, InvalidBlockNumber, 0);
-
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "penelope_sandbox rewrite row",
 								   ALLOCSET_DEFAULT_SIZES);
 	if (keep_ctids)
@@ -1072,12 +1069,14 @@ rewrite_in_place(Relation rel, BufFile *spool, int64 rows, bool keep_ctids, List
 	}
 	else
 	{
-		RewriteState rwstate = begin_heap_rewrite(rel, rel, oldest_xmin, freeze_xid,
-												  cutoff_multi);
+		RewriteState rwstate;
 		KeptRow		row;
+		MemoryContext oldcxt;
 
-		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
-
+		/* rewrite_heap_tuple() freezes against the table's limits: the old ones */
+		set_class_limits(relid, relfrozenxid, relminmxid, InvalidBlockNumber, 0);
+		rwstate = begin_heap_rewrite(rel, rel, oldest_xmin, freeze_xid, cutoff_multi);
+		oldcxt = MemoryContextSwitchTo(rowcxt);
 		while (spool_read(spool, &row))
 		{
 			HeapTupleData old_tuple;

@@ -922,21 +922,32 @@ rule_rows(bool with_enabled)
 }
 
 /*
+ * chain_rule_rows
+ *		The enabled mask, set and truncate rules other than rule id that a
+ *		run of an environment applies (RuleRow: id, environment, table,
+ *		column and action), read as the catalog's owner.
+ */
+static List *
+chain_rule_rows(int64 id, const char *environment)
+{
+	Datum		args[2] = {Int64GetDatum(id), CStringGetTextDatum(environment)};
+
+	catalog_query(QUERY_CHAIN_RULES, args);
+	return rule_rows(false);
+}
+
+/*
  * chain_rules
- *		The enabled mask, set and truncate rules, other than the rule
- *		itself, that a run of the rule's environment applies (id,
- *		environment, table, column and action), read as the catalog's
- *		owner: for sandbox_check_rule_keys.
+ *		chain_rule_rows for a rule and its environment, as SandboxRule *:
+ *		for sandbox_check_rule_keys.
  */
 static List *
 chain_rules(const SandboxRule *rule)
 {
-	Datum		args[2] = {Int64GetDatum(rule->id), CStringGetTextDatum(rule->environment)};
 	List	   *result = NIL;
 	ListCell   *lc;
 
-	catalog_query(QUERY_CHAIN_RULES, args);
-	foreach(lc, rule_rows(false))
+	foreach(lc, chain_rule_rows(rule->id, rule->environment))
 		result = lappend(result, &((RuleRow *) lfirst(lc))->rule);
 	return result;
 }
@@ -1098,11 +1109,10 @@ rules_around(List *environments)
 
 	foreach(lc, environments)
 	{
-		Datum		args[2] = {Int64GetDatum(0), CStringGetTextDatum(lfirst(lc))};
 		ListCell   *lc2;
 
-		catalog_query(QUERY_CHAIN_RULES, args);
-		foreach(lc2, rule_rows(false))
+		/* no rule has id 0: every rule of the chain */
+		foreach(lc2, chain_rule_rows(0, lfirst(lc)))
 		{
 			RuleRow    *row = lfirst(lc2);
 			bool		seen = false;
