@@ -38,22 +38,24 @@
  * is a table of any size with an index that holds no column the rules
  * change (a primary key, say): rebuilding that index is most of what a
  * rewrite costs, and it can be kept.  Steps 2 and 3 are the same, but the
- * receiver spools the new rows to a temporary file (each with the header
- * of the row it replaces, its out-of-line values read back); then the
- * table itself gets new, empty files, as TRUNCATE gives it
- * (RelationSetNewRelfilenode), and so does its TOAST table when it has
- * blocks (an empty one holds no value).  The old files are unlinked at
- * commit, as in step 4.  See rewrite_in_place():
+ * table itself gets new files, and its old ones are unlinked at commit, as
+ * in step 4.  The receiver writes each new row at the ctid of the row it
+ * replaces, with that row's visibility (see CtidWriter); a row that no
+ * longer fits in its block moves after the last one.  If the old heap held
+ * nothing but the rows replaced (see TidLayout), only the indexes holding
+ * a changed column are rebuilt, and the kept ones, copied to new files
+ * first, get an entry for each row that moved; otherwise every index is.
  *
- *	- if the old heap held nothing but the rows replaced (see TidLayout),
- *	  each new row is written at the ctid of the row it replaces, with its
- *	  visibility, and only the indexes holding a changed column are
- *	  rebuilt; a row that no longer fits in its block moves after the last
- *	  one, and the kept indexes, copied to new files first, get an entry
- *	  for it;
- *	- otherwise the rows are written one after the other by the CLUSTER
- *	  machinery, keeping their visibility, and every index is rebuilt
- *	  (reindex_relation, checking unique and exclusion constraints).
+ * The receiver writes the pages straight into the new files while the
+ * pass reads the old ones (create_heap_files, install_heap_files; see
+ * rewrite_written()), unless out-of-line values must be read back from the
+ * TOAST table.  Then it spools the rows to a temporary file (each with the
+ * header of the row it replaces, its out-of-line values read back); the
+ * table and its TOAST table get new, empty files, as TRUNCATE gives them
+ * (RelationSetNewRelfilenode), and the rows are written from the spool:
+ * at their ctids as above, or, if the old heap held more than the rows
+ * replaced, one after the other by the CLUSTER machinery, every index
+ * rebuilt (see rewrite_in_place()).
  *
  * Also here: forgetting the statistics of changed
  * columns, suspending FORCE ROW LEVEL SECURITY and user triggers for the
@@ -138,11 +140,11 @@ int			sandbox_lock_wait_timeout = 60000;
 #define REWRITE_IN_PLACE_MAX_BLOCKS 128
 
 /*
- * A row of an in-place rewrite, as the spool (a temporary file) keeps it
- * until the table has new files: the new row, its out-of-line values read
- * back, and the header of the row it replaces (its visibility,
- * SizeofHeapTupleHeader bytes), with that row's ctid and the number of line
- * pointers of its block.
+ * A row of an in-place rewrite, as a spool (a temporary file) keeps it
+ * until it is written: the new row, its out-of-line values read back, and
+ * the header of the row it replaces (its visibility, SizeofHeapTupleHeader
+ * bytes), with that row's ctid and the number of line pointers of its
+ * block.
  */
 typedef struct KeptRow
 {
@@ -153,14 +155,14 @@ typedef struct KeptRow
 } KeptRow;
 
 /*
- * Whether an in-place rewrite can write the rows at the ctids of the rows
- * they replace, so that the indexes on columns no rule changes stay as they
- * are instead of being rebuilt.  It can when the old heap held nothing but
- * those rows: each block's row versions are exactly the rows the pass
- * returned for it (no dead version, no HOT chain, no row deleted by the
- * run), and no block holds a redirect or dead line pointer an index entry
- * could point at.  Rows come in ctid order from the sequential scan; any
- * other order gives up.
+ * Whether the rows of an in-place rewrite, written at the ctids of the rows
+ * they replace, leave the indexes on columns no rule changes right as they
+ * are, so that they need not be rebuilt.  They do when the old heap held
+ * nothing but those rows: each block's row versions are exactly the rows
+ * the pass returned for it (no dead version, whose values the index would
+ * keep, no HOT chain, no row deleted by the run), and no block holds a
+ * redirect or dead line pointer an index entry could point at.  Rows come
+ * in ctid order from the sequential scan; any other order gives up.
  *
  * A new row longer than the one it replaces may not fit in the block any
  * more: it is then moved to a block after the others, its old line pointer
@@ -184,6 +186,30 @@ typedef struct TidLayout
 	BlockNumber next_unchecked; /* the first block not yet checked */
 } TidLayout;
 
+/*
+ * The pages of a heap whose rows keep their ctids, written block after
+ * block into new files as the rows come in ctid order: each row at the
+ * ctid of the row it replaces, with that row's visibility; a line pointer
+ * no row takes stays unused.  A row that no longer fits in its block, or
+ * comes after its block was written, goes to the moved spool, and is
+ * written after the last block (write_moved_rows).
+ */
+typedef struct CtidWriter
+{
+	Relation	rel;			/* the table: its TOAST table takes long values */
+	RelFileNode node;			/* the new files */
+	bool		needs_wal;
+	MemoryContext cxt;			/* where the moved spool lives */
+	PGAlignedBlock block;		/* the page of block blkno, being filled */
+	BlockNumber blkno;			/* the blocks before it are written */
+	bool		page_used;
+	Size		free;			/* room left in the page */
+	BufFile    *moved;			/* KeptRow, or NULL while none moved */
+} CtidWriter;
+
+static void ctid_writer_add(CtidWriter *w, ItemPointer old_tid, uint16 block_lines,
+							HeapTupleHeader old_header, HeapTuple tuple);
+
 /* ---- The receiver writing the new heap ---- */
 
 typedef struct RewriteReceiver
@@ -191,6 +217,7 @@ typedef struct RewriteReceiver
 	DestReceiver pub;
 	Relation	old_rel;
 	RewriteState rwstate;		/* into the transient heap, or NULL: */
+	CtidWriter *writer;			/* in place, straight into new files, or */
 	BufFile    *spool;			/* in place: KeptRow, in ctid order */
 	TidLayout	layout;			/* in place: can the rows keep their ctids */
 	EState	   *estate;
@@ -453,6 +480,7 @@ rewrite_receive(TupleTableSlot *result, DestReceiver *self)
 	OffsetNumber offnum;
 	ItemId		itemid;
 	ItemPointer tid;
+	uint16		block_lines;
 	bool		isnull;
 
 	CHECK_FOR_INTERRUPTS();
@@ -537,6 +565,7 @@ rewrite_receive(TupleTableSlot *result, DestReceiver *self)
 	old_tuple.t_len = ItemIdGetLength(itemid);
 	old_tuple.t_tableOid = RelationGetRelid(r->old_rel);
 	old_tuple.t_self = *tid;
+	block_lines = PageGetMaxOffsetNumber(page);
 	LockBuffer(r->old_buffer, BUFFER_LOCK_UNLOCK);
 
 	if (r->rwstate != NULL)
@@ -547,9 +576,10 @@ rewrite_receive(TupleTableSlot *result, DestReceiver *self)
 	else
 	{
 		/*
-		 * In place: spool the row until the table has its new files.  Its
-		 * out-of-line values are read back now, while the old TOAST table
-		 * still holds them; the old row is needed for its header only.
+		 * In place: write the row into the new files, or spool it until
+		 * the table has them.  Its out-of-line values are read back now,
+		 * while the TOAST table holding them is still there; the old row
+		 * is needed for its header only.
 		 */
 		Size		stored_len;
 
@@ -559,7 +589,10 @@ rewrite_receive(TupleTableSlot *result, DestReceiver *self)
 			new_tuple = toast_flatten_tuple(new_tuple, tupdesc);
 		layout_add(&r->layout, r->old_rel, r->old_buffer, tid, old_tuple.t_data,
 				   stored_len, new_tuple->t_len);
-		spool_write(r->spool, tid, r->layout.old_lines, old_tuple.t_data, new_tuple);
+		if (r->writer != NULL)
+			ctid_writer_add(r->writer, tid, block_lines, old_tuple.t_data, new_tuple);
+		else
+			spool_write(r->spool, tid, block_lines, old_tuple.t_data, new_tuple);
 	}
 
 	r->rows++;
@@ -639,6 +672,24 @@ sandbox_rewrite_select_sql(Oid relid, List *values, const char *keep_rows)
 }
 
 /*
+ * toast_blocks
+ *		The blocks of a table's TOAST table: 0 if it has none.
+ */
+static BlockNumber
+toast_blocks(Relation rel)
+{
+	Relation	toast;
+	BlockNumber blocks;
+
+	if (!OidIsValid(rel->rd_rel->reltoastrelid))
+		return 0;
+	toast = table_open(rel->rd_rel->reltoastrelid, AccessExclusiveLock);
+	blocks = RelationGetNumberOfBlocks(toast);
+	table_close(toast, NoLock);
+	return blocks;
+}
+
+/*
  * is_small
  *		At most REWRITE_IN_PLACE_MAX_BLOCKS blocks of heap and TOAST.
  */
@@ -647,14 +698,8 @@ is_small(Relation rel)
 {
 	BlockNumber blocks = RelationGetNumberOfBlocks(rel);
 
-	if (OidIsValid(rel->rd_rel->reltoastrelid) && blocks <= REWRITE_IN_PLACE_MAX_BLOCKS)
-	{
-		Relation	toast = table_open(rel->rd_rel->reltoastrelid, AccessExclusiveLock);
-
-		blocks += RelationGetNumberOfBlocks(toast);
-		table_close(toast, NoLock);
-	}
-	return blocks <= REWRITE_IN_PLACE_MAX_BLOCKS;
+	return blocks <= REWRITE_IN_PLACE_MAX_BLOCKS &&
+		blocks + toast_blocks(rel) <= REWRITE_IN_PLACE_MAX_BLOCKS;
 }
 
 /*
@@ -741,6 +786,76 @@ set_class_limits(Oid relid, TransactionId frozenxid, MultiXactId minmxid,
 }
 
 /*
+ * create_heap_files
+ *		New, empty files for the heap of rel, a permanent table, which keeps
+ *		its old ones until install_heap_files(): a pass can read the old
+ *		files while it writes the new ones.  Together, the two do what
+ *		RelationSetNewRelfilenode() does.  The new files are unlinked on a
+ *		rollback.
+ */
+static RelFileNode
+create_heap_files(Relation rel)
+{
+	RelFileNode node = rel->rd_node;
+
+	node.relNode = GetNewRelFileNode(rel->rd_rel->reltablespace, NULL, RELPERSISTENCE_PERMANENT);
+	smgrclose(RelationCreateStorage(node, RELPERSISTENCE_PERMANENT, true));
+	return node;
+}
+
+/*
+ * install_heap_files
+ *		Give rel the files node, made by create_heap_files(); its old ones
+ *		are unlinked at commit.  The new files have no visibility map.
+ */
+static void
+install_heap_files(Relation rel, RelFileNode node)
+{
+	Relation	classrel = table_open(RelationRelationId, RowExclusiveLock);
+	HeapTuple	tuple = SearchSysCacheCopy1(RELOID, ObjectIdGetDatum(RelationGetRelid(rel)));
+	Form_pg_class form;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", RelationGetRelid(rel));
+	form = (Form_pg_class) GETSTRUCT(tuple);
+	RelationDropStorage(rel);
+	form->relfilenode = node.relNode;
+	form->relallvisible = 0;
+	CatalogTupleUpdate(classrel, &tuple->t_self, tuple);
+	heap_freetuple(tuple);
+	table_close(classrel, RowExclusiveLock);
+
+	/* the relation cache follows, and knows the files are new in this transaction */
+	CommandCounterIncrement();
+	RelationAssumeNewRelfilenode(rel);
+}
+
+/*
+ * rebuild_indexes
+ *		Rebuild the indexes of rel that are not in keep (every one if keep
+ *		is NIL) from its new rows, checking unique and exclusion
+ *		constraints.  The kept ones point at the same rows, which hold the
+ *		same values in their columns.
+ */
+static void
+rebuild_indexes(Relation rel, List *keep)
+{
+	ReindexParams params = {0};
+	ListCell   *lc;
+
+	if (keep == NIL)
+	{
+		(void) reindex_relation(RelationGetRelid(rel),
+								REINDEX_REL_SUPPRESS_INDEX_USE | REINDEX_REL_CHECK_CONSTRAINTS,
+								&params);
+		return;
+	}
+	foreach(lc, RelationGetIndexList(rel))
+		if (!list_member_oid(keep, lfirst_oid(lc)))
+			reindex_index(lfirst_oid(lc), false, rel->rd_rel->relpersistence, &params);
+}
+
+/*
  * carry_visibility
  *		Give a new row the visibility of the row it replaces (header
  *		old_header), and the ctid tid, where it is written.
@@ -758,17 +873,17 @@ carry_visibility(HeapTupleHeader new_header, HeapTupleHeader old_header, ItemPoi
 
 /*
  * write_new_page
- *		Append a block to the (new, empty at first) files of a relation,
- *		as CLUSTER's machinery does: WAL-logged whole if the relation needs
- *		WAL, not through shared buffers.
+ *		Append block blkno to the (new, empty at first) files node, as
+ *		CLUSTER's machinery does: WAL-logged whole if they need WAL, not
+ *		through shared buffers.
  */
 static void
-write_new_page(Relation rel, Page page, BlockNumber blkno)
+write_new_page(RelFileNode *node, bool needs_wal, Page page, BlockNumber blkno)
 {
-	if (RelationNeedsWAL(rel))
-		log_newpage(&rel->rd_node, MAIN_FORKNUM, blkno, page, true);
+	if (needs_wal)
+		log_newpage(node, MAIN_FORKNUM, blkno, page, true);
 	PageSetChecksumInplace(page, blkno);
-	smgrextend(RelationGetSmgr(rel), MAIN_FORKNUM, blkno, (char *) page, true);
+	smgrextend(smgropen(*node, InvalidBackendId), MAIN_FORKNUM, blkno, (char *) page, true);
 }
 
 /*
@@ -884,7 +999,7 @@ write_moved_rows(Relation rel, BufFile *moved, BlockNumber blkno, List *keep,
 		CHECK_FOR_INTERRUPTS();
 		if (page_used && PageGetFreeSpace(page) < MAXALIGN(tuple->t_len))
 		{
-			write_new_page(rel, page, blkno++);
+			write_new_page(&rel->rd_node, RelationNeedsWAL(rel), page, blkno++);
 			PageInit(page, BLCKSZ, 0);
 		}
 		offnum = PageAddItem(page, (Item) tuple->t_data, tuple->t_len,
@@ -900,7 +1015,7 @@ write_moved_rows(Relation rel, BufFile *moved, BlockNumber blkno, List *keep,
 		MemoryContextReset(rowcxt);
 	}
 	if (page_used)
-		write_new_page(rel, page, blkno++);
+		write_new_page(&rel->rd_node, RelationNeedsWAL(rel), page, blkno++);
 	MemoryContextSwitchTo(oldcxt);
 
 	foreach(lc, indexes)
@@ -911,91 +1026,151 @@ write_moved_rows(Relation rel, BufFile *moved, BlockNumber blkno, List *keep,
 }
 
 /*
- * write_keeping_ctids
- *		Write the spooled rows into the new files of the table, each at the
- *		ctid of the row it replaces (see TidLayout), with that row's
- *		visibility; values too long for a block go to the TOAST table.  A
- *		block without a row is written empty; a line pointer without a row
- *		is left unused.  A row that no longer fits in its block is moved
- *		after the last block (write_moved_rows), its line pointer left
- *		dead.  Returns the number of blocks written.
+ * ctid_writer_start
+ *		Start writing the pages of rel into the new, empty files node.
  */
-static BlockNumber
-write_keeping_ctids(Relation rel, BufFile *spool, List *keep, MemoryContext rowcxt)
+static void
+ctid_writer_start(CtidWriter *w, Relation rel, RelFileNode node, bool needs_wal)
 {
-	PGAlignedBlock block;
-	Page		page = (Page) block.data;
-	BlockNumber blkno = 0;
-	bool		page_used = false;
-	Size		free = 0;
-	BufFile    *moved = NULL;
-	KeptRow		row;
-	MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
+	memset(w, 0, sizeof(CtidWriter));
+	w->rel = rel;
+	w->node = node;
+	w->needs_wal = needs_wal;
+	w->cxt = CurrentMemoryContext;
+	PageInit((Page) w->block.data, BLCKSZ, 0);
+}
 
-	PageInit(page, BLCKSZ, 0);
-	while (spool_read(spool, &row))
+/*
+ * ctid_writer_add
+ *		Write the new row tuple in place of the row at old_tid, whose
+ *		header is old_header and whose block had block_lines line pointers.
+ *		Blocks without a row are written empty.  Values too long for a
+ *		block go to the TOAST table.
+ */
+static void
+ctid_writer_add(CtidWriter *w, ItemPointer old_tid, uint16 block_lines,
+				HeapTupleHeader old_header, HeapTuple tuple)
+{
+	Page		page = (Page) w->block.data;
+	BlockNumber target = ItemPointerGetBlockNumber(old_tid);
+	OffsetNumber offnum = ItemPointerGetOffsetNumber(old_tid);
+
+	if (tuple->t_len > TOAST_TUPLE_THRESHOLD)
+		tuple = heap_toast_insert_or_update(w->rel, tuple, NULL,
+											HEAP_INSERT_SKIP_FSM | HEAP_INSERT_NO_LOGICAL);
+	carry_visibility(tuple->t_data, old_header, old_tid);
+
+	/*
+	 * A row out of ctid order (which TidLayout refuses) finds its block
+	 * written, or its line pointer taken: it moves.
+	 */
+	if (target > w->blkno || !w->page_used ||
+		(target == w->blkno && offnum > PageGetMaxOffsetNumber(page)))
 	{
-		BlockNumber target = ItemPointerGetBlockNumber(&row.old_tid);
-		OffsetNumber offnum = ItemPointerGetOffsetNumber(&row.old_tid);
-		HeapTuple	tuple = row.new_tuple;
+		ItemId		dead;
 
-		CHECK_FOR_INTERRUPTS();
-		if (target != blkno || !page_used)
+		if (target != w->blkno || !w->page_used)
 		{
-			while (blkno < target)
+			while (w->blkno < target)
 			{
-				write_new_page(rel, page, blkno++);
+				write_new_page(&w->node, w->needs_wal, page, w->blkno++);
 				PageInit(page, BLCKSZ, 0);
 			}
 			/* room for every line pointer the old block had */
-			free = BLCKSZ - SizeOfPageHeaderData - row.block_lines * sizeof(ItemIdData);
-			page_used = true;
+			w->free = BLCKSZ - SizeOfPageHeaderData - block_lines * sizeof(ItemIdData);
+			w->page_used = true;
 		}
-		if (tuple->t_len > TOAST_TUPLE_THRESHOLD)
-			tuple = heap_toast_insert_or_update(rel, tuple, NULL,
-												HEAP_INSERT_SKIP_FSM | HEAP_INSERT_NO_LOGICAL);
-		carry_visibility(tuple->t_data, &row.old_header, &row.old_tid);
 
 		/* line pointers the old block did not use stay unused */
 		while (PageGetMaxOffsetNumber(page) + 1 < offnum)
 			(void) add_line_pointer(page);
-		if (MAXALIGN(tuple->t_len) <= free)
+		if (MAXALIGN(tuple->t_len) <= w->free)
 		{
 			if (PageAddItem(page, (Item) tuple->t_data, tuple->t_len, offnum, false, true) != offnum)
 				elog(ERROR, "could not write row (%u,%u) of relation \"%s\" at its place",
-					 target, offnum, RelationGetRelationName(rel));
-			free -= MAXALIGN(tuple->t_len);
+					 target, offnum, RelationGetRelationName(w->rel));
+			w->free -= MAXALIGN(tuple->t_len);
+			return;
 		}
-		else
-		{
-			ItemId		dead = add_line_pointer(page);
 
-			ItemIdSetDead(dead);	/* a macro: its argument is evaluated thrice */
-			if (moved == NULL)
-			{
-				MemoryContextSwitchTo(oldcxt);
-				moved = BufFileCreateTemp(false);
-				MemoryContextSwitchTo(rowcxt);
-			}
-			spool_write(moved, &row.old_tid, row.block_lines, &row.old_header, tuple);
-		}
-		MemoryContextReset(rowcxt);
+		/* it no longer fits in its block: it moves, leaving a dead line pointer */
+		dead = add_line_pointer(page);
+		ItemIdSetDead(dead);	/* a macro: its argument is evaluated thrice */
 	}
-	if (page_used)
-		write_new_page(rel, page, blkno++);
 
-	if (moved != NULL)
+	if (w->moved == NULL)
 	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(w->cxt);
+
+		w->moved = BufFileCreateTemp(false);
 		MemoryContextSwitchTo(oldcxt);
-		blkno = write_moved_rows(rel, moved, blkno, keep, rowcxt);
-		BufFileClose(moved);
+	}
+	spool_write(w->moved, old_tid, block_lines, old_header, tuple);
+}
+
+/*
+ * ctid_writer_end
+ *		Write the last page.  Returns the number of blocks written.
+ */
+static BlockNumber
+ctid_writer_end(CtidWriter *w)
+{
+	if (w->page_used)
+		write_new_page(&w->node, w->needs_wal, (Page) w->block.data, w->blkno++);
+	return w->blkno;
+}
+
+/*
+ * finish_kept_layout
+ *		After a CtidWriter wrote the pages of rel, which has the files it
+ *		wrote them into: write the rows that moved after them, giving the
+ *		indexes of keep an entry for each, and make the files durable.
+ *		Returns the number of blocks of the table.
+ */
+static BlockNumber
+finish_kept_layout(Relation rel, CtidWriter *w, List *keep, MemoryContext rowcxt)
+{
+	BlockNumber blocks = ctid_writer_end(w);
+
+	if (w->moved != NULL)
+	{
+		blocks = write_moved_rows(rel, w->moved, blocks, keep, rowcxt);
+		BufFileClose(w->moved);
+		w->moved = NULL;
 	}
 
 	/* as end_heap_rewrite(): a checkpoint meanwhile did not sync these */
-	if (RelationNeedsWAL(rel))
-		smgrimmedsync(RelationGetSmgr(rel), MAIN_FORKNUM);
+	if (w->needs_wal)
+		smgrimmedsync(smgropen(w->node, InvalidBackendId), MAIN_FORKNUM);
+	return blocks;
+}
+
+/*
+ * write_keeping_ctids
+ *		Write the spooled rows into the new files of the table, each at the
+ *		ctid of the row it replaces (see CtidWriter).  Returns the number
+ *		of blocks written.
+ */
+static BlockNumber
+write_keeping_ctids(Relation rel, BufFile *spool, List *keep, MemoryContext rowcxt)
+{
+	CtidWriter *w = palloc(sizeof(CtidWriter));
+	KeptRow		row;
+	MemoryContext oldcxt;
+	BlockNumber blocks;
+
+	ctid_writer_start(w, rel, rel->rd_node, RelationNeedsWAL(rel));
+	oldcxt = MemoryContextSwitchTo(rowcxt);
+	while (spool_read(spool, &row))
+	{
+		CHECK_FOR_INTERRUPTS();
+		ctid_writer_add(w, &row.old_tid, row.block_lines, &row.old_header, row.new_tuple);
+		MemoryContextReset(rowcxt);
+	}
 	MemoryContextSwitchTo(oldcxt);
-	return blkno;
+	blocks = finish_kept_layout(rel, w, keep, rowcxt);
+	pfree(w);
+	return blocks;
 }
 
 /*
@@ -1053,19 +1228,10 @@ rewrite_in_place(Relation rel, BufFile *spool, int64 rows, bool keep_ctids, List
 	if (keep_ctids)
 	{
 		BlockNumber pages = write_keeping_ctids(rel, spool, keep, rowcxt);
-		ListCell   *lc;
 
 		/* the rows are as frozen as they were */
 		set_class_limits(relid, relfrozenxid, relminmxid, pages, (double) rows);
-
-		/*
-		 * The other indexes, from the new rows, checking unique and
-		 * exclusion constraints; the kept ones point at the same rows,
-		 * which hold the same values in their columns.
-		 */
-		foreach(lc, RelationGetIndexList(rel))
-			if (!list_member_oid(keep, lfirst_oid(lc)))
-				reindex_index(lfirst_oid(lc), false, rel->rd_rel->relpersistence, &params);
+		rebuild_indexes(rel, keep);
 	}
 	else
 	{
@@ -1095,11 +1261,37 @@ rewrite_in_place(Relation rel, BufFile *spool, int64 rows, bool keep_ctids, List
 		/* as finish_heap_swap(): the rows are frozen up to these limits */
 		set_class_limits(relid, freeze_xid, cutoff_multi,
 						 RelationGetNumberOfBlocks(rel), (double) rows);
-
-		/* the indexes, from the new rows, checking unique and exclusion constraints */
-		(void) reindex_relation(relid, REINDEX_REL_SUPPRESS_INDEX_USE | REINDEX_REL_CHECK_CONSTRAINTS,
-								&params);
+		rebuild_indexes(rel, NIL);
 	}
+	MemoryContextDelete(rowcxt);
+}
+
+/*
+ * rewrite_written
+ *		After a pass whose rows w wrote into new files of rel (see
+ *		CtidWriter), rows rows: give the table its new files, write the rows
+ *		that moved after the others, and rebuild the indexes that are not
+ *		kept.  With keep_ctids (see TidLayout), the indexes of keep stay as
+ *		they are, with an entry more for each row that moved; otherwise
+ *		every index is rebuilt.
+ */
+static void
+rewrite_written(Relation rel, CtidWriter *w, int64 rows, bool keep_ctids, List *keep)
+{
+	TransactionId relfrozenxid = rel->rd_rel->relfrozenxid;
+	MultiXactId relminmxid = rel->rd_rel->relminmxid;
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "penelope_sandbox rewrite row",
+												 ALLOCSET_DEFAULT_SIZES);
+	BlockNumber pages;
+
+	if (!keep_ctids)
+		keep = NIL;
+	install_heap_files(rel, w->node);
+	pages = finish_kept_layout(rel, w, keep, rowcxt);
+
+	/* the rows are as frozen as they were */
+	set_class_limits(RelationGetRelid(rel), relfrozenxid, relminmxid, pages, (double) rows);
+	rebuild_indexes(rel, keep);
 	MemoryContextDelete(rowcxt);
 }
 
@@ -1210,7 +1402,18 @@ sandbox_rewrite_relation(RewriteTarget *target, Oid owner, const char *select_sq
 	r->old_rel = old_rel;
 	if (in_place)
 	{
-		r->spool = BufFileCreateTemp(false);
+		/*
+		 * Straight into new files of the table, unless its TOAST table
+		 * holds values (read back in the pass, they are written after it
+		 * has new files too) or it is not permanent.
+		 */
+		if (relpersistence == RELPERSISTENCE_PERMANENT && toast_blocks(old_rel) == 0)
+		{
+			r->writer = palloc(sizeof(CtidWriter));
+			ctid_writer_start(r->writer, old_rel, create_heap_files(old_rel), XLogIsNeeded());
+		}
+		else
+			r->spool = BufFileCreateTemp(false);
 		r->layout.possible = (keep != NIL);
 		r->layout.block = InvalidBlockNumber;
 	}
@@ -1267,9 +1470,17 @@ sandbox_rewrite_relation(RewriteTarget *target, Oid owner, const char *select_sq
 	{
 		bool		keep_ctids = layout_finish(&r->layout, old_rel, rows);
 
-		rewrite_in_place(old_rel, r->spool, rows, keep_ctids, keep,
-						 oldest_xmin, freeze_xid, cutoff_multi);
-		BufFileClose(r->spool);
+		if (r->writer != NULL)
+		{
+			rewrite_written(old_rel, r->writer, rows, keep_ctids, keep);
+			pfree(r->writer);
+		}
+		else
+		{
+			rewrite_in_place(old_rel, r->spool, rows, keep_ctids, keep,
+							 oldest_xmin, freeze_xid, cutoff_multi);
+			BufFileClose(r->spool);
+		}
 		table_close(old_rel, NoLock);
 	}
 	else

@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # test/rewrite_keep_ctids.sh: an in-place rewrite that keeps the rows'
 # ctids, and with them the indexes on columns no rule changes (issue 9,
-# speed; src/rewrite.c, TidLayout and write_keeping_ctids).
+# speed; src/rewrite.c, TidLayout and CtidWriter).
 #
-# A table whose old heap holds nothing but its rows (no dead version, no
-# HOT chain) has each new row written at the ctid of the row it replaces;
-# a row that no longer fits in its block moves after the last one, its old
-# line pointer left dead, and the kept indexes get an entry for it.  Only
-# the indexes holding a changed column are rebuilt.  Checked here:
+# Each new row is written at the ctid of the row it replaces; a row that no
+# longer fits in its block moves after the last one, its old line pointer
+# left dead.  If the old heap held nothing but its rows (no dead version,
+# no HOT chain), the kept indexes get an entry for each row that moved and
+# only the indexes holding a changed column are rebuilt.  kc has values
+# stored out of line, so its rows go through a spool; the other tables'
+# rows are written into the new files during the pass.  Checked here:
 #  - which indexes kept their files, which were rebuilt; rows kept their
 #    ctids and some moved;
 #  - amcheck: every row in every index (heapallindexed), the heap sound;
 #    an index scan of each kept index returns what a sequential scan does;
 #  - no block of the heap, its TOAST table or any index holds an original;
-#  - a rollback leaves the table as it was; a crash after the commit
-#    replays it; VACUUM afterwards clears the dead line pointers;
-#  - a table with dead row versions, or whose rewrite deletes rows,
-#    rebuilds every index instead.
+#  - a rollback leaves the table as it was, and no file behind; a crash
+#    after the commit replays it; VACUUM afterwards clears the dead line
+#    pointers;
+#  - a table with dead row versions or HOT chains, whose rewrite deletes
+#    rows, or whose rows the pass returns out of ctid order (a caller's
+#    planner settings), rebuilds every index instead.
 # Run by tools/test.sh after the main cluster stopped: starts its own.
 source "$(dirname "$0")/../tools/testlib.sh"
 
@@ -51,15 +55,28 @@ UPDATE public.kd SET email = 'origsecret-updated' || id || '@example.com' WHERE 
 -- the same, and the run deletes some rows
 CREATE TABLE public.ke (id int PRIMARY KEY, email text);
 INSERT INTO public.ke SELECT g, 'origsecret' || g || '@example.com' FROM generate_series(1, 20000) g;
-VACUUM (FREEZE) public.kc, public.ke, public.kf;
-INSERT INTO sandbox.environment (name) VALUES ('kc');
+-- HOT chains: updates of a column no index holds, with room in each block
+CREATE TABLE public.kt (id int PRIMARY KEY, email text, visits int) WITH (fillfactor = 70);
+INSERT INTO public.kt SELECT g, 'origsecret' || g || '@example.com', 0 FROM generate_series(1, 5000) g;
+-- ids in no order of the rows, and an index on the pass's filter (see
+-- below) and the id: a scan of that index returns the rows out of ctid order
+CREATE TABLE public.ko (id int PRIMARY KEY, email text);
+INSERT INTO public.ko SELECT g, 'origsecret' || g || '@example.com' FROM generate_series(1, 5000) g
+	ORDER BY (g * 7919) % 5003;
+CREATE INDEX ko_deleted ON public.ko ((COALESCE(id > 4900, false)), id);
+VACUUM (FREEZE) public.kc, public.ke, public.kf, public.kt, public.ko;
+UPDATE public.kt SET visits = visits + 1 WHERE id % 3 = 0;
+INSERT INTO sandbox.environment (name) VALUES ('kc'), ('ko');
 INSERT INTO sandbox.rule (environment, table_name, column_name, action, expression, filter) VALUES
 	-- 3 bytes longer than the originals: some rows no longer fit in their block
 	('kc', 'kc', 'email', 'set', $$'maskedval' || repeat('y', id % 7) || id || '@example.invalid'$$, NULL),
 	('kc', 'kf', 'email', 'set', $$'m' || id || '@x.invalid'$$, NULL),
 	('kc', 'kd', 'email', 'mask', 'sandbox.mask_email(email)', NULL),
 	('kc', 'ke', 'email', 'mask', 'sandbox.mask_email(email)', NULL),
-	('kc', 'ke', NULL, 'delete', NULL, 'id % 50 = 0');
+	('kc', 'ke', NULL, 'delete', NULL, 'id % 50 = 0'),
+	('kc', 'kt', 'email', 'mask', 'sandbox.mask_email(email)', NULL),
+	('ko', 'ko', 'email', 'set', $$'maskedval' || id || '@example.invalid'$$, NULL),
+	('ko', 'ko', NULL, 'delete', NULL, 'id > 4900');
 CREATE FUNCTION public.pages_with(rel regclass, marker text) RETURNS bigint LANGUAGE sql AS $$
 	SELECT count(*) FROM generate_series(0, (pg_relation_size(rel) / current_setting('block_size')::int - 1)::int) AS b
 	WHERE position(convert_to(marker, 'UTF8') IN get_raw_page(rel::text, b)) > 0
@@ -94,6 +111,12 @@ CREATE TABLE public.before_run AS
 	SELECT c.oid::regclass AS rel, c.relfilenode FROM pg_class c
 	WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i');
 CREATE TABLE public.ctid_before AS SELECT id, ctid AS old_ctid FROM public.kc;
+CREATE TABLE public.kt_ctid_before AS SELECT id, ctid AS old_ctid FROM public.kt;
+-- files of the database that no relation has (left by a rollback, say)
+CREATE FUNCTION public.orphan_files() RETURNS bigint LANGUAGE sql AS $$
+	SELECT count(*) FROM pg_ls_dir('base/' || (SELECT oid FROM pg_database WHERE datname = current_database())) f
+	WHERE f ~ '^[0-9]+$' AND f::oid NOT IN (SELECT pg_relation_filenode(oid) FROM pg_class WHERE pg_relation_filenode(oid) IS NOT NULL)
+$$;
 SQL
 
 blocks=$(q kc -c "SELECT pg_relation_size('public.kc') / 8192")
@@ -106,6 +129,8 @@ is "$(q kc -c "SELECT count(*) FROM public.kc WHERE email LIKE 'origsecret%'")|$
 	"20000|6 indexes checked, 0 heap problems" "a run rolled back leaves kc's rows and indexes as they were"
 is "$(q kc -c "SELECT count(*) FROM public.kc k JOIN public.ctid_before b USING (id) WHERE k.ctid = b.old_ctid")" "20000" \
 	"... at their ctids"
+is "$(q kc -c "CHECKPOINT" -c "SELECT public.orphan_files()")" "0" \
+	"... and leaves no file behind: the new files it wrote while reading the old ones are gone"
 
 out=$(q kc -c "SELECT sandbox_sanitize('kc')" 2>&1)
 is "$?" "0" "the run succeeds"
@@ -115,6 +140,9 @@ is "$(q kc -c "SELECT string_agg(b.rel::text || ':' || CASE WHEN c.relfilenode =
 	FROM public.before_run b JOIN pg_class c ON c.oid = b.rel WHERE b.rel::text ~ '^k[def]'")" \
 	"kd:new kd_email:new kd_pkey:new ke:new ke_pkey:new kf:new kf_email:new kf_pkey:kept" \
 	"kf (every row where it was) kept its primary key's files; kd (dead row versions) and ke (rows deleted by the run) had every index rebuilt"
+is "$(q kc -c "SELECT string_agg(b.rel::text || ':' || CASE WHEN c.relfilenode = b.relfilenode THEN 'kept' ELSE 'new' END, ' ' ORDER BY b.rel::text)
+	FROM public.before_run b JOIN pg_class c ON c.oid = b.rel WHERE b.rel::text ~ '^kt'")|$(q kc -c "SELECT count(*) FROM public.kt k JOIN public.kt_ctid_before b USING (id) WHERE k.ctid = b.old_ctid")" \
+	"kt:new kt_pkey:new|5000" "kt (HOT chains) had every index rebuilt, each row written where its live version was"
 moved=$(q kc -c "SELECT count(*) FROM public.kc k JOIN public.ctid_before b USING (id) WHERE k.ctid <> b.old_ctid")
 kept=$(q kc -c "SELECT count(*) FROM public.kc k JOIN public.ctid_before b USING (id) WHERE k.ctid = b.old_ctid")
 is "$([ "$moved" -gt 0 ] && [ "$kept" -gt $((moved * 9)) ] && echo yes)" "yes" \
@@ -128,7 +156,18 @@ is "$(q kc -c "SELECT string_agg(i::text || ':' || public.index_entries(i), ' ' 
 	"kc's indexes on email were rebuilt; those on id and name (a partial and an expression index too) were kept, with an entry more for each row that moved"
 
 # ---- what the pages and indexes hold ----
-for t in kc kd ke kf; do
+# ---- rows out of ctid order: the pass scans an index of the owner's ----
+q kc -c "CREATE TABLE public.ko_before AS SELECT c.oid::regclass AS rel, c.relfilenode FROM pg_class c WHERE c.relname ~ '^ko'"
+plan=$(q kc -c "SET enable_seqscan = off" -c "SET enable_bitmapscan = off" -c "SELECT * FROM sandbox_plan('ko')")
+is "$(q kc -c "SET enable_seqscan = off" -c "SET enable_bitmapscan = off" -c "EXPLAIN (COSTS OFF) ${plan%%;*}" | head -1)" \
+	"Index Scan using ko_deleted on ko" "with a caller's planner settings, the pass over ko scans the index on its filter"
+is "$(q kc -c "SET enable_seqscan = off" -c "SET enable_bitmapscan = off" -c "SELECT sandbox_sanitize('ko') IS NOT NULL")" "t" \
+	"a run under these settings succeeds"
+is "$(q kc -c "SELECT string_agg(b.rel::text || ':' || CASE WHEN c.relfilenode = b.relfilenode THEN 'kept' ELSE 'new' END, ' ' ORDER BY b.rel::text)
+	FROM public.ko_before b JOIN pg_class c ON c.oid = b.rel")|$(q kc -c "SELECT count(*) FROM public.ko WHERE email = 'maskedval' || id || '@example.invalid'")" \
+	"ko:new ko_deleted:new ko_pkey:new|4900" "ko, its rows out of ctid order, had every index rebuilt, and holds every row it keeps, masked"
+
+for t in kc kd ke kf kt ko; do
 	is "$(q kc -c "SELECT coalesce(string_agg(r::text, ' '), 'none') FROM public.storage_of('public.$t') r
 		WHERE public.pages_with(r, 'origsecret') > 0")" "none" \
 		"no block of $t's heap, TOAST table or indexes holds an original"
@@ -154,6 +193,11 @@ is "$(q kc -c "SELECT count(*) FROM sandbox_verify('kc') WHERE NOT ok")" "0" "sa
 cluster_restart -m immediate
 is "$(q kc -c "SELECT count(*) FROM public.kc WHERE email LIKE 'maskedval%'")|$(q kc -c "SELECT public.sound('public.kc')")" \
 	"20000|6 indexes checked, 0 heap problems" "after a crash and recovery, kc holds its masked rows, sound, in every index"
+for t in kd kf kt ko; do
+	is "$(q kc -c "SELECT public.sound('public.$t')")" \
+		"$(q kc -c "SELECT count(*) FROM public.storage_of('public.$t') r JOIN pg_class c ON c.oid = r WHERE c.relkind = 'i'") indexes checked, 0 heap problems" \
+		"after a crash and recovery, $t is sound in every index"
+done
 
 # ---- a hostile owner's index expression, run for the rows that move ----
 createuser regress_app
