@@ -134,8 +134,7 @@ int			sandbox_lock_wait_timeout = 60000;
  * saves is a fixed cost, a few milliseconds a table; in a table of 1 MB,
  * reading, checking and writing the rows cost more than that, so a larger
  * one gains little, unless it has an index the rewrite can keep (see the
- * head of this file).  The rows are spooled to a temporary file of about
- * the table's size (out-of-line values read back still compressed).
+ * head of this file).
  */
 #define REWRITE_IN_PLACE_MAX_BLOCKS 128
 
@@ -168,7 +167,8 @@ typedef struct KeptRow
  * more: it is then moved to a block after the others, its old line pointer
  * is left dead, and the kept indexes get an entry for it.  If more than
  * 1 / REWRITE_MAX_MOVED_SHARE of the rows would move (estimated here, see
- * layout_add), rebuilding every index costs less.
+ * layout_add, or counted by the CtidWriter writing during the pass),
+ * rebuilding every index costs less.
  */
 #define REWRITE_MAX_MOVED_SHARE 10
 
@@ -205,6 +205,7 @@ typedef struct CtidWriter
 	bool		page_used;
 	Size		free;			/* room left in the page */
 	BufFile    *moved;			/* KeptRow, or NULL while none moved */
+	int64		moved_rows;
 } CtidWriter;
 
 static void ctid_writer_add(CtidWriter *w, ItemPointer old_tid, uint16 block_lines,
@@ -1106,6 +1107,7 @@ ctid_writer_add(CtidWriter *w, ItemPointer old_tid, uint16 block_lines,
 		MemoryContextSwitchTo(oldcxt);
 	}
 	spool_write(w->moved, old_tid, block_lines, old_header, tuple);
+	w->moved_rows++;
 }
 
 /*
@@ -1468,8 +1470,12 @@ sandbox_rewrite_relation(RewriteTarget *target, Oid owner, const char *select_sq
 
 	if (in_place)
 	{
-		bool		keep_ctids = layout_finish(&r->layout, old_rel, rows);
+		bool		keep_ctids;
 
+		/* the writer knows how many rows moved, TOASTed ones included */
+		if (r->writer != NULL)
+			r->layout.moved = r->writer->moved_rows;
+		keep_ctids = layout_finish(&r->layout, old_rel, rows);
 		if (r->writer != NULL)
 		{
 			rewrite_written(old_rel, r->writer, rows, keep_ctids, keep);
