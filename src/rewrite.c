@@ -1407,7 +1407,8 @@ sandbox_rewrite_relation(RewriteTarget *target, Oid owner, const char *select_sq
 		/*
 		 * Straight into new files of the table, unless its TOAST table
 		 * holds values (read back in the pass, they are written after it
-		 * has new files too) or it is not permanent.
+		 * has new files too) or it is not permanent.  Under wal_level
+		 * minimal the new files are synced at commit instead of logged.
 		 */
 		if (relpersistence == RELPERSISTENCE_PERMANENT && toast_blocks(old_rel) == 0)
 		{
