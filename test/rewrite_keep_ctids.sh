@@ -15,6 +15,7 @@
 #  - amcheck: every row in every index (heapallindexed), the heap sound;
 #    an index scan of each kept index returns what a sequential scan does;
 #  - no block of the heap, its TOAST table or any index holds an original;
+#    every row's ctid field names its own place;
 #  - a rollback leaves the table as it was, and no file behind; a crash
 #    after the commit replays it; VACUUM afterwards clears the dead line
 #    pointers;
@@ -179,6 +180,9 @@ for t in kc kd ke kf kt ko kl; do
 	is "$(q kc -c "SELECT coalesce(string_agg(r::text, ' '), 'none') FROM public.storage_of('public.$t') r
 		WHERE public.pages_with(r, 'origsecret') > 0")" "none" \
 		"no block of $t's heap, TOAST table or indexes holds an original"
+	is "$(q kc -c "SELECT count(*) FROM generate_series(0, (pg_relation_size('public.$t') / 8192 - 1)::int) b,
+		heap_page_items(get_raw_page('public.$t', b)) WHERE lp_flags = 1 AND t_ctid <> format('(%s,%s)', b, lp)::tid")" "0" \
+		"every row of $t names its own place in its ctid field"
 	is "$(q kc -c "SELECT public.sound('public.$t')")" \
 		"$(q kc -c "SELECT count(*) FROM public.storage_of('public.$t') r JOIN pg_class c ON c.oid = r WHERE c.relkind = 'i'") indexes checked, 0 heap problems" \
 		"amcheck finds every index of $t holding every row, and its heap sound"
