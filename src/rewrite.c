@@ -1273,12 +1273,12 @@ rewrite_in_place(Relation rel, BufFile *spool, int64 rows, bool keep_ctids, List
  *		After a pass whose rows w wrote into new files of rel (see
  *		CtidWriter), rows rows: give the table its new files, write the rows
  *		that moved after the others, and rebuild the indexes that are not
- *		kept.  With keep_ctids (see TidLayout), the indexes of keep stay as
- *		they are, with an entry more for each row that moved; otherwise
+ *		kept.  With keep_indexes (see TidLayout), the indexes of keep stay
+ *		as they are, with an entry more for each row that moved; otherwise
  *		every index is rebuilt.
  */
 static void
-rewrite_written(Relation rel, CtidWriter *w, int64 rows, bool keep_ctids, List *keep)
+rewrite_written(Relation rel, CtidWriter *w, int64 rows, bool keep_indexes, List *keep)
 {
 	TransactionId relfrozenxid = rel->rd_rel->relfrozenxid;
 	MultiXactId relminmxid = rel->rd_rel->relminmxid;
@@ -1286,7 +1286,7 @@ rewrite_written(Relation rel, CtidWriter *w, int64 rows, bool keep_ctids, List *
 												 ALLOCSET_DEFAULT_SIZES);
 	BlockNumber pages;
 
-	if (!keep_ctids)
+	if (!keep_indexes)
 		keep = NIL;
 	install_heap_files(rel, w->node);
 	pages = finish_kept_layout(rel, w, keep, rowcxt);
