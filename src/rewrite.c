@@ -1469,25 +1469,19 @@ sandbox_rewrite_relation(RewriteTarget *target, Oid owner, const char *select_sq
 	FreeExecutorState(r->estate);
 	MemoryContextDelete(r->rowcxt);
 
-	if (in_place)
+	if (r->writer != NULL)
 	{
-		bool		keep_ctids;
-
 		/* the writer knows how many rows moved, TOASTed ones included */
-		if (r->writer != NULL)
-			r->layout.moved = r->writer->moved_rows;
-		keep_ctids = layout_finish(&r->layout, old_rel, rows);
-		if (r->writer != NULL)
-		{
-			rewrite_written(old_rel, r->writer, rows, keep_ctids, keep);
-			pfree(r->writer);
-		}
-		else
-		{
-			rewrite_in_place(old_rel, r->spool, rows, keep_ctids, keep,
-							 oldest_xmin, freeze_xid, cutoff_multi);
-			BufFileClose(r->spool);
-		}
+		r->layout.moved = r->writer->moved_rows;
+		rewrite_written(old_rel, r->writer, rows, layout_finish(&r->layout, old_rel, rows), keep);
+		pfree(r->writer);
+		table_close(old_rel, NoLock);
+	}
+	else if (in_place)
+	{
+		rewrite_in_place(old_rel, r->spool, rows, layout_finish(&r->layout, old_rel, rows), keep,
+						 oldest_xmin, freeze_xid, cutoff_multi);
+		BufFileClose(r->spool);
 		table_close(old_rel, NoLock);
 	}
 	else
