@@ -224,6 +224,13 @@ static int64 count_guarded(TableRules *table, List *rules, const char *sql);
  */
 static int	owner_context_depth = 0;
 static int64 silenced_messages = 0;
+
+/*
+ * Whether this process writes nothing to the server log: a worker of a
+ * parallel pass (parallel.c), whose errors, which may hold a row's value,
+ * go to the leader alone.
+ */
+static bool server_log_silenced = false;
 emit_log_hook_type sandbox_prev_emit_log_hook = NULL;
 
 /*
@@ -244,6 +251,8 @@ emit_log_hook_type sandbox_prev_emit_log_hook = NULL;
 void
 sandbox_silence_owner_messages(ErrorData *edata)
 {
+	if (server_log_silenced)
+		edata->output_to_server = false;
 	if (owner_context_depth > 0 && edata->elevel < ERROR)
 	{
 		edata->output_to_client = false;
@@ -253,6 +262,37 @@ sandbox_silence_owner_messages(ErrorData *edata)
 	}
 	if (sandbox_prev_emit_log_hook)
 		sandbox_prev_emit_log_hook(edata);
+}
+
+/*
+ * sandbox_silence_server_log
+ *		From now on, this process writes no message to the server log.
+ */
+void
+sandbox_silence_server_log(void)
+{
+	server_log_silenced = true;
+}
+
+/*
+ * sandbox_silenced_messages
+ *		The messages silenced in this backend since the run started.
+ */
+int64
+sandbox_silenced_messages(void)
+{
+	return silenced_messages;
+}
+
+/*
+ * sandbox_count_silenced_messages
+ *		Count n messages silenced elsewhere (by the workers of a parallel
+ *		pass) as silenced here.
+ */
+void
+sandbox_count_silenced_messages(int64 n)
+{
+	silenced_messages += n;
 }
 
 /*

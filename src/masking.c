@@ -56,6 +56,7 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
@@ -402,6 +403,72 @@ sandbox_run_token(void)
 	SET_VARSIZE(token, VARHDRSZ + RUN_TOKEN_LEN);
 	memcpy(VARDATA(token), run_token, RUN_TOKEN_LEN);
 	return PointerGetDatum(token);
+}
+
+/*
+ * What a parallel pass (parallel.c) gives its workers: the run token and,
+ * when it is loaded, the key of this transaction.  Lives in the pass's
+ * dynamic shared memory, which only server code can map, and is wiped
+ * there when the pass ends.
+ */
+typedef struct MaskingShared
+{
+	bool		key_cached;
+	MaskKey		key;
+	uint8		run_token[RUN_TOKEN_LEN];
+} MaskingShared;
+
+/*
+ * sandbox_masking_shared_size
+ *		The size of what sandbox_masking_share() writes.
+ */
+Size
+sandbox_masking_shared_size(void)
+{
+	return sizeof(MaskingShared);
+}
+
+/*
+ * sandbox_masking_share
+ *		Write the run token of this transaction, which must be made, and
+ *		the key, if loaded, into shared, for the workers of a parallel
+ *		pass.
+ */
+void
+sandbox_masking_share(void *shared)
+{
+	MaskingShared *s = shared;
+
+	if (!run_token_made)
+		elog(ERROR, "no run token to share");
+	s->key_cached = key_cached;
+	if (key_cached)
+		memcpy(&s->key, &cached_key, sizeof(MaskKey));
+	memcpy(s->run_token, run_token, RUN_TOKEN_LEN);
+}
+
+/*
+ * sandbox_masking_adopt
+ *		In a worker of a parallel pass: take the run token and the key the
+ *		leader shared, so that the maskers called with the token work as
+ *		they do in the leader.  The worker's transaction callback wipes
+ *		them when it ends.
+ */
+void
+sandbox_masking_adopt(const void *shared)
+{
+	const MaskingShared *s = shared;
+
+	if (!IsParallelWorker())
+		elog(ERROR, "only a parallel worker adopts the masking key");
+	masking_forget_key();
+	if (s->key_cached)
+	{
+		memcpy(&cached_key, &s->key, sizeof(MaskKey));
+		key_cached = true;
+	}
+	memcpy(run_token, s->run_token, RUN_TOKEN_LEN);
+	run_token_made = true;
 }
 
 /*

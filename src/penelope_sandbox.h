@@ -269,6 +269,14 @@ extern void sandbox_lock_features(const char *environment, List *rules);
 extern void sandbox_masking_prepare_key(void);
 
 /*
+ * masking.c: the run token and the key, shared with the workers of a
+ * parallel pass (parallel.c) in dynamic shared memory.
+ */
+extern Size sandbox_masking_shared_size(void);
+extern void sandbox_masking_share(void *shared);
+extern void sandbox_masking_adopt(const void *shared);
+
+/*
  * worker.c
  *
  * sandbox_wake_launcher() makes the launcher look at the databases at
@@ -314,6 +322,9 @@ typedef struct SandboxOwnerContext
 extern void sandbox_owner_context_enter(Oid owner, SandboxOwnerContext *context);
 extern void sandbox_owner_context_leave(SandboxOwnerContext *context);
 extern void sandbox_owner_context_abort(SandboxOwnerContext *context);
+extern int64 sandbox_silenced_messages(void);
+extern void sandbox_silence_server_log(void);
+extern void sandbox_count_silenced_messages(int64 n);
 
 /*
  * engine.c: run a statement touching a user table (relid) as its owner,
@@ -524,6 +535,15 @@ struct _DestReceiver;
 extern int	sandbox_run_as_owner_into(Oid owner, const char *sql, int nargs,
 									  Oid *argtypes, Datum *values,
 									  struct _DestReceiver *dest);
+
+/*
+ * parallel.c: the pass of a rewrite computed by parallel workers, when it
+ * can be; false when the caller must run it itself.
+ */
+struct RelationData;
+extern bool sandbox_parallel_pass(struct RelationData *rel, Oid owner, const char *select_sql,
+								  int nargs, Oid *argtypes, Datum *values,
+								  struct _DestReceiver *dest);
 
 /*
  * masking.c: running again.  Whether a recogniser accepts only its

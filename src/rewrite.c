@@ -1461,7 +1461,11 @@ sandbox_rewrite_relation(RewriteTarget *target, Oid owner, const char *select_sq
 		r->checks[foreach_current_index(lc)] = check;
 		fmgr_info(check->recogniser, &r->check_fn[foreach_current_index(lc)]);
 	}
-	sandbox_run_as_owner_into(owner, select_sql, nargs, argtypes, values, (DestReceiver *) r);
+	/* workers compute the rows of a large table (parallel.c) */
+	if (is_catalog ||
+		!sandbox_parallel_pass(old_rel, owner, select_sql, nargs, argtypes, values,
+							   (DestReceiver *) r))
+		sandbox_run_as_owner_into(owner, select_sql, nargs, argtypes, values, (DestReceiver *) r);
 	rows = r->rows;
 	if (BufferIsValid(r->old_buffer))
 		ReleaseBuffer(r->old_buffer);
