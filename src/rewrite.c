@@ -11,7 +11,9 @@
  *	   (see sandbox_run_as_owner_into() in engine.c), computes the new
  *	   rows: every rule of the table as a projection, filters as CASE,
  *	   delete filters as a qual, subqueries allowed.  Its first column is
- *	   the ctid of the row it comes from;
+ *	   the ctid of the row it comes from.  On a large table, parallel
+ *	   workers run it chunk by chunk, and the rows still reach the
+ *	   receiver in ctid order (see parallel.c);
  *	3. a DestReceiver takes each row, recomputes the stored generated
  *	   columns, checks NOT NULL, CHECK and the partition constraint,
  *	   applies the recognisers of the run's verification to the values
