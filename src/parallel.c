@@ -112,59 +112,80 @@ PGDLLEXPORT void sandbox_parallel_pass_worker(dsm_segment *seg, shm_toc *toc);
 /* ---- Whether a pass can run in parallel ---- */
 
 /*
- * function_unsafe_in_pass
- *		check_functions_in_node() callback: whether a worker may not call
- *		the function, which it may if it is declared PARALLEL SAFE or
- *		belongs to this extension (its maskers are PARALLEL RESTRICTED for
- *		the key alone, which the workers of a pass are given).
+ * Where an expression is evaluated while workers run: in a worker (the
+ * pass's SELECT) or in the leader, in parallel mode (the checks of the
+ * receiver).
+ */
+typedef struct PassHazard
+{
+	bool		in_worker;
+	Oid			extension;		/* this extension, or InvalidOid */
+} PassHazard;
+
+/*
+ * function_forbidden
+ *		check_functions_in_node() callback: whether a function may not be
+ *		called where the PassHazard context says.  No function declared
+ *		PARALLEL UNSAFE may be (it may write, or start a subtransaction, as
+ *		a PL/pgSQL EXCEPTION block does); in a worker, only those declared
+ *		PARALLEL SAFE and this extension's own (its maskers are PARALLEL
+ *		RESTRICTED for the key alone, which the workers of a pass are
+ *		given).
  */
 static bool
-function_unsafe_in_pass(Oid funcid, void *context)
+function_forbidden(Oid funcid, void *context)
 {
-	Oid			extension = *(Oid *) context;
+	PassHazard *hazard = context;
 	char		parallel = func_parallel(funcid);
 
-	if (parallel == PROPARALLEL_SAFE)
+	if (parallel == PROPARALLEL_UNSAFE)
+		return true;
+	if (!hazard->in_worker || parallel == PROPARALLEL_SAFE)
 		return false;
-	return parallel == PROPARALLEL_UNSAFE || !OidIsValid(extension) ||
-		getExtensionOfObject(ProcedureRelationId, funcid) != extension;
+	return !OidIsValid(hazard->extension) ||
+		getExtensionOfObject(ProcedureRelationId, funcid) != hazard->extension;
 }
 
 /*
- * expression_unsafe_in_pass
- *		Expression walker: whether an expression of the pass's SELECT
- *		holds something a worker could not compute as the leader would.
+ * expression_forbidden
+ *		Expression walker: whether an expression holds something that
+ *		cannot be evaluated where the PassHazard context says.  A worker
+ *		also cannot evaluate what would read another table, use a sequence
+ *		or check a domain's constraints (which may call any function).
  */
 static bool
-expression_unsafe_in_pass(Node *node, void *context)
+expression_forbidden(Node *node, void *context)
 {
+	PassHazard *hazard = context;
+
 	if (node == NULL)
 		return false;
-	if (check_functions_in_node(node, function_unsafe_in_pass, context))
+	if (check_functions_in_node(node, function_forbidden, context))
 		return true;
-	if (IsA(node, Query) || IsA(node, SubLink) || IsA(node, SubPlan) ||
-		IsA(node, CoerceToDomain) || IsA(node, NextValueExpr) ||
-		IsA(node, Aggref) || IsA(node, WindowFunc) || IsA(node, GroupingFunc))
+	if (hazard->in_worker &&
+		(IsA(node, Query) || IsA(node, SubLink) || IsA(node, SubPlan) ||
+		 IsA(node, CoerceToDomain) || IsA(node, NextValueExpr) ||
+		 IsA(node, Aggref) || IsA(node, WindowFunc) || IsA(node, GroupingFunc) ||
+		 (IsA(node, Param) && ((Param *) node)->paramkind != PARAM_EXTERN)))
 		return true;
-	if (IsA(node, Param) && ((Param *) node)->paramkind != PARAM_EXTERN)
-		return true;
-	return expression_tree_walker(node, expression_unsafe_in_pass, context);
+	return expression_tree_walker(node, expression_forbidden, context);
 }
 
 /*
  * query_safe_in_pass
- *		Whether the prepared SELECT of a pass, with its chunk bounds, reads
- *		one table alone, can be computed by workers, and scans each chunk
- *		by its TID range.
+ *		Whether the prepared SELECT of a pass, the pass's own SELECT wrapped
+ *		to take the chunk bounds, reads one table alone, can be computed by
+ *		workers, and scans each chunk by its TID range.
  */
 static bool
 query_safe_in_pass(SPIPlanPtr plan)
 {
 	List	   *sources = SPI_plan_get_plan_sources(plan);
+	PassHazard	hazard = {true, get_extension_oid("penelope_sandbox", true)};
 	CachedPlanSource *source;
 	CachedPlan *cplan;
-	Query	   *query;
-	Oid			extension = get_extension_oid("penelope_sandbox", true);
+	Query	   *wrapper;
+	Query	   *pass;
 	bool		tid_range = false;
 	ListCell   *lc;
 
@@ -173,30 +194,17 @@ query_safe_in_pass(SPIPlanPtr plan)
 	source = linitial(sources);
 	if (list_length(source->query_list) != 1)
 		return false;
-	query = linitial_node(Query, source->query_list);
-	if (query->commandType != CMD_SELECT || query->hasSubLinks || query->hasAggs ||
-		query->hasWindowFuncs || query->hasTargetSRFs || query->hasRowSecurity ||
-		query->hasModifyingCTE || query->cteList != NIL || query->setOperations != NULL)
+	wrapper = linitial_node(Query, source->query_list);
+	if (list_length(wrapper->rtable) != 1 ||
+		linitial_node(RangeTblEntry, wrapper->rtable)->rtekind != RTE_SUBQUERY)
 		return false;
-	foreach(lc, query->rtable)
-	{
-		RangeTblEntry *rte = lfirst(lc);
-
-		if (rte->rtekind == RTE_SUBQUERY)
-		{
-			/* the pass's own SELECT, wrapped to take the chunk bounds */
-			Query	   *inner = rte->subquery;
-
-			if (inner->hasSubLinks || inner->hasAggs || inner->hasWindowFuncs ||
-				inner->hasTargetSRFs || inner->hasRowSecurity || inner->cteList != NIL ||
-				inner->setOperations != NULL || list_length(inner->rtable) != 1 ||
-				query_tree_walker(inner, expression_unsafe_in_pass, &extension, 0))
-				return false;
-		}
-		else if (rte->rtekind != RTE_RELATION)
-			return false;
-	}
-	if (query_tree_walker(query, expression_unsafe_in_pass, &extension, QTW_IGNORE_RANGE_TABLE))
+	pass = linitial_node(RangeTblEntry, wrapper->rtable)->subquery;
+	if (pass->commandType != CMD_SELECT || pass->hasSubLinks || pass->hasAggs ||
+		pass->hasWindowFuncs || pass->hasTargetSRFs || pass->hasRowSecurity ||
+		pass->cteList != NIL || pass->setOperations != NULL ||
+		list_length(pass->rtable) != 1 ||
+		linitial_node(RangeTblEntry, pass->rtable)->rtekind != RTE_RELATION ||
+		query_tree_walker(pass, expression_forbidden, &hazard, 0))
 		return false;
 
 	/* each chunk must be read alone, not the whole table each time */
@@ -217,34 +225,6 @@ query_safe_in_pass(SPIPlanPtr plan)
 }
 
 /*
- * function_unsafe_in_leader
- *		check_functions_in_node() callback: whether the leader may not call
- *		the function while it is in parallel mode, which a function
- *		declared PARALLEL UNSAFE may not (it may write, or start a
- *		subtransaction, as a PL/pgSQL EXCEPTION block does).
- */
-static bool
-function_unsafe_in_leader(Oid funcid, void *context)
-{
-	return func_parallel(funcid) == PROPARALLEL_UNSAFE;
-}
-
-/*
- * expression_unsafe_in_leader
- *		Expression walker: whether an expression the receiver evaluates
- *		calls a function the leader may not call in parallel mode.
- */
-static bool
-expression_unsafe_in_leader(Node *node, void *context)
-{
-	if (node == NULL)
-		return false;
-	if (check_functions_in_node(node, function_unsafe_in_leader, context))
-		return true;
-	return expression_tree_walker(node, expression_unsafe_in_leader, context);
-}
-
-/*
  * table_safe_in_pass
  *		Whether the leader can check the rows of rel in parallel mode: its
  *		CHECK constraints, stored generated columns and partition
@@ -254,23 +234,24 @@ static bool
 table_safe_in_pass(Relation rel)
 {
 	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	PassHazard	hazard = {false, InvalidOid};
 
 	if (constr != NULL)
 	{
 		for (int i = 0; i < constr->num_check; i++)
 		{
-			if (expression_unsafe_in_leader(stringToNode(constr->check[i].ccbin), NULL))
+			if (expression_forbidden(stringToNode(constr->check[i].ccbin), &hazard))
 				return false;
 		}
 		for (int i = 0; i < constr->num_defval; i++)
 		{
 			if (TupleDescAttr(RelationGetDescr(rel), constr->defval[i].adnum - 1)->attgenerated &&
-				expression_unsafe_in_leader(stringToNode(constr->defval[i].adbin), NULL))
+				expression_forbidden(stringToNode(constr->defval[i].adbin), &hazard))
 				return false;
 		}
 	}
 	if (rel->rd_rel->relispartition &&
-		expression_unsafe_in_leader((Node *) RelationGetPartitionQual(rel), NULL))
+		expression_forbidden((Node *) RelationGetPartitionQual(rel), &hazard))
 		return false;
 	return true;
 }
@@ -346,7 +327,7 @@ run_parallel_pass(Relation rel, Oid owner, SPIPlanPtr plan, const char *sql,
 				  DestReceiver *dest)
 {
 	CachedPlanSource *source = linitial(SPI_plan_get_plan_sources(plan));
-	TupleDesc	result_desc = CreateTupleDescCopy(source->resultDesc);
+	TupleDesc	result_desc = source->resultDesc;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
 	Size		shared_size = add_size(offsetof(PassShared, silenced),
 									   mul_size(sizeof(int64), nworkers));
@@ -358,16 +339,17 @@ run_parallel_pass(Relation rel, Oid owner, SPIPlanPtr plan, const char *sql,
 	char	   *masking;
 	char	   *queue_space;
 	shm_mq_handle **queues;
+	int16	   *typlens = palloc(sizeof(int16) * Max(nargs, 1));
+	bool	   *typbyvals = palloc(sizeof(bool) * Max(nargs, 1));
+	char	   *owner_log_level = pstrdup(GetConfigOption("log_min_messages", false, false));
 	bool		launched;
 
 	for (int i = 0; i < nargs; i++)
 	{
-		int16		typlen;
-		bool		typbyval;
-
-		get_typlenbyval(argtypes[i], &typlen, &typbyval);
+		get_typlenbyval(argtypes[i], &typlens[i], &typbyvals[i]);
 		params_size = add_size(params_size, sizeof(Oid));
-		params_size = add_size(params_size, datumEstimateSpace(values[i], false, typbyval, typlen));
+		params_size = add_size(params_size,
+							   datumEstimateSpace(values[i], false, typbyvals[i], typlens[i]));
 	}
 
 	/*
@@ -398,7 +380,7 @@ run_parallel_pass(Relation rel, Oid owner, SPIPlanPtr plan, const char *sql,
 							 GetConfigOptionResetString("log_min_messages"),
 							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	InitializeParallelDSM(pcxt);
-	(void) set_config_option("log_min_messages", "debug5",
+	(void) set_config_option("log_min_messages", owner_log_level,
 							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	if (pcxt->seg == NULL)
 	{
@@ -425,13 +407,9 @@ run_parallel_pass(Relation rel, Oid owner, SPIPlanPtr plan, const char *sql,
 	shm_toc_insert(pcxt->toc, PASS_KEY_PARAMS, params);
 	for (int i = 0; i < nargs; i++)
 	{
-		int16		typlen;
-		bool		typbyval;
-
-		get_typlenbyval(argtypes[i], &typlen, &typbyval);
 		memcpy(params, &argtypes[i], sizeof(Oid));
 		params += sizeof(Oid);
-		datumSerialize(values[i], false, typbyval, typlen, &params);
+		datumSerialize(values[i], false, typbyvals[i], typlens[i], &params);
 	}
 
 	masking = shm_toc_allocate(pcxt->toc, sandbox_masking_shared_size());
