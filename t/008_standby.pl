@@ -55,16 +55,8 @@ INSERT INTO sandbox.rule (environment, table_name, column_name, action, expressi
 	('sb', 'toasted', 'email', 'mask', 'sandbox.mask_email(email)'),
 	('sb', 'dead', 'email', 'mask', 'sandbox.mask_email(email)'),
 	('sb', 'plain', 'email', 'mask', 'sandbox.mask_email(email)');
-CREATE FUNCTION public.pages_with(rel regclass, marker text) RETURNS bigint LANGUAGE sql AS $$
-	SELECT count(*) FROM generate_series(0, (pg_relation_size(rel) / current_setting('block_size')::int - 1)::int) AS b
-	WHERE position(convert_to(marker, 'UTF8') IN get_raw_page(rel::text, b)) > 0
-$$;
-CREATE FUNCTION public.storage_of(tbl regclass) RETURNS SETOF regclass LANGUAGE sql AS $$
-	SELECT tbl UNION ALL SELECT reltoastrelid::regclass FROM pg_class WHERE oid = tbl AND reltoastrelid <> 0
-	UNION ALL SELECT indexrelid::regclass FROM pg_index
-	WHERE indrelid IN (tbl, (SELECT reltoastrelid FROM pg_class WHERE oid = tbl))
-$$;
 });
+$primary->safe_psql('sb', slurp_file('test/storage_checks.sql'));
 
 $primary->backup('base');
 my $standby = PostgreSQL::Test::Cluster->new('standby');

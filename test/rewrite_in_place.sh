@@ -44,19 +44,10 @@ INSERT INTO sandbox.rule (environment, table_name, column_name, action, expressi
 	('ip', 'small', 'note', 'set', $$'note ' || id$$),
 	('ip', 'big', 'email', 'mask', 'sandbox.mask_email(email)'),
 	('dup', 'small', 'code', 'set', $$'same'$$);
-CREATE FUNCTION public.pages_with(rel regclass, marker text) RETURNS bigint LANGUAGE sql AS $$
-	SELECT count(*) FROM generate_series(0, (pg_relation_size(rel) / current_setting('block_size')::int - 1)::int) AS b
-	WHERE position(convert_to(marker, 'UTF8') IN get_raw_page(rel::text, b)) > 0
-$$;
--- the heap, its TOAST table and every index of both
-CREATE FUNCTION public.storage_of(tbl regclass) RETURNS SETOF regclass LANGUAGE sql AS $$
-	SELECT tbl UNION ALL SELECT reltoastrelid::regclass FROM pg_class WHERE oid = tbl
-	UNION ALL SELECT indexrelid::regclass FROM pg_index
-	WHERE indrelid IN (tbl, (SELECT reltoastrelid FROM pg_class WHERE oid = tbl))
-$$;
 CREATE TABLE public.before_run AS
 	SELECT oid::regclass AS rel, relfilenode, reltoastrelid FROM pg_class WHERE oid IN ('public.small'::regclass, 'public.big'::regclass);
 SQL
+q ip -f "$(dirname "$0")/storage_checks.sql"
 
 small_pages=$(q ip -c "SELECT pg_relation_size('public.small') / 8192 + pg_relation_size(reltoastrelid) / 8192 FROM pg_class WHERE oid = 'public.small'::regclass")
 big_pages=$(q ip -c "SELECT pg_relation_size('public.big') / 8192")

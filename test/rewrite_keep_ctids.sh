@@ -83,22 +83,6 @@ INSERT INTO sandbox.rule (environment, table_name, column_name, action, expressi
 	('ko', 'kl', 'note', 'set', $$repeat('long note ' || id || ' ', 400)$$, NULL),
 	('ko', 'ko', 'email', 'set', $$'maskedval' || id || '@example.invalid'$$, NULL),
 	('ko', 'ko', NULL, 'delete', NULL, 'id > 4900');
-CREATE FUNCTION public.pages_with(rel regclass, marker text) RETURNS bigint LANGUAGE sql AS $$
-	SELECT count(*) FROM generate_series(0, (pg_relation_size(rel) / current_setting('block_size')::int - 1)::int) AS b
-	WHERE position(convert_to(marker, 'UTF8') IN get_raw_page(rel::text, b)) > 0
-$$;
--- the heap, its TOAST table, its TOAST index and every index
-CREATE FUNCTION public.storage_of(tbl regclass) RETURNS SETOF regclass LANGUAGE sql AS $$
-	SELECT tbl UNION ALL SELECT reltoastrelid::regclass FROM pg_class WHERE oid = tbl AND reltoastrelid <> 0
-	UNION ALL SELECT indexrelid::regclass FROM pg_index
-	WHERE indrelid IN (tbl, (SELECT reltoastrelid FROM pg_class WHERE oid = tbl))
-$$;
--- every index sound and holding every row; the heap sound
-CREATE FUNCTION public.sound(tbl regclass) RETURNS text LANGUAGE sql AS $$
-	SELECT (SELECT count(*) FROM public.storage_of(tbl) r JOIN pg_class c ON c.oid = r
-			CROSS JOIN LATERAL bt_index_check(r, true) WHERE c.relkind = 'i')
-		|| ' indexes checked, ' || (SELECT count(*) FROM verify_heapam(tbl)) || ' heap problems'
-$$;
 -- the entries of a btree index, posting lists counted whole
 CREATE FUNCTION public.index_entries(idx regclass) RETURNS bigint LANGUAGE sql AS $$
 	SELECT sum(coalesce(array_length(i.tids, 1), 1))
@@ -124,6 +108,7 @@ CREATE FUNCTION public.orphan_files() RETURNS bigint LANGUAGE sql AS $$
 	WHERE f ~ '^[0-9]+$' AND f::oid NOT IN (SELECT pg_relation_filenode(oid) FROM pg_class WHERE pg_relation_filenode(oid) IS NOT NULL)
 $$;
 SQL
+q kc -f "$(dirname "$0")/storage_checks.sql"
 
 blocks=$(q kc -c "SELECT pg_relation_size('public.kc') / 8192")
 is "$([ "$blocks" -gt 128 ] && echo yes)" "yes" "kc is larger than the small tables rewritten in place ($blocks blocks)"

@@ -103,20 +103,6 @@ INSERT INTO sandbox.rule (environment, table_name, column_name, action, expressi
 	('failing', 'ph', 'tag', 'set', 'public.failing(email)', NULL),
 	('keyed', 'ph', 'tag', 'set', 'public.keyed(email)', NULL),
 	('slow', 'ph', 'tag', 'set', 'public.slow(email)', NULL);
-CREATE FUNCTION public.pages_with(rel regclass, marker text) RETURNS bigint LANGUAGE sql AS $$
-	SELECT count(*) FROM generate_series(0, (pg_relation_size(rel) / current_setting('block_size')::int - 1)::int) AS b
-	WHERE position(convert_to(marker, 'UTF8') IN get_raw_page(rel::text, b)) > 0
-$$;
-CREATE FUNCTION public.storage_of(tbl regclass) RETURNS SETOF regclass LANGUAGE sql AS $$
-	SELECT tbl UNION ALL SELECT reltoastrelid::regclass FROM pg_class WHERE oid = tbl AND reltoastrelid <> 0
-	UNION ALL SELECT indexrelid::regclass FROM pg_index
-	WHERE indrelid IN (tbl, (SELECT reltoastrelid FROM pg_class WHERE oid = tbl))
-$$;
-CREATE FUNCTION public.sound(tbl regclass) RETURNS text LANGUAGE sql AS $$
-	SELECT (SELECT count(*) FROM public.storage_of(tbl) r JOIN pg_class c ON c.oid = r
-			CROSS JOIN LATERAL bt_index_check(r, true) WHERE c.relkind = 'i')
-		|| ' indexes checked, ' || (SELECT count(*) FROM verify_heapam(tbl)) || ' heap problems'
-$$;
 -- each table's rows with their ctids, and which of its files are new
 CREATE FUNCTION public.contents() RETURNS TABLE (tbl text, digest text) LANGUAGE plpgsql AS $$
 DECLARE t text;
@@ -139,6 +125,7 @@ $$;
 SELECT sandbox.mask_email('warm-up') IS NOT NULL;
 VACUUM (FREEZE, ANALYZE);
 SQL
+q tp -f "$(dirname "$0")/storage_checks.sql"
 
 # ---- the same run, by the backend alone and with workers ----
 for mode in serial parallel; do
