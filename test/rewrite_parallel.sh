@@ -10,13 +10,15 @@
 #    alone and calls only PARALLEL SAFE functions or the extension's own;
 #    not a rule calling an owner function that is not PARALLEL SAFE, a
 #    filter with a subquery, a domain column, a CHECK constraint calling
-#    a function declared PARALLEL UNSAFE;
+#    a function declared PARALLEL UNSAFE, an owner operator whose function
+#    is not PARALLEL SAFE;
 #  - both runs give the same rows at the same ctids, keep and rebuild the
 #    same indexes, leave sound indexes and no original in any page;
 #  - owner code in a worker: a message it raises is silenced and counted,
 #    an error it raises (holding a value) fails the run with the engine's
 #    error, leaving the table as it was, and neither reaches the server
-#    log; it cannot use the masking key; a cancelled run leaves no worker.
+#    log; it cannot use the masking key, nor change a setting beyond its
+#    call; a cancelled run leaves no worker.
 # Run by tools/test.sh after the main cluster stopped: starts its own.
 source "$(dirname "$0")/../tools/testlib.sh"
 
@@ -72,6 +74,11 @@ CREATE FUNCTION public.valid_code(v text) RETURNS boolean LANGUAGE plpgsql IMMUT
 	$$BEGIN RETURN v::int >= 0; EXCEPTION WHEN invalid_text_representation THEN RETURN false; END$$;
 CREATE TABLE public.pg (id int PRIMARY KEY, code text CHECK (public.valid_code(code)), email text);
 INSERT INTO public.pg SELECT g, g::text, 'origsecret' || g || '@example.com' FROM generate_series(1, 5000) g;
+-- a filter with an owner operator whose function is not PARALLEL SAFE
+CREATE FUNCTION public.longer_than(text, int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT length($1) > $2';
+CREATE OPERATOR public.>>> (LEFTARG = text, RIGHTARG = int, FUNCTION = public.longer_than);
+CREATE TABLE public.pi (id int PRIMARY KEY, email text);
+INSERT INTO public.pi SELECT g, 'origsecret' || g || '@example.com' FROM generate_series(1, 5000) g;
 -- owner functions declared PARALLEL SAFE: one raises a message holding
 -- the value, one an error for one row, one calls a masker itself
 CREATE FUNCTION public.noisy(v text) RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
@@ -82,10 +89,12 @@ CREATE FUNCTION public.keyed(v text) RETURNS text LANGUAGE sql STABLE PARALLEL S
 	$$SELECT sandbox.mask_email(v)$$;
 CREATE FUNCTION public.slow(v text) RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE AS
 	$$BEGIN PERFORM pg_sleep(0.001); RETURN 'slow'; END$$;
+CREATE FUNCTION public.setter(v text) RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE AS
+	$$BEGIN PERFORM set_config('work_mem', '1234kB', false); RETURN 'set'; END$$;
 CREATE TABLE public.ph (id int PRIMARY KEY, email text, tag text);
 INSERT INTO public.ph SELECT g, 'origsecret' || g || '@example.com', 'origtag' FROM generate_series(1, 10000) g;
 RESET ROLE;
-INSERT INTO sandbox.environment (name) VALUES ('p'), ('noisy'), ('failing'), ('keyed'), ('slow');
+INSERT INTO sandbox.environment (name) VALUES ('p'), ('noisy'), ('failing'), ('keyed'), ('slow'), ('setter');
 INSERT INTO sandbox.rule (environment, table_name, column_name, action, expression, filter) VALUES
 	('p', 'pa', 'email', 'mask', 'sandbox.mask_email(email)', NULL),
 	('p', 'pa', 'phone', 'mask', 'sandbox.mask_phone(phone)', NULL),
@@ -99,15 +108,18 @@ INSERT INTO sandbox.rule (environment, table_name, column_name, action, expressi
 	('p', 'pe', 'email', 'set', '''kept@example.invalid''', 'id IN (SELECT id FROM public.pe_keep)'),
 	('p', 'pf', 'email', 'mask', 'sandbox.mask_email(email)', NULL),
 	('p', 'pg', 'email', 'mask', 'sandbox.mask_email(email)', NULL),
+	('p', 'pi', 'email', 'mask', 'sandbox.mask_email(email)', 'email OPERATOR(public.>>>) 20'),
+	('p', 'pi', 'email', 'set', '''short@example.invalid''', 'NOT email OPERATOR(public.>>>) 20'),
 	('noisy', 'ph', 'tag', 'set', 'public.noisy(email)', NULL),
 	('failing', 'ph', 'tag', 'set', 'public.failing(email)', NULL),
 	('keyed', 'ph', 'tag', 'set', 'public.keyed(email)', NULL),
-	('slow', 'ph', 'tag', 'set', 'public.slow(email)', NULL);
+	('slow', 'ph', 'tag', 'set', 'public.slow(email)', NULL),
+	('setter', 'ph', 'tag', 'set', 'public.setter(email)', NULL);
 -- each table's rows with their ctids, and which of its files are new
 CREATE FUNCTION public.contents() RETURNS TABLE (tbl text, digest text) LANGUAGE plpgsql AS $$
 DECLARE t text;
 BEGIN
-	FOREACH t IN ARRAY '{pa,pb,pc1,pc2,pd,pe,pf,pg}'::text[] LOOP
+	FOREACH t IN ARRAY '{pa,pb,pc1,pc2,pd,pe,pf,pg,pi}'::text[] LOOP
 		tbl := t;
 		EXECUTE format('SELECT count(*) || '':'' || md5(string_agg(ctid::text || t::text, '','' ORDER BY ctid)) FROM public.%I t', t)
 			INTO digest;
@@ -119,7 +131,7 @@ CREATE TABLE public.before_run AS
 	WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i');
 CREATE FUNCTION public.files() RETURNS text LANGUAGE sql AS $$
 	SELECT string_agg(b.rel::text || ':' || CASE WHEN c.relfilenode = b.relfilenode THEN 'kept' ELSE 'new' END, ' ' ORDER BY b.rel::text)
-	FROM public.before_run b JOIN pg_class c ON c.oid = b.rel WHERE b.rel::text ~ '^p[a-g]'
+	FROM public.before_run b JOIN pg_class c ON c.oid = b.rel WHERE b.rel::text ~ '^p[a-gi]'
 $$;
 -- the key, made now, is the same in every copy of this database
 SELECT sandbox.mask_email('warm-up') IS NOT NULL;
@@ -138,7 +150,7 @@ is "$(q serial -c "SELECT status FROM sandbox.run")|$(q parallel -c "SELECT stat
 is "$(grep -c 'parallel workers' <<<"$serial_out")" "0" "with max_parallel_maintenance_workers = 0, no pass runs in workers"
 is "$(grep -o 'table "[a-z0-9]*" were computed by 2 parallel workers' <<<"$parallel_out" | grep -o '"[a-z0-9]*"' | tr -d '"' | sort | tr '\n' ' ')" \
 	"pa pb pc1 pc2 " \
-	"workers computed pa, pb (the spool) and each partition of pc; not pd (an owner function not PARALLEL SAFE), pe (a subquery), pf (a domain), pg (a CHECK constraint calling a PARALLEL UNSAFE function)"
+	"workers computed pa, pb (the spool) and each partition of pc; not pd (an owner function not PARALLEL SAFE), pe (a subquery), pf (a domain), pg (a CHECK constraint calling a PARALLEL UNSAFE function), pi (an owner operator whose function is not PARALLEL SAFE)"
 is "$(q parallel -c "SELECT * FROM public.contents()" | tr '\n' ' ')" "$(q serial -c "SELECT * FROM public.contents()" | tr '\n' ' ')" \
 	"both runs leave the same rows at the same ctids in every table"
 is "$(q parallel -c "SELECT public.files()")" "$(q serial -c "SELECT public.files()")" \
@@ -183,6 +195,13 @@ out=$(q keyed -c "$PARALLEL" -c "SELECT sandbox_sanitize('keyed')" 2>&1)
 like "$out" "ERROR" "an owner function calling a masker in a worker fails the run: the key is not the owner's"
 is "$(log_since "$start" | grep -c 'origsecret')|$(q keyed -c "SELECT count(*) FROM public.ph WHERE tag = 'origtag'")" \
 	"0|10000" "... with nothing in the server log, and the table as it was"
+
+createdb -T tp setter
+# one session, going on after the error: the setting as the session sees it then
+out=$(psql -X -A -t -q -d setter -c "$PARALLEL" -c "SELECT sandbox_sanitize('setter')" -c "SHOW work_mem" 2>&1)
+like "$out" "ERROR" "an owner function declared PARALLEL SAFE that changes a setting fails the run in a worker"
+is "$(tail -1 <<<"$out")|$(q setter -c "SELECT count(*) FROM public.ph WHERE tag = 'origtag'")" \
+	"4MB|10000" "... the setting does not outlive it, and the table is as it was"
 
 createdb -T tp slow
 out=$(q slow -c "$PARALLEL" -c "SET statement_timeout = '1s'" -c "SELECT sandbox_sanitize('slow')" 2>&1)
