@@ -157,6 +157,12 @@ is "$(q parallel -c "SELECT public.files()")" "$(q serial -c "SELECT public.file
 	"both runs keep and rebuild the same files"
 is "$(q parallel -c "SELECT count(*) FROM public.pa WHERE email LIKE 'origsecret%' OR ssn LIKE 'origsecret%' OR email_len <> length(email)")|$(q parallel -c "SELECT count(*) FROM public.pa")" \
 	"0|19794" "with workers, pa is masked, its generated column recomputed, and the rows of its delete rule gone"
+stats_with_originals="SELECT count(*) FROM pg_stats WHERE schemaname = 'public'
+	AND tablename IN ('pa', 'pb', 'pc', 'pc1', 'pc2', 'pd', 'pe', 'pf', 'pg', 'pi')
+	AND concat(most_common_vals::text, histogram_bounds::text) LIKE '%origsecret%'"
+before=$(q tp -c "$stats_with_originals")
+is "$([ "$before" -gt 0 ] && echo yes)|$(q parallel -c "$stats_with_originals")" "yes|0" \
+	"pg_stats showed originals before the run ($before columns), none after it with workers"
 for t in pa pb pc1 pc2; do
 	is "$(q parallel -c "SELECT coalesce(string_agg(r::text, ' '), 'none') FROM public.storage_of('public.$t') r
 		WHERE public.pages_with(r, 'origsecret') > 0")" "none" \
