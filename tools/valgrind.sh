@@ -27,10 +27,13 @@ fi
 build_and_install
 
 # A cluster as tools/test.sh makes it, then restarted under memcheck: pg_ctl
-# starts the wrapper instead of postgres.
+# starts the wrapper instead of postgres.  Every rewrite's pass is computed
+# by two parallel workers (src/parallel.c), whatever the table's size; the
+# planner makes no parallel plan of its own.
 cluster_start "shared_preload_libraries = 'penelope_sandbox'" \
 	"penelope_sandbox.server_role = 'sandbox'" \
-	"max_parallel_workers_per_gather = 0" "max_parallel_maintenance_workers = 0"
+	"max_parallel_workers_per_gather = 0" "max_parallel_maintenance_workers = 2" \
+	"min_parallel_table_scan_size = 0"
 run_as_postgres $PG_BIN/pg_ctl -D "$CLUSTER_DIR/data" -w stop >/dev/null
 VG_LOGS=$CLUSTER_DIR/valgrind
 mkdir "$VG_LOGS"
