@@ -2,7 +2,8 @@
 #
 # t/005_worker.pl: what needs server restarts and background workers.
 #
-# The production guard, asynchronous runs (progress, cancellation), the
+# The production guard, asynchronous runs (progress, cancellation, parallel
+# workers computing the rows for the sanitizer), the
 # automatic sanitization of a restored dump at start-up, the login check
 # before and after it, and a server stopped mid-run.  Last, the large
 # objects that a run unlinks: an asynchronous run rewrites pg_largeobject
@@ -85,6 +86,25 @@ ok(wait_for('cancel', "SELECT status = 'failed' FROM sandbox.run WHERE id = $run
 like(sql('cancel', "SELECT summary FROM sandbox.run WHERE id = $run"), qr/canceling statement/,
 	'the ledger says why it failed');
 is(unmasked('cancel'), '1000', 'a cancelled run changed nothing');
+
+note 'asynchronous run: the rows computed by parallel workers, the sanitizer leading them';
+make_copy('async_parallel');
+$node->safe_psql('async_parallel', q{
+	INSERT INTO sandbox.rule (environment, table_name, column_name, action, expression)
+	VALUES ('migration', 'client', 'note', 'mask', 'sandbox.mask_text(note)');
+	ALTER DATABASE async_parallel SET min_parallel_table_scan_size = 0;
+	ALTER DATABASE async_parallel SET log_min_messages = debug1;
+});
+my $log_offset = -s $node->logfile;
+$run = sql('async_parallel', q{SELECT sandbox_sanitize_async('migration')});
+ok(wait_for('async_parallel', "SELECT status = 'succeeded' FROM sandbox.run WHERE id = $run", 30),
+	'the asynchronous run with parallel workers succeeded');
+like(slurp_file($node->logfile, $log_offset), qr/the rows of table "client" were computed by 2 parallel workers/,
+	'parallel workers computed the rows of client for the sanitizer');
+is(unmasked('async_parallel'), '0', 'the asynchronous run with parallel workers masked every email');
+is(sql('async_parallel', q{SELECT count(*) FILTER (WHERE note = sandbox.mask_text('note')) FROM client}), '1000',
+	'the workers masked with the database key: every note is what a backend computes now');
+$node->safe_psql('postgres', 'DROP DATABASE async_parallel');
 
 note 'a restored dump is sanitized at start-up, and closed until then';
 set_conf('penelope_sandbox.auto_sanitize' => 'off');
@@ -272,7 +292,7 @@ my $holder = $node->background_psql('attach_locked');
 $holder->query_safe('BEGIN');
 $holder->query_safe('LOCK TABLE pg_catalog.pg_largeobject IN ACCESS SHARE MODE');
 $before = sql('attach_locked', $relfilenode);
-my $log_offset = -s $node->logfile;
+$log_offset = -s $node->logfile;
 $run = sql('attach_locked', q{SELECT sandbox_sanitize_async('migration')});
 ok(wait_for('attach_locked', "SELECT status <> 'running' AND summary LIKE '%pg_largeobject%'
 	FROM sandbox.run WHERE id = $run", 30), '(the run ended and noted pg_largeobject in the ledger)');
