@@ -3,9 +3,9 @@
 # t/005_worker.pl: what needs server restarts and background workers.
 #
 # The production guard, asynchronous runs (progress, cancellation, parallel
-# workers computing the rows for the sanitizer), the
-# automatic sanitization of a restored dump at start-up, the login check
-# before and after it, and a server stopped mid-run.  Last, the large
+# workers computing the rows for the sanitizer), the automatic
+# sanitization of a restored dump at start-up, the login check before and
+# after it, and a server stopped mid-run.  Last, the large
 # objects that a run unlinks: an asynchronous run rewrites pg_largeobject
 # after it has committed, so that no byte of them is left in its pages,
 # and the synchronous call says what to run for the same result; when
