@@ -36,9 +36,9 @@
  * domain coercion (whose constraints may call any function); and the
  * leader, in parallel mode while it receives the rows, can check them:
  * the table's CHECK constraints, generated columns and partition
- * constraint call no function declared PARALLEL UNSAFE.  Otherwise,
- * or if fewer workers than planned could be started, the leader runs the
- * pass alone.
+ * constraint call no function declared PARALLEL UNSAFE or VOLATILE.
+ * Otherwise, or if fewer workers than planned could be started, the
+ * leader runs the pass alone.
  *
  * Copyright (c) 2026, penelope_sandbox developers
  *
@@ -127,7 +127,10 @@ typedef struct PassHazard
  *		check_functions_in_node() callback: whether a function may not be
  *		called where the PassHazard context says.  No function declared
  *		PARALLEL UNSAFE may be (it may write, or start a subtransaction, as
- *		a PL/pgSQL EXCEPTION block does); in a worker, only those declared
+ *		a PL/pgSQL EXCEPTION block does).  In the leader, no VOLATILE one
+ *		either: each call of a VOLATILE PL/pgSQL or SQL function starts a
+ *		command, which the leader cannot do in parallel mode once it has
+ *		written a value out of line.  In a worker, only functions declared
  *		PARALLEL SAFE and this extension's own (its maskers are PARALLEL
  *		RESTRICTED for the key alone, which the workers of a pass are
  *		given).
@@ -140,7 +143,9 @@ function_forbidden(Oid funcid, void *context)
 
 	if (parallel == PROPARALLEL_UNSAFE)
 		return true;
-	if (!hazard->in_worker || parallel == PROPARALLEL_SAFE)
+	if (!hazard->in_worker)
+		return func_volatile(funcid) == PROVOLATILE_VOLATILE;
+	if (parallel == PROPARALLEL_SAFE)
 		return false;
 	return !OidIsValid(hazard->extension) ||
 		getExtensionOfObject(ProcedureRelationId, funcid) != hazard->extension;
@@ -228,7 +233,7 @@ query_safe_in_pass(SPIPlanPtr plan)
  * table_safe_in_pass
  *		Whether the leader can check the rows of rel in parallel mode: its
  *		CHECK constraints, stored generated columns and partition
- *		constraint call no function declared PARALLEL UNSAFE.
+ *		constraint call no function declared PARALLEL UNSAFE or VOLATILE.
  */
 static bool
 table_safe_in_pass(Relation rel)
@@ -335,6 +340,7 @@ run_parallel_pass(Relation rel, Oid owner, SPIPlanPtr plan, const char *sql,
 	Size		queues_size = mul_size(PASS_QUEUE_SIZE, nworkers);
 	ParallelContext *pcxt;
 	PassShared *shared;
+	char	   *shared_sql;
 	char	   *params;
 	char	   *masking;
 	char	   *queue_space;
@@ -342,7 +348,7 @@ run_parallel_pass(Relation rel, Oid owner, SPIPlanPtr plan, const char *sql,
 	int16	   *typlens = palloc(sizeof(int16) * Max(nargs, 1));
 	bool	   *typbyvals = palloc(sizeof(bool) * Max(nargs, 1));
 	char	   *owner_log_level = pstrdup(GetConfigOption("log_min_messages", false, false));
-	bool		launched;
+	bool		launched = false;
 
 	for (int i = 0; i < nargs; i++)
 	{
@@ -400,39 +406,49 @@ run_parallel_pass(Relation rel, Oid owner, SPIPlanPtr plan, const char *sql,
 	shared->chunk_blocks = Max(1, Min(PASS_MAX_CHUNK_BLOCKS,
 									  nblocks / (nworkers * PASS_MIN_CHUNKS_PER_WORKER)));
 	shm_toc_insert(pcxt->toc, PASS_KEY_SHARED, shared);
-	shm_toc_insert(pcxt->toc, PASS_KEY_SQL,
-				   strcpy(shm_toc_allocate(pcxt->toc, strlen(sql) + 1), sql));
-
+	shared_sql = shm_toc_allocate(pcxt->toc, strlen(sql) + 1);
+	strcpy(shared_sql, sql);
+	shm_toc_insert(pcxt->toc, PASS_KEY_SQL, shared_sql);
 	params = shm_toc_allocate(pcxt->toc, Max(params_size, 1));
 	shm_toc_insert(pcxt->toc, PASS_KEY_PARAMS, params);
-	for (int i = 0; i < nargs; i++)
-	{
-		memcpy(params, &argtypes[i], sizeof(Oid));
-		params += sizeof(Oid);
-		datumSerialize(values[i], false, typbyvals[i], typlens[i], &params);
-	}
-
 	masking = shm_toc_allocate(pcxt->toc, sandbox_masking_shared_size());
-	sandbox_masking_share(masking);
 	shm_toc_insert(pcxt->toc, PASS_KEY_MASKING, masking);
-
 	queue_space = shm_toc_allocate(pcxt->toc, queues_size);
 	shm_toc_insert(pcxt->toc, PASS_KEY_QUEUES, queue_space);
-	queues = palloc(sizeof(shm_mq_handle *) * nworkers);
-	for (int i = 0; i < nworkers; i++)
-	{
-		shm_mq	   *mq = shm_mq_create(queue_space + (Size) i * PASS_QUEUE_SIZE, PASS_QUEUE_SIZE);
-
-		shm_mq_set_receiver(mq, MyProc);
-		queues[i] = shm_mq_attach(mq, pcxt->seg, NULL);
-	}
 
 	PG_TRY();
 	{
+		char	   *param = params;
+
+		/* the parameters, the run token first, and the key */
+		for (int i = 0; i < nargs; i++)
+		{
+			memcpy(param, &argtypes[i], sizeof(Oid));
+			param += sizeof(Oid);
+			datumSerialize(values[i], false, typbyvals[i], typlens[i], &param);
+		}
+		sandbox_masking_share(masking);
+
+		queues = palloc(sizeof(shm_mq_handle *) * nworkers);
+		for (int i = 0; i < nworkers; i++)
+		{
+			shm_mq	   *mq = shm_mq_create(queue_space + (Size) i * PASS_QUEUE_SIZE,
+										   PASS_QUEUE_SIZE);
+
+			shm_mq_set_receiver(mq, MyProc);
+			queues[i] = shm_mq_attach(mq, pcxt->seg, NULL);
+		}
+
 		LaunchParallelWorkers(pcxt);
 		launched = (pcxt->nworkers_launched == nworkers);
 		if (launched)
 		{
+			/*
+			 * A worker that failed to start is an error now: later, the
+			 * leader would wait for it while the others wait for room in
+			 * their queues.
+			 */
+			WaitForParallelWorkersToAttach(pcxt);
 			for (int i = 0; i < nworkers; i++)
 				shm_mq_set_handle(queues[i], pcxt->worker[i].bgwhandle);
 			receive_chunks(pcxt, queues, shared, result_desc, dest);
@@ -443,7 +459,8 @@ run_parallel_pass(Relation rel, Oid owner, SPIPlanPtr plan, const char *sql,
 	}
 	PG_FINALLY();
 	{
-		/* the key leaves shared memory before the workers are gone */
+		/* the run token and the key leave shared memory before the workers are gone */
+		explicit_bzero(params, Max(params_size, 1));
 		explicit_bzero(masking, sandbox_masking_shared_size());
 	}
 	PG_END_TRY();
@@ -530,13 +547,18 @@ queue_send(TupleTableSlot *slot, DestReceiver *self)
 
 	if (shm_mq_send(sender->queue, tuple->t_len, tuple, false, false) != SHM_MQ_SUCCESS)
 		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("the leader of a parallel rewrite is gone")));
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not send rows to the leader of a parallel rewrite")));
 	if (should_free)
 		pfree(tuple);
 	return true;
 }
 
+/*
+ * queue_startup, queue_shutdown, queue_destroy
+ *		Nothing to do: the queue lives as long as the pass, and the end of
+ *		a chunk is sent by the worker's loop.
+ */
 static void
 queue_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
@@ -621,8 +643,16 @@ sandbox_parallel_pass_worker(dsm_segment *seg, shm_toc *toc)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	sandbox_owner_context_enter(shared->owner, &context);
-	/* each chunk by its TID range, never the whole table */
+	/*
+	 * Each chunk by its TID range, never the whole table, nor an index of
+	 * the owner's matching the pass's filter, which would return the rows
+	 * out of ctid order.
+	 */
 	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_indexscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	plan = SPI_prepare(shm_toc_lookup(toc, PASS_KEY_SQL, false), nargs + 2, types);
 	if (plan == NULL)
@@ -636,16 +666,19 @@ sandbox_parallel_pass_worker(dsm_segment *seg, shm_toc *toc)
 	{
 		int			ret;
 
-		ItemPointerSet(&bounds[0], chunk * shared->chunk_blocks, 0);
-		ItemPointerSet(&bounds[1], Min((chunk + 1) * shared->chunk_blocks, MaxBlockNumber), 0);
+		uint64		first = (uint64) chunk * shared->chunk_blocks;
+		uint64		end = first + shared->chunk_blocks;
+
+		ItemPointerSet(&bounds[0], (BlockNumber) first, 0);
+		ItemPointerSet(&bounds[1], (BlockNumber) Min(end, (uint64) MaxBlockNumber), 0);
 		ret = SPI_execute_plan_extended(plan, &options);
 		if (ret < 0)
 			elog(ERROR, "SPI_execute_plan_extended failed: error code %d", ret);
 		if (shm_mq_send(sender.queue, PASS_END_OF_CHUNK_LEN, PASS_END_OF_CHUNK, false, true) !=
 			SHM_MQ_SUCCESS)
 			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("the leader of a parallel rewrite is gone")));
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not send rows to the leader of a parallel rewrite")));
 	}
 
 	/*

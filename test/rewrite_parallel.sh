@@ -11,7 +11,9 @@
 #    not a rule calling an owner function that is not PARALLEL SAFE, a
 #    filter with a subquery, a domain column, a CHECK constraint calling
 #    a function declared PARALLEL UNSAFE, an owner operator whose function
-#    is not PARALLEL SAFE;
+#    is not PARALLEL SAFE, a CHECK constraint calling a VOLATILE function
+#    on a table whose new values are stored out of line; and an owner's
+#    index on exactly the pass's filter does not change the workers' scan;
 #  - both runs give the same rows at the same ctids, keep and rebuild the
 #    same indexes, leave sound indexes and no original in any page;
 #  - owner code in a worker: a message it raises is silenced and counted,
@@ -79,6 +81,20 @@ CREATE FUNCTION public.longer_than(text, int) RETURNS boolean LANGUAGE sql IMMUT
 CREATE OPERATOR public.>>> (LEFTARG = text, RIGHTARG = int, FUNCTION = public.longer_than);
 CREATE TABLE public.pi (id int PRIMARY KEY, email text);
 INSERT INTO public.pi SELECT g, 'origsecret' || g || '@example.com' FROM generate_series(1, 5000) g;
+-- a CHECK constraint calling a VOLATILE function (each call starts a
+-- command, which the leader cannot once it has written a TOASTed value)
+-- declared PARALLEL SAFE, and new values stored out of line
+CREATE FUNCTION public.note_ok(v text) RETURNS boolean LANGUAGE plpgsql VOLATILE PARALLEL SAFE AS
+	$$BEGIN PERFORM FROM pg_catalog.pg_am LIMIT 1; RETURN length(v) > 0; END$$;
+CREATE TABLE public.pv (id int PRIMARY KEY, note text CHECK (public.note_ok(note)));
+ALTER TABLE public.pv ALTER COLUMN note SET STORAGE EXTERNAL;
+INSERT INTO public.pv SELECT g, 'origsecret ' || g FROM generate_series(1, 2000) g;
+-- an owner's index on exactly the pass's filter: the workers scan each
+-- chunk by its TID range all the same, and the rows stay in ctid order
+CREATE TABLE public.pw (id int PRIMARY KEY, email text);
+INSERT INTO public.pw SELECT g, 'origsecret' || g || '@example.com' FROM generate_series(1, 5000) g
+	ORDER BY g % 7, g;
+CREATE INDEX pw_deleted ON public.pw ((COALESCE(id > 4900, false)), id);
 -- owner functions declared PARALLEL SAFE: one raises a message holding
 -- the value, one an error for one row, one calls a masker itself
 CREATE FUNCTION public.noisy(v text) RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
@@ -110,6 +126,9 @@ INSERT INTO sandbox.rule (environment, table_name, column_name, action, expressi
 	('p', 'pg', 'email', 'mask', 'sandbox.mask_email(email)', NULL),
 	('p', 'pi', 'email', 'mask', 'sandbox.mask_email(email)', 'email OPERATOR(public.>>>) 20'),
 	('p', 'pi', 'email', 'set', '''short@example.invalid''', 'NOT email OPERATOR(public.>>>) 20'),
+	('p', 'pv', 'note', 'set', $$repeat('long note ', 400) || id$$, NULL),
+	('p', 'pw', 'email', 'mask', 'sandbox.mask_email(email)', NULL),
+	('p', 'pw', NULL, 'delete', NULL, 'id > 4900'),
 	('noisy', 'ph', 'tag', 'set', 'public.noisy(email)', NULL),
 	('failing', 'ph', 'tag', 'set', 'public.failing(email)', NULL),
 	('keyed', 'ph', 'tag', 'set', 'public.keyed(email)', NULL),
@@ -119,7 +138,7 @@ INSERT INTO sandbox.rule (environment, table_name, column_name, action, expressi
 CREATE FUNCTION public.contents() RETURNS TABLE (tbl text, digest text) LANGUAGE plpgsql AS $$
 DECLARE t text;
 BEGIN
-	FOREACH t IN ARRAY '{pa,pb,pc1,pc2,pd,pe,pf,pg,pi}'::text[] LOOP
+	FOREACH t IN ARRAY '{pa,pb,pc1,pc2,pd,pe,pf,pg,pi,pv,pw}'::text[] LOOP
 		tbl := t;
 		EXECUTE format('SELECT count(*) || '':'' || md5(string_agg(ctid::text || t::text, '','' ORDER BY ctid)) FROM public.%I t', t)
 			INTO digest;
@@ -131,7 +150,7 @@ CREATE TABLE public.before_run AS
 	WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i');
 CREATE FUNCTION public.files() RETURNS text LANGUAGE sql AS $$
 	SELECT string_agg(b.rel::text || ':' || CASE WHEN c.relfilenode = b.relfilenode THEN 'kept' ELSE 'new' END, ' ' ORDER BY b.rel::text)
-	FROM public.before_run b JOIN pg_class c ON c.oid = b.rel WHERE b.rel::text ~ '^p[a-gi]'
+	FROM public.before_run b JOIN pg_class c ON c.oid = b.rel WHERE b.rel::text ~ '^p[a-givw]'
 $$;
 -- the key, made now, is the same in every copy of this database
 SELECT sandbox.mask_email('warm-up') IS NOT NULL;
@@ -149,21 +168,24 @@ is "$(q serial -c "SELECT status FROM sandbox.run")|$(q parallel -c "SELECT stat
 	"the run succeeds by the backend alone and with workers"
 is "$(grep -c 'parallel workers' <<<"$serial_out")" "0" "with max_parallel_maintenance_workers = 0, no pass runs in workers"
 is "$(grep -o 'table "[a-z0-9]*" were computed by 2 parallel workers' <<<"$parallel_out" | grep -o '"[a-z0-9]*"' | tr -d '"' | sort | tr '\n' ' ')" \
-	"pa pb pc1 pc2 " \
-	"workers computed pa, pb (the spool) and each partition of pc; not pd (an owner function not PARALLEL SAFE), pe (a subquery), pf (a domain), pg (a CHECK constraint calling a PARALLEL UNSAFE function), pi (an owner operator whose function is not PARALLEL SAFE)"
+	"pa pb pc1 pc2 pw " \
+	"workers computed pa, pb (the spool), each partition of pc and pw (an owner index on the pass's filter); not pd (an owner function not PARALLEL SAFE), pe (a subquery), pf (a domain), pg (a CHECK constraint calling a PARALLEL UNSAFE function), pi (an owner operator whose function is not PARALLEL SAFE), pv (a CHECK constraint calling a VOLATILE function)"
 is "$(q parallel -c "SELECT * FROM public.contents()" | tr '\n' ' ')" "$(q serial -c "SELECT * FROM public.contents()" | tr '\n' ' ')" \
 	"both runs leave the same rows at the same ctids in every table"
 is "$(q parallel -c "SELECT public.files()")" "$(q serial -c "SELECT public.files()")" \
 	"both runs keep and rebuild the same files"
 is "$(q parallel -c "SELECT count(*) FROM public.pa WHERE email LIKE 'origsecret%' OR ssn LIKE 'origsecret%' OR email_len <> length(email)")|$(q parallel -c "SELECT count(*) FROM public.pa")" \
 	"0|19794" "with workers, pa is masked, its generated column recomputed, and the rows of its delete rule gone"
+is "$(q parallel -c "SELECT count(*) FILTER (WHERE note = repeat('long note ', 400) || id) || ':'
+	|| (SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class WHERE oid = 'public.pv'::regclass) FROM public.pv")" \
+	"2000:true" "with workers, pv's new notes are written, out of line, its VOLATILE CHECK function called in the backend alone"
 stats_with_originals="SELECT count(*) FROM pg_stats WHERE schemaname = 'public'
-	AND tablename IN ('pa', 'pb', 'pc', 'pc1', 'pc2', 'pd', 'pe', 'pf', 'pg', 'pi')
+	AND tablename IN ('pa', 'pb', 'pc', 'pc1', 'pc2', 'pd', 'pe', 'pf', 'pg', 'pi', 'pv', 'pw')
 	AND concat(most_common_vals::text, histogram_bounds::text) LIKE '%origsecret%'"
 before=$(q tp -c "$stats_with_originals")
 is "$([ "$before" -gt 0 ] && echo yes)|$(q parallel -c "$stats_with_originals")" "yes|0" \
 	"pg_stats showed originals before the run ($before columns), none after it with workers"
-for t in pa pb pc1 pc2; do
+for t in pa pb pc1 pc2 pw; do
 	is "$(q parallel -c "SELECT coalesce(string_agg(r::text, ' '), 'none') FROM public.storage_of('public.$t') r
 		WHERE public.pages_with(r, 'origsecret') > 0")" "none" \
 		"with workers, no block of $t's heap, TOAST table or indexes holds an original"
