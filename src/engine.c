@@ -3341,6 +3341,25 @@ pin_search_path(void)
 }
 
 /*
+ * check_isolation
+ *		Refuse a run whose statements would all see the snapshot taken when
+ *		its transaction began (REPEATABLE READ, SERIALIZABLE): the rows
+ *		another session committed while the run waited for its locks would
+ *		be neither seen nor sanitized, and a rewrite would drop them.
+ */
+static void
+check_isolation(void)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("a sanitization cannot run in a %s transaction",
+						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errdetail("Its snapshot was taken before the run locked its tables: rows committed in between would be neither seen nor sanitized."),
+				 errhint("Run it in a READ COMMITTED transaction.")));
+}
+
+/*
  * sandbox_sanitize_environment
  *		Apply, record and verify every rule of an environment.  See
  *		penelope_sandbox.h.
@@ -3366,6 +3385,7 @@ sandbox_sanitize_environment(const char *environment, int64 run_id)
 	ListCell   *lc;
 
 	sandbox_check_not_production(environment);
+	check_isolation();
 	pin_search_path();
 	silenced_messages = 0;
 	lock_out_concurrent_runs();

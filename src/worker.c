@@ -821,6 +821,8 @@ sandbox_sanitizer_main(Datum main_arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, task.roleid, 0);
 	pgstat_report_appname(SANITIZER_TYPE);
 	SetConfigOption("search_path", SANDBOX_RULE_SEARCH_PATH, PGC_SUSET, PGC_S_OVERRIDE);
+	/* as autovacuum: whatever the server's default, a run needs fresh snapshots */
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 
 	workcxt = AllocSetContextCreate(TopMemoryContext, "penelope_sandbox sanitizer",
 									ALLOCSET_DEFAULT_SIZES);

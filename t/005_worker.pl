@@ -87,13 +87,15 @@ like(sql('cancel', "SELECT summary FROM sandbox.run WHERE id = $run"), qr/cancel
 	'the ledger says why it failed');
 is(unmasked('cancel'), '1000', 'a cancelled run changed nothing');
 
-note 'asynchronous run: the rows computed by parallel workers, the sanitizer leading them';
+note 'asynchronous run: the rows computed by parallel workers, the sanitizer leading them,';
+note 'in READ COMMITTED whatever the default isolation';
 make_copy('async_parallel');
 $node->safe_psql('async_parallel', q{
 	INSERT INTO sandbox.rule (environment, table_name, column_name, action, expression)
 	VALUES ('migration', 'client', 'note', 'mask', 'sandbox.mask_text(note)');
 	ALTER DATABASE async_parallel SET min_parallel_table_scan_size = 0;
 	ALTER DATABASE async_parallel SET log_min_messages = debug1;
+	ALTER DATABASE async_parallel SET default_transaction_isolation = 'repeatable read';
 });
 my $log_offset = -s $node->logfile;
 $run = sql('async_parallel', q{SELECT sandbox_sanitize_async('migration')});

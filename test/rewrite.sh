@@ -80,4 +80,20 @@ like "$(cat "$CLUSTER_DIR/wait.err")" 'SQLSTATE|55P03|waited 3000 ms' "... and h
 is "$(q rw -c "SELECT count(*) FROM public.client WHERE note LIKE 'n2 %'")" "0" "nothing was changed"
 wait $holder_pid
 
+# ---- a run in a REPEATABLE READ transaction ----
+# Its snapshot would be older than its locks: a row another session
+# inserts, and one it updates, then commits while the run waits, would be
+# neither seen nor written by the rewrite, and lost.
+q rw -c "BEGIN; INSERT INTO public.client VALUES (30001, 'late@example.com', 'late');
+	UPDATE public.client SET note = 'updated' WHERE id = 5; SELECT pg_sleep(3); COMMIT;" >/dev/null 2>&1 &
+holder_pid=$!
+wait_for rw "SELECT count(*) > 0 FROM pg_locks WHERE relation = 'public.client'::regclass AND mode = 'RowExclusiveLock' AND granted" 20
+q rw -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT sandbox_sanitize('migration')" -c "COMMIT" >/dev/null \
+	2>"$CLUSTER_DIR/rr.err"
+is "$?" "1" "a run in a REPEATABLE READ transaction is refused"
+like "$(cat "$CLUSTER_DIR/rr.err")" 'cannot run in a REPEATABLE READ transaction' "the error says why"
+wait $holder_pid
+is "$(q rw -c "SELECT string_agg(id || ':' || note, ' ' ORDER BY id) FROM public.client WHERE id IN (5, 30001)")" \
+	"5:updated 30001:late" "the rows the other session committed are there"
+
 finish

@@ -263,6 +263,15 @@ SELECT id, login, note FROM regress_err.account ORDER BY id;
 SELECT sandbox_sanitize('production');
 SELECT * FROM sandbox_plan('production');
 SELECT sandbox_sanitize('nosuch');
+-- nor in a transaction whose snapshot is older than the run's locks
+SELECT count(*) AS runs_before FROM sandbox.run \gset
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT sandbox_sanitize('migration');
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT sandbox_sanitize('migration');
+ROLLBACK;
+SELECT count(*) = :runs_before AS no_run_recorded FROM sandbox.run;
 -- environments cannot inherit in a cycle
 UPDATE sandbox.environment SET inherits = 'training_b' WHERE name = 'training_a';
 INSERT INTO sandbox.environment (name, inherits) VALUES ('Bad Name', NULL);
