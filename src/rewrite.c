@@ -801,6 +801,12 @@ create_heap_files(Relation rel)
 {
 	RelFileNode node = rel->rd_node;
 
+	/*
+	 * An XID before the files: should the pass fail, the abort record of
+	 * the (sub)transaction, written only by one that has an XID, is what
+	 * tells a standby and crash recovery to unlink them.
+	 */
+	(void) GetCurrentTransactionId();
 	node.relNode = GetNewRelFileNode(rel->rd_rel->reltablespace, NULL, RELPERSISTENCE_PERMANENT);
 	smgrclose(RelationCreateStorage(node, RELPERSISTENCE_PERMANENT, true));
 	return node;

@@ -9,7 +9,9 @@
 #  - dead:    dead row versions, so every index is rebuilt;
 #  - plain:   no index to keep and larger than the small tables: a
 #             transient heap swapped in, as CLUSTER does.
-# A run rolled back first, and the committed run after it.
+# A run rolled back first, and the committed run after it.  Before them, a
+# run whose pass fails half-way through a table: neither the standby nor
+# the primary after crash recovery keeps the files that pass made.
 
 use strict;
 use warnings;
@@ -55,7 +57,25 @@ INSERT INTO sandbox.rule (environment, table_name, column_name, action, expressi
 	('sb', 'toasted', 'email', 'mask', 'sandbox.mask_email(email)'),
 	('sb', 'dead', 'email', 'mask', 'sandbox.mask_email(email)'),
 	('sb', 'plain', 'email', 'mask', 'sandbox.mask_email(email)');
+-- a run whose pass fails half-way through kept, written during the pass
+INSERT INTO sandbox.environment (name) VALUES ('sbfail');
+INSERT INTO sandbox.rule (environment, table_name, column_name, action, expression) VALUES
+	('sbfail', 'kept', 'email', 'set', $$'x' || (1 / (id - 15000))$$);
 });
+
+# orphans(NODE): the files of the database sb that belong to no relation
+sub orphans
+{
+	my ($node) = @_;
+	my $dir = $node->data_dir . '/'
+	  . $node->safe_psql('sb', q{SELECT regexp_replace(pg_relation_filepath('pg_class'), '/[^/]*$', '')});
+	my %known = map { $_ => 1 } split /\n/,
+	  $node->safe_psql('sb', q{SELECT pg_relation_filenode(oid) FROM pg_class WHERE pg_relation_filenode(oid) IS NOT NULL});
+	opendir(my $dh, $dir) or die "could not open $dir: $!";
+	my @orphans = sort grep { /^(\d+)/ && !$known{$1} } readdir($dh);
+	closedir($dh);
+	return join(' ', @orphans);
+}
 $primary->safe_psql('sb', slurp_file('test/storage_checks.sql'));
 
 $primary->backup('base');
@@ -63,6 +83,10 @@ my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'base', has_streaming => 1);
 $standby->start;
 
+my ($failed) = $primary->psql('sb', q{SELECT sandbox_sanitize('sbfail')});
+isnt($failed, 0, 'a run whose pass fails half-way through kept fails');
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+is(orphans($standby), '', 'the standby keeps no file of the failed pass');
 $primary->safe_psql('sb', q{BEGIN; SELECT sandbox_sanitize('sb'); ROLLBACK;});
 $primary->safe_psql('sb', q{SELECT sandbox_sanitize('sb')});
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
@@ -96,5 +120,13 @@ is($standby->safe_psql('sb', $by_index), $primary->safe_psql('sb', $by_scan),
 	'on the standby, a scan of the kept index on names returns what a sequential scan does on the primary');
 
 $standby->stop;
+
+# crash recovery replays the files the failed pass made, and unlinks them
+($failed) = $primary->psql('sb', q{SELECT sandbox_sanitize('sbfail')});
+isnt($failed, 0, 'the failing run fails again');
+$primary->stop('immediate');
+$primary->start;
+$primary->safe_psql('sb', 'CHECKPOINT');
+is(orphans($primary), '', 'after crash recovery the primary keeps no file of the failed pass');
 $primary->stop;
 done_testing();
