@@ -967,7 +967,8 @@ copy_index_files(Relation index)
 /*
  * write_moved_rows
  *		Write the rows of moved (KeptRow, already TOASTed, with their
- *		visibility) one after the other from block blkno on, and give each
+ *		visibility) one after the other from block blkno on, leaving the
+ *		room of the table's fillfactor in each block, and give each
  *		of the indexes keep an entry for them, in a copy of their files.
  *		Returns the number of blocks written.
  */
@@ -985,6 +986,9 @@ write_moved_rows(Relation rel, BufFile *moved, BlockNumber blkno, List *keep,
 	KeptRow		row;
 	MemoryContext oldcxt;
 	ListCell   *lc;
+
+	/* the room the table's fillfactor keeps, as raw_heap_insert() does */
+	Size		reserve = RelationGetTargetPageFreeSpace(rel, HEAP_DEFAULT_FILLFACTOR);
 
 	foreach(lc, keep)
 	{
@@ -1006,7 +1010,7 @@ write_moved_rows(Relation rel, BufFile *moved, BlockNumber blkno, List *keep,
 		OffsetNumber offnum;
 
 		CHECK_FOR_INTERRUPTS();
-		if (page_used && PageGetFreeSpace(page) < MAXALIGN(tuple->t_len))
+		if (page_used && PageGetFreeSpace(page) < MAXALIGN(tuple->t_len) + reserve)
 		{
 			write_new_page(&rel->rd_node, RelationNeedsWAL(rel), page, blkno++);
 			PageInit(page, BLCKSZ, 0);

@@ -11,7 +11,8 @@
 # stored out of line, so its rows go through a spool; the other tables'
 # rows are written into the new files during the pass.  Checked here:
 #  - which indexes kept their files, which were rebuilt; rows kept their
-#    ctids and some moved;
+#    ctids and some moved; the blocks moved rows fill keep the room of the
+#    table's fillfactor;
 #  - amcheck: every row in every index (heapallindexed), the heap sound;
 #    an index scan of each kept index returns what a sequential scan does;
 #  - no block of the heap, its TOAST table or any index holds an original;
@@ -69,7 +70,11 @@ CREATE INDEX ko_deleted ON public.ko ((COALESCE(id > 4900, false)), id);
 CREATE TABLE public.kl (id int PRIMARY KEY, note text);
 ALTER TABLE public.kl ALTER COLUMN note SET STORAGE EXTERNAL;
 INSERT INTO public.kl SELECT g, 'origsecret note ' || g FROM generate_series(1, 3000) g;
-VACUUM (FREEZE) public.kc, public.ke, public.kf, public.kt, public.ko, public.kl;
+-- fillfactor 50, and new values six times as long: the rows that move
+-- leave the same room in the blocks they move to
+CREATE TABLE public.kw (id int PRIMARY KEY, email text) WITH (fillfactor = 50);
+INSERT INTO public.kw SELECT g, 'origsecret' || g || '@example.com' FROM generate_series(1, 5000) g;
+VACUUM (FREEZE) public.kc, public.ke, public.kf, public.kt, public.ko, public.kl, public.kw;
 UPDATE public.kt SET visits = visits + 1 WHERE id % 3 = 0;
 INSERT INTO sandbox.environment (name) VALUES ('kc'), ('ko');
 INSERT INTO sandbox.rule (environment, table_name, column_name, action, expression, filter) VALUES
@@ -80,6 +85,7 @@ INSERT INTO sandbox.rule (environment, table_name, column_name, action, expressi
 	('kc', 'ke', 'email', 'mask', 'sandbox.mask_email(email)', NULL),
 	('kc', 'ke', NULL, 'delete', NULL, 'id % 50 = 0'),
 	('kc', 'kt', 'email', 'mask', 'sandbox.mask_email(email)', NULL),
+	('kc', 'kw', 'email', 'set', $$repeat('w', 150) || id || '@example.invalid'$$, NULL),
 	('ko', 'kl', 'note', 'set', $$repeat('long note ' || id || ' ', 400)$$, NULL),
 	('ko', 'ko', 'email', 'set', $$'maskedval' || id || '@example.invalid'$$, NULL),
 	('ko', 'ko', NULL, 'delete', NULL, 'id > 4900');
@@ -102,6 +108,7 @@ CREATE TABLE public.before_run AS
 	WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i');
 CREATE TABLE public.ctid_before AS SELECT id, ctid AS old_ctid FROM public.kc;
 CREATE TABLE public.kt_ctid_before AS SELECT id, ctid AS old_ctid FROM public.kt;
+CREATE TABLE public.kw_blocks_before AS SELECT pg_relation_size('public.kw') / 8192 AS blocks;
 -- files of the database that no relation has (left by a rollback, say)
 CREATE FUNCTION public.orphan_files() RETURNS bigint LANGUAGE sql AS $$
 	SELECT count(*) FROM pg_ls_dir('base/' || (SELECT oid FROM pg_database WHERE datname = current_database())) f
@@ -145,6 +152,12 @@ is "$(q kc -c "SELECT string_agg(i::text || ':' || public.index_entries(i), ' ' 
 	FROM unnest('{kc_email,kc_lower_email,kc_lower_name_even,kc_name,kc_pkey}'::regclass[]) i")" \
 	"kc_email:20000 kc_lower_email:20000 kc_lower_name_even:$((10000 + $(q kc -c "SELECT count(*) FROM public.kc k JOIN public.ctid_before b USING (id) WHERE k.ctid <> b.old_ctid AND id % 2 = 0"))) kc_name:$((20000 + moved)) kc_pkey:$((20000 + moved))" \
 	"kc's indexes on email were rebuilt; those on id and name (a partial and an expression index too) were kept, with an entry more for each row that moved"
+
+# the blocks kw's moved rows went to, the last one aside: the room its fillfactor keeps
+is "$(q kc -c "SELECT count(*) > 0 AND min(h.upper - h.lower) >= 4096 - 4
+	FROM generate_series((SELECT blocks FROM public.kw_blocks_before)::int, (pg_relation_size('public.kw') / 8192 - 2)::int) b,
+		LATERAL page_header(get_raw_page('public.kw', b)) h")" "t" \
+	"the blocks that kw's moved rows fill keep the room of its fillfactor (50)"
 
 # ---- what the pages and indexes hold ----
 # ---- rows out of ctid order: the pass scans an index of the owner's ----
