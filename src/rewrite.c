@@ -840,6 +840,46 @@ install_heap_files(Relation rel, RelFileNode node)
 }
 
 /*
+ * hide_indexes_to_rebuild
+ *		Mark the indexes of rel that are not in keep invalid, so that no
+ *		query reads them, until rebuild_indexes() rebuilds them and
+ *		reindex_index() marks them valid again.  From the moment the table
+ *		has its new rows they hold the old values, and owner code runs
+ *		before they are rebuilt (the expressions of the kept indexes, for
+ *		the rows that move; those of each rebuilt index): an index-only
+ *		scan would return originals.  A transactional update: a rollback
+ *		leaves them as they were.  Every index is rebuilt when keep is NIL,
+ *		by reindex_relation(), which hides them itself.
+ */
+static void
+hide_indexes_to_rebuild(Relation rel, List *keep)
+{
+	Relation	indexrel;
+	ListCell   *lc;
+
+	if (keep == NIL)
+		return;
+	indexrel = table_open(IndexRelationId, RowExclusiveLock);
+	foreach(lc, RelationGetIndexList(rel))
+	{
+		Oid			indexoid = lfirst_oid(lc);
+		HeapTuple	tuple;
+
+		if (list_member_oid(keep, indexoid))
+			continue;
+		tuple = SearchSysCacheCopy1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for index %u", indexoid);
+		((Form_pg_index) GETSTRUCT(tuple))->indisvalid = false;
+		CatalogTupleUpdate(indexrel, &tuple->t_self, tuple);
+		heap_freetuple(tuple);
+	}
+	table_close(indexrel, RowExclusiveLock);
+	CacheInvalidateRelcache(rel);
+	CommandCounterIncrement();
+}
+
+/*
  * rebuild_indexes
  *		Rebuild the indexes of rel that are not in keep (every one if keep
  *		is NIL) from its new rows, checking unique and exclusion
@@ -1210,6 +1250,8 @@ rewrite_in_place(Relation rel, BufFile *spool, int64 rows, bool keep_ctids, List
 	MemoryContext rowcxt;
 
 	spool_rewind(spool);
+	if (keep_ctids)
+		hide_indexes_to_rebuild(rel, keep);
 
 	/*
 	 * New, empty files for the heap; the old ones are unlinked at commit
@@ -1300,6 +1342,7 @@ rewrite_written(Relation rel, CtidWriter *w, int64 rows, bool keep_indexes, List
 
 	if (!keep_indexes)
 		keep = NIL;
+	hide_indexes_to_rebuild(rel, keep);
 	install_heap_files(rel, w->node);
 	pages = finish_kept_layout(rel, w, keep, rowcxt);
 
